@@ -1,0 +1,20 @@
+// Package ball models the flight of a thrown ball: gravity, quadratic drag,
+// Magnus lift from spin and exponential spin decay, integrated with RK4.
+//
+// Units are SI throughout: positions in m (world frame: x toward the thrower,
+// y to the robot's left, z up), velocities in m/s, spin in rad/s, time in s.
+//
+// The acceleration model is the one fitted by MPI-IS for table-tennis balls
+// (intelligent-soft-robots/ball_models) and used for every ball here:
+//
+//	a = g + k_d |v| v + k_l (ω × v),   k_d = −½ρC_dA/m,  k_l = ½ρC_lAr/m,  A = πr²
+//	dω/dt = −c ω
+//
+// C_l multiplies r(ω × v), so the effective lift coefficient is C_l·r|ω|/|v|
+// (the spin-parameter form).
+//
+// Props values are plain data (safe to copy and share between goroutines);
+// Step and Propagate do not allocate. Estimate is the ball state and its
+// covariance as produced by the estimator in perception/ and read by the
+// controllers.
+package ball
