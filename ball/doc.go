@@ -13,6 +13,12 @@
 // C_l multiplies r(ω × v), so the effective lift coefficient is C_l·r|ω|/|v|
 // (the spin-parameter form).
 //
+// Named property sets (Sets, ByName: foam, lacrosse, table-tennis, tennis)
+// carry published masses and sizes; coefficients without a published
+// measurement are marked as assumptions in sets.go. In YAML a ball is either
+// a set name or a mapping of Props fields, where a set name fills the fields
+// left out (ParseProps, Props.UnmarshalYAML).
+//
 // Props values are plain data (safe to copy and share between goroutines);
 // Step and Propagate do not allocate. Estimate is the ball state and its
 // covariance as produced by the estimator in perception/ and read by the

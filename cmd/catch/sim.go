@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+func init() {
+	var (
+		ctrl, scenario, logPath, cfgPath, fidelity string
+		trials, workers                           int
+		seed                                      uint64
+		asJSON                                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run simulated catching trials and print the success statistics",
+		Long: `Runs --trials simulated throws of a scenario against a controller, in
+parallel on all cores (results do not depend on the core count), and prints
+success over catchable throws with a 95% Clopper–Pearson interval, limit
+violations, modality, compute time per controller step and miss distances.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fidelity != "state" {
+				return fmt.Errorf("--fidelity %q: accepted: state", fidelity)
+			}
+			cfg, err := launch.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			sc, err := sim.Lookup(scenario)
+			if err != nil {
+				return err
+			}
+			rob, err := robot.Load(cfg.Robot)
+			if err != nil {
+				return err
+			}
+			if _, err := launch.NewController(ctrl, rob, &cfg); err != nil {
+				return err
+			}
+			if trials <= 0 {
+				return fmt.Errorf("--trials %d: want > 0", trials)
+			}
+			var log io.Writer
+			if logPath != "" {
+				f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("--log: %w", err)
+				}
+				defer f.Close()
+				log = f
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			bar := newBar(trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
+			sum, _, err := sim.Run(ctx, sim.RunOptions{
+				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
+				NewController: func() (control.Controller, error) { return launch.NewController(ctrl, rob, &cfg) },
+				Log:           log,
+				Progress:      bar,
+			})
+			if err != nil {
+				return failed(err)
+			}
+			return printSummary(cmd.OutOrStdout(), sum, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ctrl, "controller", "hold", "controller: "+joinNames(launch.Controllers()))
+	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
+	f.IntVar(&trials, "trials", 100, "number of throws")
+	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results)")
+	f.IntVar(&workers, "workers", 0, "parallel workers (default: all cores); results do not depend on it")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
+	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
+	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	root.AddCommand(cmd)
+}
+
+func printSummary(w io.Writer, s sim.Summary, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	fmt.Fprintf(w, "%s on %s (%s fidelity, seed %d): %d trials, %d catchable, %d caught\n",
+		s.Controller, s.Scenario, s.Fidelity, s.Seed, s.Trials, s.Catchable, s.Caught)
+	fmt.Fprintf(w, "  success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d\n",
+		100*s.SuccessRate, 100*s.CI95[0], 100*s.CI95[1], s.LimitViolations)
+	fmt.Fprintf(w, "  modality left %d / right %d; compute p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		s.Modality.Left, s.Modality.Right, s.ComputeMS.P50, s.ComputeMS.P99, s.ComputeMS.Max)
+	fmt.Fprintf(w, "  miss distance p50 %.3f m, p95 %.3f m; %.0f trials/s\n", s.MissDistanceM.P50, s.MissDistanceM.P95, s.TrialsPerS)
+	return nil
+}
+
+// newBar returns a progress callback that draws a bar on a terminal and
+// does nothing otherwise (CI logs stay clean).
+func newBar(n int, desc string) func(int) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	bar := progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+	return func(done int) { _ = bar.Set(done) }
+}
+
+func joinNames(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
+

@@ -1,0 +1,352 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/perception"
+	"github.com/agilecatch/catch/robot"
+)
+
+// PhysicsStep is the world's integration step, s.
+const PhysicsStep = 1e-3
+
+// Config configures the simulated world. The zero value means the defaults
+// on each field.
+type Config struct {
+	// ControlRateHz is the controller's tick rate; default 250 (ABB EGM).
+	// It must divide the 1 kHz physics rate.
+	ControlRateHz float64 `yaml:"control_rate_hz"`
+	// MaxTimeS ends a trial this long after release; default 2.
+	MaxTimeS float64 `yaml:"max_time_s"`
+	// ReadyQ is the arm's pose at release (the chain's DOF values); default
+	// DefaultReadyQ.
+	ReadyQ    []float64                  `yaml:"ready_q"`
+	Arm       ArmConfig                  `yaml:"arm"`
+	Pocket    PocketConfig               `yaml:"pocket"`
+	Estimator perception.EstimatorConfig `yaml:"estimator"`
+	Reach     ReachConfig                `yaml:"reach"`
+}
+
+// DefaultReadyQ is the shipped robot's ready pose: rail centred, upper arm
+// upright, wrist bent so the stick hangs forward-down and the pocket centre
+// sits at about (0.45, 0, 1.25) m with the net facing the thrower and
+// tilted up 39° (the incoming direction of a nominal throw).
+var DefaultReadyQ = []float64{0, 0, -0.11, -0.13, 0, 1.13, math.Pi / 2}
+
+func (c *Config) setDefaults(dof int) {
+	if c.ControlRateHz == 0 {
+		c.ControlRateHz = 250
+	}
+	if c.MaxTimeS == 0 {
+		c.MaxTimeS = 2
+	}
+	if c.ReadyQ == nil && dof == len(DefaultReadyQ) {
+		c.ReadyQ = append([]float64(nil), DefaultReadyQ...)
+	}
+	c.Arm.setDefaults()
+	c.Pocket.setDefaults()
+	c.Reach.setDefaults()
+}
+
+// Validate reports the first bad field for a chain with dof joints.
+func (c Config) Validate(lim robot.Limits) error {
+	steps := 1 / (c.ControlRateHz * PhysicsStep)
+	if !(c.ControlRateHz >= 10 && c.ControlRateHz <= 1000) || math.Abs(steps-math.Round(steps)) > 1e-9 {
+		return fmt.Errorf("control_rate_hz: %v, want a divisor of 1000 in [10, 1000]", c.ControlRateHz)
+	}
+	if !(c.MaxTimeS > 0.2 && c.MaxTimeS <= 20) {
+		return fmt.Errorf("max_time_s: %v, want (0.2, 20]", c.MaxTimeS)
+	}
+	if len(c.ReadyQ) != len(lim.Lower) {
+		return fmt.Errorf("ready_q: %d values, want one per joint (%d)", len(c.ReadyQ), len(lim.Lower))
+	}
+	for i, q := range c.ReadyQ {
+		if !(q >= lim.Lower[i] && q <= lim.Upper[i]) {
+			return fmt.Errorf("ready_q[%d]: %v outside the joint limits [%v, %v]", i, q, lim.Lower[i], lim.Upper[i])
+		}
+	}
+	if err := c.Arm.Validate(); err != nil {
+		return err
+	}
+	if err := c.Pocket.Validate(); err != nil {
+		return err
+	}
+	if err := c.Estimator.Validate(); err != nil {
+		return fmt.Errorf("estimator: %w", err)
+	}
+	return c.Reach.Validate()
+}
+
+// TrialResult is the outcome of one trial; it is also the trial log line.
+type TrialResult struct {
+	Index    int    `json:"trial"`
+	Scenario string `json:"scenario"`
+	// Throw parameters
+	Release         ball.State `json:"release"`
+	YawDeg          float64    `json:"yaw_deg"`
+	HorizontalSpeed float64    `json:"horizontal_speed_mps"`
+	Arrives         bool       `json:"arrives"`       // the ball reaches the rail plane x = 0 in the air
+	FlightTimeS     float64    `json:"flight_time_s"` // release → crossing x = 0
+	ArrivalSpeed    float64    `json:"arrival_speed_mps"`
+	ArrivalY        float64    `json:"arrival_y_m"`
+	ArrivalZ        float64    `json:"arrival_z_m"`
+	// Outcome
+	Catchable       bool    `json:"catchable"`
+	Caught          bool    `json:"caught"`
+	CatchTimeS      float64 `json:"catch_time_s,omitempty"`
+	Side            string  `json:"side,omitempty"` // left/right of the rail carriage at the catch
+	MissDistanceM   float64 `json:"miss_distance_m"`
+	LimitViolations int     `json:"limit_violations"`
+	ArmGuarded      int     `json:"arm_guarded_steps"`
+	RimHits         int     `json:"rim_hits"`
+	PocketExits     int     `json:"pocket_exits"`
+	Steps           int     `json:"controller_steps"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// World is one worker's simulated world: robot, arm, pocket, estimator and
+// scratch buffers, reused across trials. Not safe for concurrent use.
+type World struct {
+	cfg    Config
+	rob    *robot.Robot
+	arm    *Arm
+	pocket *Pocket
+	est    *perception.Estimator
+	reach  *Reach
+	props  ball.Props
+
+	lim    robot.Limits
+	in     control.Input
+	cmd    control.Command
+	prevQd []float64
+	pose   robot.Pose
+	jac    []float64
+	obs    []pendingObs
+	// StepMS collects the controller's compute time per step, ms.
+	StepMS []float64
+}
+
+type pendingObs struct {
+	t, avail float64
+	p        ball.Vec
+}
+
+// NewWorld builds a world for throws of the given scenario.
+func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
+	n := rob.Chain.DOF()
+	cfg.setDefaults(n)
+	if err := cfg.Validate(rob.Limits); err != nil {
+		return nil, err
+	}
+	props := sc.BallProps()
+	lim := rob.Limits
+	arm, err := NewArm(cfg.Arm, JointLimits{lim.Lower, lim.Upper, lim.Vel, lim.Acc}, cfg.ReadyQ,
+		sc.ActionLatencyMS/1000, 1/cfg.ControlRateHz)
+	if err != nil {
+		return nil, err
+	}
+	pocket, err := NewPocket(cfg.Pocket, rob.Pocket, props.Radius)
+	if err != nil {
+		return nil, err
+	}
+	est, err := perception.NewEstimator(cfg.Estimator, props)
+	if err != nil {
+		return nil, fmt.Errorf("estimator: %w", err)
+	}
+	reach, err := NewReach(cfg.Reach, rob, cfg.ReadyQ)
+	if err != nil {
+		return nil, err
+	}
+	w := &World{
+		cfg: cfg, rob: rob, arm: arm, pocket: pocket, est: est, reach: reach, props: props,
+		lim: lim, cmd: control.NewCommand(n), prevQd: make([]float64, n), jac: make([]float64, 6*n),
+		obs: make([]pendingObs, 0, 256),
+	}
+	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
+	return w, nil
+}
+
+// Reach returns the world's reachability checker.
+func (w *World) Reach() *Reach { return w.reach }
+
+// Trial runs one throw against ctrl. rng supplies observation noise and
+// dropouts. The result's throw fields must already be filled by the caller
+// (see Describe); Trial fills the outcome.
+func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *TrialResult) error {
+	n := len(w.cfg.ReadyQ)
+	w.arm.Reset(w.cfg.ReadyQ)
+	w.pocket.Reset()
+	w.est.Reset()
+	w.obs = w.obs[:0]
+	copy(w.in.Arm.Q, w.arm.Q)
+	copy(w.in.Arm.Qd, w.arm.Qd)
+	if err := ctrl.Reset(w.in.Arm); err != nil {
+		return fmt.Errorf("controller reset: %w", err)
+	}
+	copy(w.prevQd, w.arm.Qd)
+	props := th.Ball
+	w.in.Props = &props
+
+	b := th.Init
+	dt := PhysicsStep
+	ctlEvery := int(math.Round(1 / (w.cfg.ControlRateHz * dt)))
+	camEvery := int(math.Max(1, math.Round(1/(th.Obs.RateHz*dt))))
+	camPhase := rng.IntN(camEvery)
+	obsLat := th.Obs.LatencyMS / 1000
+	period := 1 / w.cfg.ControlRateHz
+	steps := int(math.Ceil(w.cfg.MaxTimeS / dt))
+	res.MissDistanceM = math.Inf(1)
+	var head HeadMotion
+	w.headMotion(&head)
+
+	for i := 0; i < steps; i++ {
+		t := float64(i) * dt
+		// Camera frame at t: the true ball position plus noise, delivered
+		// after the observation latency.
+		if (i-camPhase)%camEvery == 0 && i >= camPhase && b.P[2] > 0 {
+			if th.Obs.Dropout == 0 || rng.Float64() >= th.Obs.Dropout {
+				s := th.Obs.NoiseM
+				w.obs = append(w.obs, pendingObs{t: t, avail: t + obsLat, p: ball.Vec{
+					b.P[0] + s*rng.NormFloat64(), b.P[1] + s*rng.NormFloat64(), b.P[2] + s*rng.NormFloat64()}})
+			}
+		}
+		if i%ctlEvery == 0 {
+			k := 0
+			for k < len(w.obs) && w.obs[k].avail <= t+1e-12 {
+				w.est.Observe(w.obs[k].t, w.obs[k].p)
+				k++
+			}
+			if k > 0 {
+				w.obs = append(w.obs[:0], w.obs[k:]...)
+			}
+			w.est.Estimate(t, &w.in.Ball)
+			copy(w.in.Arm.Q, w.arm.Q)
+			copy(w.in.Arm.Qd, w.arm.Qd)
+			w.in.Now = time.Duration(t * float64(time.Second))
+			w.in.Deadline = time.Duration((t + period) * float64(time.Second))
+			start := time.Now()
+			_, err := ctrl.Step(&w.in, &w.cmd)
+			w.StepMS = append(w.StepMS, float64(time.Since(start))/1e6)
+			res.Steps++
+			if err != nil {
+				// No safe command: hold the measured pose.
+				res.Error = err.Error()
+				copy(w.cmd.Q, w.arm.Q)
+				for j := range w.cmd.Qd {
+					w.cmd.Qd[j] = 0
+				}
+			}
+			if w.checkAndClamp(period) {
+				res.LimitViolations++
+			}
+			w.arm.Command(t, w.cmd.Q, w.cmd.Qd)
+		}
+		w.arm.Step(t, dt)
+		props.Step(&b, dt)
+		w.headMotion(&head)
+		w.pocket.Interact(t+dt, dt, &head, &b)
+		d := dist(b.P, head.O)
+		if d < res.MissDistanceM {
+			res.MissDistanceM = d
+		}
+		if w.pocket.Caught {
+			res.Caught = true
+			res.CatchTimeS = w.pocket.CaughtAt
+			if head.O[1]-w.arm.Q[0] >= 0 {
+				res.Side = "left"
+			} else {
+				res.Side = "right"
+			}
+			break
+		}
+		if !w.pocket.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
+			break
+		}
+	}
+	res.ArmGuarded = w.arm.Guarded
+	res.RimHits = w.pocket.RimHits
+	res.PocketExits = w.pocket.Exits
+	_ = n
+	return nil
+}
+
+// checkAndClamp reports whether the command asked for anything outside the
+// joint limits (position, velocity, or acceleration implied by the change
+// of commanded velocity over one period), then clamps it in place.
+func (w *World) checkAndClamp(period float64) bool {
+	const tol = 1e-9
+	bad := false
+	for j := range w.cmd.Q {
+		q, qd := w.cmd.Q[j], w.cmd.Qd[j]
+		if math.IsNaN(q) || math.IsNaN(qd) || math.IsInf(q, 0) || math.IsInf(qd, 0) {
+			bad = true
+			q, qd = w.arm.Q[j], 0
+		}
+		lo, hi, vm := w.lim.Lower[j], w.lim.Upper[j], w.lim.Vel[j]
+		dmax := w.lim.Acc[j] * period
+		if q < lo-tol || q > hi+tol || math.Abs(qd) > vm+tol || math.Abs(qd-w.prevQd[j]) > dmax*(1+1e-6)+tol {
+			bad = true
+		}
+		q = math.Max(lo, math.Min(hi, q))
+		qd = math.Max(-vm, math.Min(vm, qd))
+		qd = math.Max(w.prevQd[j]-dmax, math.Min(w.prevQd[j]+dmax, qd))
+		w.cmd.Q[j], w.cmd.Qd[j] = q, qd
+		w.prevQd[j] = qd
+	}
+	return bad
+}
+
+func (w *World) headMotion(h *HeadMotion) {
+	w.rob.Chain.FKJacobian(w.arm.Q, &w.pose, w.jac)
+	h.O, h.R = w.pose.P, w.pose.R
+	n := len(w.arm.Q)
+	for r := 0; r < 3; r++ {
+		var v, om float64
+		for j := 0; j < n; j++ {
+			v += w.jac[r*n+j] * w.arm.Qd[j]
+			om += w.jac[(r+3)*n+j] * w.arm.Qd[j]
+		}
+		h.V[r], h.W[r] = v, om
+	}
+}
+
+func dist(a, b ball.Vec) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+// Describe fills the throw fields of res from th.
+func Describe(th *Throw, res *TrialResult) {
+	res.Scenario = th.Scenario
+	res.Release = th.Init
+	res.YawDeg = th.YawDeg
+	res.HorizontalSpeed = math.Hypot(th.Init.V[0], th.Init.V[1])
+	st := th.Init
+	const dt = 1e-3
+	var t float64
+	for t < 5 {
+		prev := st
+		th.Ball.Step(&st, dt)
+		t += dt
+		if st.P[0] <= 0 && prev.P[0] > 0 {
+			f := prev.P[0] / (prev.P[0] - st.P[0])
+			res.FlightTimeS = t - dt + f*dt
+			for k := 0; k < 3; k++ {
+				st.P[k] = prev.P[k] + f*(st.P[k]-prev.P[k])
+				st.V[k] = prev.V[k] + f*(st.V[k]-prev.V[k])
+			}
+			res.ArrivalY, res.ArrivalZ = st.P[1], st.P[2]
+			res.ArrivalSpeed = math.Sqrt(st.V[0]*st.V[0] + st.V[1]*st.V[1] + st.V[2]*st.V[2])
+			res.Arrives = true
+			return
+		}
+		if st.P[2] < 0 {
+			break
+		}
+	}
+	res.Arrives = false
+}
