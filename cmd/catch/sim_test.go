@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/sim"
+)
+
+// runOut runs the CLI in-process and returns the exit status and stdout.
+func runOut(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	resetFlags(root)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	defer root.SetOut(nil)
+	code := run(args)
+	return code, out.String()
+}
+
+// resetFlags puts every flag back to its default, since cobra keeps values
+// between in-process runs.
+func resetFlags(c *cobra.Command) {
+	reset := func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			_ = sv.Replace(nil)
+		} else {
+			_ = f.Value.Set(f.DefValue)
+		}
+		f.Changed = false
+	}
+	c.Flags().VisitAll(reset)
+	c.PersistentFlags().VisitAll(reset)
+	for _, sub := range c.Commands() {
+		resetFlags(sub)
+	}
+}
+
+func TestSimJSON(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "trials.jsonl")
+	code, out := runOut(t, "sim", "--controller", "hold", "--scenario", "nominal", "--trials", "6", "--seed", "3", "--json", "--log", log)
+	require.Equal(t, 0, code)
+	var s sim.Summary
+	require.NoError(t, json.Unmarshal([]byte(out), &s))
+	require.Equal(t, "hold", s.Controller)
+	require.Equal(t, 6, s.Trials)
+	require.Zero(t, s.Caught)
+	require.Zero(t, s.LimitViolations)
+	for _, key := range []string{"controller", "scenario", "fidelity", "seed", "trials", "catchable", "caught", "success_rate", "ci95", "limit_violations", "modality", "compute_ms", "miss_distance_m"} {
+		require.Contains(t, out, `"`+key+`"`)
+	}
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	require.Len(t, lines, 6)
+	for _, l := range lines {
+		var r sim.TrialResult
+		require.NoError(t, json.Unmarshal(l, &r))
+		require.Equal(t, "nominal", r.Scenario)
+	}
+}
+
+func TestThrowsJSON(t *testing.T) {
+	code, out := runOut(t, "throws", "--scenario", "slow", "--n", "50", "--seed", "7", "--json")
+	require.Equal(t, 0, code)
+	var st sim.ThrowStats
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, 50, st.N)
+	require.InDelta(t, 4.1, st.HorizontalSpeed.Mean, 0.05)
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	dir := t.TempDir()
+	badScenario := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(badScenario, []byte("name: x\nmode: catapult\n"), 0o644))
+	badConfig := filepath.Join(dir, "cfg.yaml")
+	require.NoError(t, os.WriteFile(badConfig, []byte("sim:\n  not_a_field: 1\n"), 0o644))
+	cases := [][]string{
+		{"sim", "--no-such-flag"},
+		{"sim", "--scenario", "nope", "--trials", "1"},
+		{"sim", "--controller", "nope", "--trials", "1"},
+		{"sim", "--scenario", badScenario, "--trials", "1"},
+		{"sim", "--scenario", filepath.Join(dir, "missing.yaml"), "--trials", "1"},
+		{"sim", "--config", badConfig, "--trials", "1"},
+		{"sim", "--config", filepath.Join(dir, "missing.yaml"), "--trials", "1"},
+		{"sim", "--trials", "0"},
+		{"sim", "--trials", "x"},
+		{"sim", "--fidelity", "holodeck", "--trials", "1"},
+		{"sim", "extra-arg"},
+		{"throws", "--n", "-1"},
+		{"no-such-command"},
+	}
+	for _, args := range cases {
+		code, _ := runOut(t, args...)
+		require.Equal(t, 2, code, "args %q", args)
+	}
+}

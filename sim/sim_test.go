@@ -1,0 +1,273 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+)
+
+func defaultRobot(t testing.TB) *robot.Robot {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	return rob
+}
+
+func TestBuiltinScenariosLoad(t *testing.T) {
+	want := []string{"fast", "hand-lob", "laggy", "light-ball", "nominal", "slow", "wide-yaw"}
+	require.Equal(t, want, Names())
+	for _, n := range want {
+		s, err := Lookup(n)
+		require.NoError(t, err, n)
+		require.Equal(t, n, s.Name)
+	}
+}
+
+func TestScenarioBadInput(t *testing.T) {
+	base := `name: x
+mode: thrower
+exit_x_m: [3.9, 3.9]
+exit_y_m: [0, 0]
+exit_z_m: [0.5, 0.5]
+horizontal_speed_mps: {mean: 4.5, std: 0.05}
+yaw_deg: [-6, 6]
+arrival_z_m: [1, 1.2]
+`
+	_, err := ParseScenario([]byte(base))
+	require.NoError(t, err, "the base scenario must be valid for the cases below to mean anything")
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", base + "bogus: 1\n", "bogus"},
+		{"unknown ball", base + "ball: bowling\n", "ball"},
+		{"bad mode", base + "mode: catapult\n", "mode"},
+		{"reversed range", base + "spin_rps: [5, 1]\n", "spin_rps"},
+		{"negative latency", base + "action_latency_ms: -3\n", "action_latency_ms"},
+		{"dropout 1", base + "observation: {dropout: 1}\n", "dropout"},
+		{"no name", "mode: thrower\n", "name"},
+		{"empty", "", "empty"},
+		{"not yaml", "{{{", "yaml"},
+		{"thrower too close", base + "exit_x_m: [0.1, 0.2]\n", "exit_x_m"},
+		{"NaN speed", base + "horizontal_speed_mps: {mean: .nan, std: 0}\n", "horizontal_speed_mps"},
+		{"right fraction out of range", base + "right_fraction: 1.5\n", "right_fraction"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseScenario([]byte(c.yaml))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+		})
+	}
+	_, err = Lookup("nope")
+	require.ErrorContains(t, err, "nominal")
+	_, err = Lookup(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.ErrorContains(t, err, "missing.yaml")
+}
+
+func TestScenarioFileRoundTrip(t *testing.T) {
+	data, err := builtinFS.ReadFile("scenarios/nominal.yaml")
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "mine.yaml")
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+	s, err := Lookup(p)
+	require.NoError(t, err)
+	b, _ := Lookup("nominal")
+	// Same file, same throws.
+	require.Equal(t, b.Sample(TrialRand(3, 4)).Init, s.Sample(TrialRand(3, 4)).Init)
+}
+
+// The nominal thrower reproduces the paper's numbers (DESIGN.md §5).
+func TestNominalThrowStatistics(t *testing.T) {
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	st, err := Throws(sc, defaultRobot(t), Config{}, 400, 7, 0)
+	require.NoError(t, err)
+	require.InDelta(t, 4.5, st.HorizontalSpeed.Mean, 0.02)
+	require.InDelta(t, 0.05, st.HorizontalSpeed.Std, 0.01)
+	require.Greater(t, st.FlightTime.Mean, 0.80)
+	require.Less(t, st.FlightTime.Mean, 0.95)
+	require.Greater(t, st.ArrivalSpeed.Mean, 5.0)
+	require.Less(t, st.ArrivalSpeed.Mean, 6.0)
+	require.InDelta(t, 0.6, st.RightFraction, 0.06) // binomial σ at n=400 is 0.025
+	require.GreaterOrEqual(t, st.CatchableFraction, 0.95)
+}
+
+func TestThrowerHitsArrivalHeight(t *testing.T) {
+	sc, err := Lookup("fast")
+	require.NoError(t, err)
+	for i := range 20 {
+		th := sc.Sample(TrialRand(11, i))
+		var r TrialResult
+		Describe(&th, &r)
+		require.True(t, r.Arrives)
+		// The secant solve uses 5 ms steps; the 1 ms flight agrees to a mm.
+		require.GreaterOrEqual(t, r.ArrivalZ, sc.ArrivalZ[0]-1e-3)
+		require.LessOrEqual(t, r.ArrivalZ, sc.ArrivalZ[1]+1e-3)
+	}
+}
+
+func testLimits() JointLimits {
+	return JointLimits{Lower: []float64{-1, -2}, Upper: []float64{1, 2}, Vel: []float64{2, 3}, Acc: []float64{10, 20}}
+}
+
+func TestArmTracksAfterLatency(t *testing.T) {
+	arm, err := NewArm(ArmConfig{}, testLimits(), []float64{0, 0}, 0.02, 0.004)
+	require.NoError(t, err)
+	arm.Command(0, []float64{0.3, -0.5}, []float64{0, 0})
+	for i := 0; i < 19; i++ {
+		arm.Step(float64(i)*1e-3, 1e-3)
+	}
+	require.Equal(t, []float64{0, 0}, arm.Q, "nothing moves before the action latency")
+	for i := 19; i < 2000; i++ {
+		arm.Step(float64(i)*1e-3, 1e-3)
+	}
+	require.InDeltaSlice(t, []float64{0.3, -0.5}, arm.Q, 1e-4) // settled after 2 s at 12 Hz bandwidth
+	require.Zero(t, arm.Guarded)
+}
+
+func TestArmNeverPassesLimits(t *testing.T) {
+	lim := testLimits()
+	arm, err := NewArm(ArmConfig{BandwidthHz: 40}, lim, []float64{0.5, -1.5}, 0, 0.004)
+	require.NoError(t, err)
+	for i := 0; i < 3000; i++ {
+		tt := float64(i) * 1e-3
+		if i%4 == 0 {
+			// Commands far outside every limit.
+			arm.Command(tt, []float64{50, -50}, []float64{100, -100})
+		}
+		arm.Step(tt, 1e-3)
+		for j := range arm.Q {
+			require.GreaterOrEqual(t, arm.Q[j], lim.Lower[j])
+			require.LessOrEqual(t, arm.Q[j], lim.Upper[j])
+			require.LessOrEqual(t, math.Abs(arm.Qd[j]), lim.Vel[j]+1e-12)
+		}
+	}
+	require.Positive(t, arm.Guarded)
+	require.InDelta(t, 1, arm.Q[0], 1e-9)
+	require.InDelta(t, -2, arm.Q[1], 1e-9)
+}
+
+// A head at rest with the net facing up: a ball dropped into the opening
+// is caught; one that lands on the frame bounces off; one that falls beside
+// the head is not touched.
+func TestPocketCatchRimAndMiss(t *testing.T) {
+	// Head axes: x (stick) along world x, y (normal) up, z = x × y = −y_world.
+	h := HeadMotion{O: ball.Vec{0.5, 0, 1.2}, R: [3][3]float64{{1, 0, 0}, {0, 0, -1}, {0, 1, 0}}}
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	cases := []struct {
+		name             string
+		offset           ball.Vec // ball start relative to the head origin, world
+		caught, rim, hit bool
+	}{
+		{"centre", ball.Vec{0, 0, 0.3}, true, false, true},
+		{"rim", ball.Vec{0.132, 0, 0.3}, false, true, true},
+		{"outside", ball.Vec{0, 0.5, 0.3}, false, false, false},
+	}
+	open := robot.Pocket{Along: 0.125, Across: 0.08}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := NewPocket(PocketConfig{}, open, props.Radius)
+			require.NoError(t, err)
+			b := ball.State{P: ball.Vec{h.O[0] + c.offset[0], h.O[1] + c.offset[1], h.O[2] + c.offset[2]}, V: ball.Vec{0, 0, -1}}
+			for i := 1; i <= 1500; i++ {
+				props.Step(&b, 1e-3)
+				p.Interact(float64(i)*1e-3, 1e-3, &h, &b)
+				if p.Caught {
+					break
+				}
+			}
+			require.Equal(t, c.caught, p.Caught)
+			require.Equal(t, c.rim, p.RimHits > 0)
+			require.Equal(t, c.hit, p.EnteredAt >= 0 || p.RimHits > 0)
+			if c.caught {
+				require.InDelta(t, p.EnteredAt+0.25, p.CaughtAt, 2e-3)
+				lp, _ := h.relative(&b)
+				require.Less(t, lp[1], 0.0, "the caught ball lies behind the opening")
+			}
+		})
+	}
+}
+
+func TestClopperPearson(t *testing.T) {
+	// Reference values: exact binomial intervals (e.g. R's binom.test).
+	ci := ClopperPearson(5, 10, 0.05)
+	require.InDelta(t, 0.187086, ci[0], 1e-5)
+	require.InDelta(t, 0.812914, ci[1], 1e-5)
+	ci = ClopperPearson(0, 10, 0.05)
+	require.Equal(t, 0.0, ci[0])
+	require.InDelta(t, 0.308497, ci[1], 1e-5)
+	ci = ClopperPearson(98, 100, 0.05)
+	require.InDelta(t, 0.929610, ci[0], 1e-5)
+	require.Equal(t, [2]float64{0, 1}, ClopperPearson(0, 0, 0.05))
+}
+
+// reckless commands the upper limit at twice the velocity limit.
+type reckless struct{ rob *robot.Robot }
+
+func (r *reckless) Name() string                    { return "reckless" }
+func (r *reckless) Reset(control.ArmState) error    { return nil }
+func (r *reckless) Step(_ *control.Input, out *control.Command) (control.Status, error) {
+	for j := range out.Q {
+		out.Q[j] = r.rob.Limits.Upper[j] + 1
+		out.Qd[j] = 2 * r.rob.Limits.Vel[j]
+	}
+	return control.Status{}, nil
+}
+
+func TestRunCountsViolationsAndIsDeterministic(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	run := func(workers int, f func() (control.Controller, error)) (Summary, []TrialResult) {
+		s, r, err := Run(context.Background(), RunOptions{Scenario: sc, Robot: rob, Trials: 12, Seed: 5, Workers: workers, NewController: f})
+		require.NoError(t, err)
+		return s, r
+	}
+	hold := func() (control.Controller, error) { return &control.Hold{}, nil }
+	s1, r1 := run(1, hold)
+	s2, r2 := run(2, hold)
+	require.Equal(t, r1, r2, "results must not depend on the worker count")
+	require.Equal(t, s1.Caught, s2.Caught)
+	require.Zero(t, s1.Caught, "holding still catches nothing")
+	require.Zero(t, s1.LimitViolations)
+	require.Equal(t, 12, s1.Catchable)
+
+	bad := func() (control.Controller, error) { return &reckless{rob}, nil }
+	s3, r3 := run(2, bad)
+	require.Positive(t, s3.LimitViolations)
+	for _, r := range r3 {
+		require.Equal(t, r.Steps, r.LimitViolations, "every reckless command is a violation")
+		require.Positive(t, r.ArmGuarded, "the arm's guard stops joints at their limits")
+	}
+}
+
+func TestConfigBadInput(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, _ := Lookup("nominal")
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"rate", Config{ControlRateHz: 333}, "control_rate_hz"},
+		{"ready length", Config{ReadyQ: []float64{0}}, "ready_q"},
+		{"ready outside", Config{ReadyQ: []float64{5, 0, 0, 0, 0, 0, 0}}, "ready_q[0]"},
+		{"bandwidth", Config{Arm: ArmConfig{BandwidthHz: -1}}, "bandwidth_hz"},
+		{"pocket", Config{Pocket: PocketConfig{Restitution: 2}}, "restitution"},
+		{"reach", Config{Reach: ReachConfig{NormalTolDeg: 120}}, "normal_tol_deg"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewWorld(c.cfg, rob, sc)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
