@@ -212,8 +212,8 @@ func TestClopperPearson(t *testing.T) {
 // reckless commands the upper limit at twice the velocity limit.
 type reckless struct{ rob *robot.Robot }
 
-func (r *reckless) Name() string                    { return "reckless" }
-func (r *reckless) Reset(control.ArmState) error    { return nil }
+func (r *reckless) Name() string                 { return "reckless" }
+func (r *reckless) Reset(control.ArmState) error { return nil }
 func (r *reckless) Step(_ *control.Input, out *control.Command) (control.Status, error) {
 	for j := range out.Q {
 		out.Q[j] = r.rob.Limits.Upper[j] + 1

@@ -20,9 +20,9 @@ import (
 func init() {
 	var (
 		ctrl, scenario, logPath, cfgPath, fidelity string
-		trials, workers                           int
-		seed                                      uint64
-		asJSON                                    bool
+		trials, workers                            int
+		seed                                       uint64
+		asJSON                                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -128,4 +128,3 @@ func joinNames(names []string) string {
 	}
 	return out
 }
-
