@@ -92,6 +92,16 @@ func NewArm(cfg ArmConfig, lim JointLimits, q0 []float64, actionLatency, cmdPeri
 	return a, nil
 }
 
+// SetLatency changes the action latency (s) for the following commands; the
+// command queue grows if needed (setup-time allocation only).
+func (a *Arm) SetLatency(lat float64) {
+	a.lat = lat
+	if need := int(math.Ceil(lat/a.period)) + 4; need > a.slots {
+		a.ring = make([]float64, need*(2*len(a.Q)+1))
+		a.slots, a.head, a.count = need, 0, 0
+	}
+}
+
 // Reset puts the arm at rest at q0 and drops pending commands.
 func (a *Arm) Reset(q0 []float64) {
 	copy(a.Q, q0)

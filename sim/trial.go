@@ -101,6 +101,13 @@ type TrialResult struct {
 	CatchTimeS      float64 `json:"catch_time_s,omitempty"`
 	Side            string  `json:"side,omitempty"` // left/right of the rail carriage at the catch
 	MissDistanceM   float64 `json:"miss_distance_m"`
+	// AlignCos is the cosine between the net normal and the direction the
+	// ball comes from, at the closest approach (1 = facing the ball).
+	AlignCos float64 `json:"align_cos"`
+	// InPocketS is how long the ball was inside the pocket in all; SlowInPocketS
+	// how long of that it moved slower than 0.2 m/s relative to the head.
+	InPocketS       float64 `json:"in_pocket_s"`
+	SlowInPocketS   float64 `json:"slow_in_pocket_s"`
 	LimitViolations int     `json:"limit_violations"`
 	ArmGuarded      int     `json:"arm_guarded_steps"`
 	RimHits         int     `json:"rim_hits"`
@@ -179,6 +186,7 @@ func (w *World) Reach() *Reach { return w.reach }
 // (see Describe); Trial fills the outcome.
 func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *TrialResult) error {
 	n := len(w.cfg.ReadyQ)
+	w.arm.SetLatency(th.ActLatS)
 	w.arm.Reset(w.cfg.ReadyQ)
 	w.pocket.Reset()
 	w.est.Reset()
@@ -253,6 +261,18 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 		d := dist(b.P, head.O)
 		if d < res.MissDistanceM {
 			res.MissDistanceM = d
+			sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2])
+			if sp > 1e-9 {
+				// net normal is the head's local y axis (column 1)
+				res.AlignCos = -(head.R[0][1]*b.V[0] + head.R[1][1]*b.V[1] + head.R[2][1]*b.V[2]) / sp
+			}
+		}
+		if w.pocket.Inside() {
+			res.InPocketS += dt
+			_, rv := head.relative(&b)
+			if rv[0]*rv[0]+rv[1]*rv[1]+rv[2]*rv[2] < 0.04 {
+				res.SlowInPocketS += dt
+			}
 		}
 		if w.pocket.Caught {
 			res.Caught = true
