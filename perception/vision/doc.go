@@ -1,0 +1,12 @@
+// Package vision is the OpenCV adapter of perception: it is where gocv (cgo, OpenCV 4.6 from
+// Debian's libopencv-dev, installed by `make deps`) is used, so that the rest of perception and
+// everything that plans builds and tests without OpenCV (DESIGN.md §3).
+//
+// In: encoded frames (PNG, JPEG; a ROS sensor_msgs/CompressedImage payload) or raw BGR frames
+// from a camera driver. Out: gocv.Mat images in OpenCV's conventions: 8-bit BGR channel order,
+// and for HSV the 8-bit ranges H in [0, 180) (degrees / 2), S and V in [0, 255].
+//
+// Mats own C memory: whoever receives a Mat from this package closes it. The functions here
+// hold no state and may be called from any goroutine; a Mat itself must not be shared between
+// goroutines while one of them writes it.
+package vision
