@@ -29,6 +29,10 @@ type RunOptions struct {
 	Workers int
 	// NewController builds one controller per worker.
 	NewController func() (control.Controller, error)
+	// NewObserver, when set, builds one observer per worker in place of
+	// state fidelity; Fidelity names it in the summary (default "state").
+	NewObserver func() (Observer, error)
+	Fidelity    string
 	// Log, when set, receives one JSON line per trial as it completes
 	// (each line is a single Write, so a crash loses at most the trials in
 	// flight).
@@ -117,6 +121,13 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		if err != nil {
 			return Summary{}, nil, err
 		}
+		if opts.NewObserver != nil {
+			o, err := opts.NewObserver()
+			if err != nil {
+				return Summary{}, nil, err
+			}
+			w.SetObserver(o)
+		}
 		worlds[k], ctrls[k] = w, c
 		ctrlName = c.Name()
 	}
@@ -175,6 +186,9 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	sum.Controller = ctrlName
 	sum.Scenario = opts.Scenario.Name
 	sum.Fidelity = "state"
+	if opts.Fidelity != "" {
+		sum.Fidelity = opts.Fidelity
+	}
 	sum.Seed = opts.Seed
 	sum.WallS = time.Since(start).Seconds()
 	sum.TrialsPerS = float64(opts.Trials) / sum.WallS

@@ -82,6 +82,32 @@ func (c Config) Validate(lim robot.Limits) error {
 	return c.Reach.Validate()
 }
 
+// Observer turns the true ball position at a camera frame into a 3D
+// observation. The default (state fidelity) adds the scenario's Gaussian
+// noise and dropouts; camera fidelity renders frames and runs the real
+// detector and triangulation (perception/vision), wired in by the caller so
+// that this package stays free of cgo. An Observer belongs to one World.
+type Observer interface {
+	// StartThrow is called before each trial.
+	StartThrow(th *Throw, rng *rand.Rand) error
+	// Observe returns the observed position for the frame at time t, or
+	// ok = false when the frame yields none (dropout, not detected).
+	Observe(t float64, truth ball.Vec, rng *rand.Rand) (p ball.Vec, ok bool)
+}
+
+// stateObserver is state fidelity: truth plus Gaussian noise, with dropouts.
+type stateObserver struct{ obs Observation }
+
+func (s *stateObserver) StartThrow(th *Throw, _ *rand.Rand) error { s.obs = th.Obs; return nil }
+
+func (s *stateObserver) Observe(_ float64, p ball.Vec, rng *rand.Rand) (ball.Vec, bool) {
+	if s.obs.Dropout > 0 && rng.Float64() < s.obs.Dropout {
+		return ball.Vec{}, false
+	}
+	n := s.obs.NoiseM
+	return ball.Vec{p[0] + n*rng.NormFloat64(), p[1] + n*rng.NormFloat64(), p[2] + n*rng.NormFloat64()}, true
+}
+
 // TrialResult is the outcome of one trial; it is also the trial log line.
 type TrialResult struct {
 	Index    int    `json:"trial"`
@@ -96,11 +122,11 @@ type TrialResult struct {
 	ArrivalY        float64    `json:"arrival_y_m"`
 	ArrivalZ        float64    `json:"arrival_z_m"`
 	// Outcome
-	Catchable       bool    `json:"catchable"`
-	Caught          bool    `json:"caught"`
-	CatchTimeS      float64 `json:"catch_time_s,omitempty"`
-	Side            string  `json:"side,omitempty"` // left/right of the rail carriage at the catch
-	MissDistanceM   float64 `json:"miss_distance_m"`
+	Catchable     bool    `json:"catchable"`
+	Caught        bool    `json:"caught"`
+	CatchTimeS    float64 `json:"catch_time_s,omitempty"`
+	Side          string  `json:"side,omitempty"` // left/right of the rail carriage at the catch
+	MissDistanceM float64 `json:"miss_distance_m"`
 	// AlignCos is the cosine between the net normal and the direction the
 	// ball comes from, at the closest approach (1 = facing the ball).
 	AlignCos float64 `json:"align_cos"`
@@ -127,13 +153,14 @@ type World struct {
 	reach  *Reach
 	props  ball.Props
 
-	lim    robot.Limits
-	in     control.Input
-	cmd    control.Command
-	prevQd []float64
-	pose   robot.Pose
-	jac    []float64
-	obs    []pendingObs
+	lim      robot.Limits
+	in       control.Input
+	cmd      control.Command
+	prevQd   []float64
+	pose     robot.Pose
+	jac      []float64
+	obs      []pendingObs
+	observer Observer
 	// StepMS collects the controller's compute time per step, ms.
 	StepMS []float64
 }
@@ -175,8 +202,13 @@ func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
 		obs: make([]pendingObs, 0, 256),
 	}
 	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
+	w.observer = &stateObserver{}
 	return w, nil
 }
+
+// SetObserver replaces the state-fidelity observer (e.g. with camera
+// fidelity).
+func (w *World) SetObserver(o Observer) { w.observer = o }
 
 // Reach returns the world's reachability checker.
 func (w *World) Reach() *Reach { return w.reach }
@@ -197,6 +229,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 		return fmt.Errorf("controller reset: %w", err)
 	}
 	copy(w.prevQd, w.arm.Qd)
+	if err := w.observer.StartThrow(th, rng); err != nil {
+		return fmt.Errorf("observer: %w", err)
+	}
 	props := th.Ball
 	w.in.Props = &props
 
@@ -217,10 +252,8 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 		// Camera frame at t: the true ball position plus noise, delivered
 		// after the observation latency.
 		if (i-camPhase)%camEvery == 0 && i >= camPhase && b.P[2] > 0 {
-			if th.Obs.Dropout == 0 || rng.Float64() >= th.Obs.Dropout {
-				s := th.Obs.NoiseM
-				w.obs = append(w.obs, pendingObs{t: t, avail: t + obsLat, p: ball.Vec{
-					b.P[0] + s*rng.NormFloat64(), b.P[1] + s*rng.NormFloat64(), b.P[2] + s*rng.NormFloat64()}})
+			if p, ok := w.observer.Observe(t, b.P, rng); ok {
+				w.obs = append(w.obs, pendingObs{t: t, avail: t + obsLat, p: p})
 			}
 		}
 		if i%ctlEvery == 0 {
