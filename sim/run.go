@@ -39,6 +39,9 @@ type RunOptions struct {
 	Log io.Writer
 	// Progress, when set, is called after each trial with the number done.
 	Progress func(done int)
+	// StepMS, when set, receives every controller step's compute time, ms
+	// (for histograms).
+	StepMS *[]float64
 }
 
 // Summary statistics used in the JSON outputs.
@@ -183,6 +186,9 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		all = append(all, s...)
 	}
 	sum := Summarize(results, all)
+	if opts.StepMS != nil {
+		*opts.StepMS = all
+	}
 	sum.Controller = ctrlName
 	sum.Scenario = opts.Scenario.Name
 	sum.Fidelity = "state"

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+	"github.com/agilecatch/catch/sim/bench"
+)
+
+func init() {
+	var (
+		ctrls, scenarios, out, cfgPath, esLog, fidelity string
+		trials, workers                                 int
+		seed                                            uint64
+		asJSON                                          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark controllers across scenarios: results.json, report.md and plots",
+		Long: `Runs every (controller, scenario) pair for --trials simulated throws, pairs
+in parallel (deterministic for a seed), and writes DIR/results.json, DIR/report.md
+(success with 95% Clopper–Pearson intervals, the paper's numbers beside ours,
+miss distances, compute p50/p99, limit violations, modality) and PNG plots.
+Without --controllers it runs whichever of mpc and es are built in (the hold
+baseline if neither is). Compute times, which depend on the machine, go to
+DIR/timing.json, so results.json is identical for a seed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fidelity != "state" {
+				return fmt.Errorf("--fidelity %q: accepted: state", fidelity)
+			}
+			cfg, err := launch.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			rob, err := robot.Load(cfg.Robot)
+			if err != nil {
+				return err
+			}
+			names := splitList(ctrls)
+			if len(names) == 0 {
+				for _, n := range []string{"mpc", "es"} {
+					if slices.Contains(launch.Controllers(), n) {
+						names = append(names, n)
+					}
+				}
+				if len(names) == 0 {
+					names = []string{"hold"} // baseline until a catching controller is built in
+				}
+			}
+			if out == "" {
+				return fmt.Errorf("--out: a directory is required")
+			}
+			scn := splitList(scenarios)
+			if len(scn) == 0 {
+				return fmt.Errorf("--scenarios: none given (accepted: %s)", joinNames(sim.Names()))
+			}
+			for _, s := range scn {
+				if _, err := sim.Lookup(s); err != nil {
+					return err
+				}
+			}
+			for _, n := range names {
+				if _, err := launch.NewController(n, rob, &cfg); err != nil {
+					return err
+				}
+			}
+			if trials <= 0 {
+				return fmt.Errorf("--trials %d: want > 0", trials)
+			}
+			if esLog != "" {
+				if _, err := os.Stat(esLog); err != nil {
+					return fmt.Errorf("--es-log: %w", err)
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			bar := newBar(trials*len(names)*len(scn), "bench")
+			res, err := bench.Run(ctx, bench.Options{
+				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
+				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar,
+				NewController: func(name string) (control.Controller, error) { return launch.NewController(name, rob, &cfg) },
+			})
+			if err != nil {
+				return failed(err)
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			fmt.Fprint(w, bench.Table(res))
+			fmt.Fprintf(w, "\nwrote %s/results.json, %s/report.md and plots\n", out, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ctrls, "controllers", "", "comma-separated controllers (default: mpc,es where available)")
+	f.StringVar(&scenarios, "scenarios", "nominal,fast,slow,wide-yaw,hand-lob,light-ball,laggy", "comma-separated scenarios ("+joinNames(sim.Names())+")")
+	f.IntVar(&trials, "trials", 100, "throws per (controller, scenario) pair")
+	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results.json)")
+	f.StringVar(&out, "out", "", "output directory")
+	f.IntVar(&workers, "workers", 0, "pairs run at once (default: all cores); results do not depend on it")
+	f.StringVar(&esLog, "es-log", "", "ES training log CSV to plot")
+	f.StringVar(&cfgPath, "config", "", "run configuration YAML")
+	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	f.BoolVar(&asJSON, "json", false, "print results.json to stdout instead of the table")
+	root.AddCommand(cmd)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,300 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// Options configures a benchmark run.
+type Options struct {
+	Controllers []string
+	Scenarios   []string
+	Trials      int
+	Seed        uint64
+	Out         string
+	Robot       *robot.Robot
+	Sim         sim.Config
+	// NewController builds a controller by name (one per pair).
+	NewController func(name string) (control.Controller, error)
+	// Workers bounds the pairs run at once; default GOMAXPROCS. Each pair
+	// runs its trials on one goroutine, so results do not depend on it.
+	Workers int
+	// ESLog is an optional ES training log (CSV) to plot.
+	ESLog string
+	// Progress is called with the total number of trials done.
+	Progress func(done int)
+}
+
+// Bin is the success within one bin of a throw parameter.
+type Bin struct {
+	Lo, Hi    float64    `json:"-"`
+	Center    float64    `json:"center"`
+	Catchable int        `json:"catchable"`
+	Caught    int        `json:"caught"`
+	Rate      float64    `json:"success_rate"`
+	CI95      [2]float64 `json:"ci95"`
+}
+
+// Entry is one (controller, scenario) pair in results.json: the `catch
+// sim` fields plus success by yaw and by horizontal speed.
+type Entry struct {
+	sim.Summary
+	ByYaw   []Bin `json:"success_by_yaw_deg"`
+	BySpeed []Bin `json:"success_by_speed_mps"`
+
+	stepMS  []float64
+	results []sim.TrialResult
+}
+
+// MarshalJSON writes the entry without its wall-clock fields (compute_ms,
+// wall_s, trials_per_s), which go to timing.json instead, so results.json
+// is identical for a seed on any machine.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	data, err := json.Marshal(e.Summary)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "compute_ms")
+	delete(m, "wall_s")
+	delete(m, "trials_per_s")
+	m["success_by_yaw_deg"] = e.ByYaw
+	m["success_by_speed_mps"] = e.BySpeed
+	return json.Marshal(m)
+}
+
+// Timing is one pair's machine-dependent numbers (timing.json).
+type Timing struct {
+	Controller string           `json:"controller"`
+	Scenario   string           `json:"scenario"`
+	ComputeMS  sim.ComputeStats `json:"compute_ms"`
+	WallS      float64          `json:"wall_s"`
+}
+
+// Results is results.json.
+type Results struct {
+	Seed    uint64  `json:"seed"`
+	Trials  int     `json:"trials_per_pair"`
+	Entries []Entry `json:"entries"`
+}
+
+// Run executes every pair and writes results.json, report.md and the plots
+// into opts.Out.
+func Run(ctx context.Context, opts Options) (*Results, error) {
+	if opts.Trials <= 0 {
+		return nil, fmt.Errorf("trials: %d, want > 0", opts.Trials)
+	}
+	if opts.ESLog != "" {
+		if _, err := os.Stat(opts.ESLog); err != nil {
+			return nil, fmt.Errorf("es-log: %w", err)
+		}
+	}
+	if len(opts.Controllers) == 0 || len(opts.Scenarios) == 0 {
+		return nil, fmt.Errorf("need at least one controller and one scenario")
+	}
+	scs := make([]*sim.Scenario, len(opts.Scenarios))
+	for i, n := range opts.Scenarios {
+		s, err := sim.Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		scs[i] = s
+	}
+	for _, c := range opts.Controllers {
+		if _, err := opts.NewController(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("out: %w", err)
+	}
+	type pair struct{ c, s int }
+	var pairs []pair
+	for c := range opts.Controllers {
+		for s := range scs {
+			pairs = append(pairs, pair{c, s})
+		}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	entries := make([]Entry, len(pairs))
+	errs := make([]error, len(pairs))
+	var (
+		mu   sync.Mutex
+		done int
+		wg   sync.WaitGroup
+		next int
+	)
+	for range min(workers, len(pairs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				k := next
+				next++
+				mu.Unlock()
+				if k >= len(pairs) || ctx.Err() != nil {
+					return
+				}
+				p := pairs[k]
+				name := opts.Controllers[p.c]
+				var steps []float64
+				last := 0
+				sum, res, err := sim.Run(ctx, sim.RunOptions{
+					Scenario: scs[p.s], Robot: opts.Robot, Config: opts.Sim, Trials: opts.Trials, Seed: opts.Seed, Workers: 1,
+					NewController: func() (control.Controller, error) { return opts.NewController(name) },
+					StepMS:        &steps,
+					Progress: func(d int) {
+						mu.Lock()
+						done += d - last
+						last = d
+						n := done
+						mu.Unlock()
+						if opts.Progress != nil {
+							opts.Progress(n)
+						}
+					},
+				})
+				if err != nil {
+					errs[k] = fmt.Errorf("%s on %s: %w", name, scs[p.s].Name, err)
+					continue
+				}
+				entries[k] = Entry{Summary: sum, stepMS: steps, results: res,
+					ByYaw:   bins(res, func(r *sim.TrialResult) float64 { return r.YawDeg }, -10, 10, 2),
+					BySpeed: bins(res, func(r *sim.TrialResult) float64 { return r.HorizontalSpeed }, 2, 8, 0.25)}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Entries: entries}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(opts.Out, "results.json"), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	timing := make([]Timing, len(entries))
+	for i, e := range entries {
+		timing[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, ComputeMS: e.ComputeMS, WallS: e.WallS}
+	}
+	if data, err = json.MarshalIndent(timing, "", "  "); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(opts.Out, "timing.json"), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	plots, err := writePlots(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(opts.Out, "report.md"), []byte(Report(r, plots))); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// bins groups catchable trials by a throw parameter into bins of width w
+// over [lo, hi]; only bins with trials are kept.
+func bins(res []sim.TrialResult, key func(*sim.TrialResult) float64, lo, hi, w float64) []Bin {
+	n := int(math.Round((hi - lo) / w))
+	out := make([]Bin, n)
+	for i := range out {
+		out[i].Lo, out[i].Hi = lo+float64(i)*w, lo+float64(i+1)*w
+		out[i].Center = (out[i].Lo + out[i].Hi) / 2
+	}
+	for i := range res {
+		r := &res[i]
+		if !r.Catchable {
+			continue
+		}
+		k := int(math.Floor((key(r) - lo) / w))
+		if k < 0 || k >= n {
+			continue
+		}
+		out[k].Catchable++
+		if r.Caught {
+			out[k].Caught++
+		}
+	}
+	var kept []Bin
+	for _, b := range out {
+		if b.Catchable == 0 {
+			continue
+		}
+		b.Rate = float64(b.Caught) / float64(b.Catchable)
+		b.CI95 = sim.ClopperPearson(b.Caught, b.Catchable, 0.05)
+		kept = append(kept, b)
+	}
+	return kept
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// controllersOf lists the entries' controllers in order of appearance.
+func controllersOf(r *Results) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range r.Entries {
+		if !seen[e.Controller] {
+			seen[e.Controller] = true
+			out = append(out, e.Controller)
+		}
+	}
+	return out
+}
+
+func scenariosOf(r *Results) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range r.Entries {
+		if !seen[e.Scenario] {
+			seen[e.Scenario] = true
+			out = append(out, e.Scenario)
+		}
+	}
+	return out
+}
+
+func entry(r *Results, c, s string) *Entry {
+	for i := range r.Entries {
+		if r.Entries[i].Controller == c && r.Entries[i].Scenario == s {
+			return &r.Entries[i]
+		}
+	}
+	return nil
+}
+
+// jsonUnmarshal reads results.json back (entries without the unexported
+// per-trial data).
+func jsonUnmarshal(data []byte, r *Results) error { return json.Unmarshal(data, r) }

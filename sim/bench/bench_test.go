@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+)
+
+func TestBenchWritesDeterministicResults(t *testing.T) {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	esLog := filepath.Join(t.TempDir(), "es.csv")
+	require.NoError(t, os.WriteFile(esLog, []byte("iteration,episodes,mean_reward,success_rate\n1,100,0.1,0.2\n2,200,0.3,0.5\n"), 0o644))
+	run := func(dir string, workers int) []byte {
+		_, err := Run(context.Background(), Options{
+			Controllers: []string{"hold", "hold2"}, Scenarios: []string{"nominal", "hand-lob"}, Trials: 6, Seed: 4,
+			Out: dir, Robot: rob, Workers: workers, ESLog: esLog,
+			NewController: func(string) (control.Controller, error) { return &control.Hold{}, nil },
+		})
+		require.NoError(t, err)
+		data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+		require.NoError(t, err)
+		return data
+	}
+	a := t.TempDir()
+	ra := run(a, 1)
+	rb := run(t.TempDir(), 3)
+	require.Equal(t, string(ra), string(rb), "same seed, same results.json, whatever the parallelism")
+	for _, key := range []string{`"success_rate"`, `"ci95"`, `"success_by_yaw_deg"`, `"success_by_speed_mps"`, `"modality"`, `"limit_violations"`, `"miss_distance_m"`} {
+		require.Contains(t, string(ra), key)
+	}
+	timing, err := os.ReadFile(filepath.Join(a, "timing.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(timing), `"compute_ms"`)
+	pngs, err := filepath.Glob(filepath.Join(a, "*.png"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(pngs), 5)
+	report, err := os.ReadFile(filepath.Join(a, "report.md"))
+	require.NoError(t, err)
+	for _, p := range pngs {
+		require.Contains(t, string(report), "("+filepath.Base(p)+")", "every plot is inlined in the report")
+	}
+	require.Equal(t, 4+2, strings.Count(Table(mustRead(t, a)), "\n"), "header, rule and one row per pair")
+}
+
+func mustRead(t *testing.T, dir string) *Results {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	var r Results
+	require.NoError(t, jsonUnmarshal(data, &r))
+	return &r
+}
+
+func TestBenchBadInput(t *testing.T) {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	f := func(string) (control.Controller, error) { return &control.Hold{}, nil }
+	_, err = Run(context.Background(), Options{Controllers: []string{"hold"}, Scenarios: []string{"nope"}, Trials: 1, Out: t.TempDir(), Robot: rob, NewController: f})
+	require.ErrorContains(t, err, "unknown scenario")
+	_, err = Run(context.Background(), Options{Controllers: []string{"hold"}, Scenarios: []string{"nominal"}, Trials: 0, Out: t.TempDir(), Robot: rob, NewController: f})
+	require.ErrorContains(t, err, "trials")
+	_, err = Run(context.Background(), Options{Controllers: []string{"hold"}, Scenarios: []string{"nominal"}, Trials: 1, Out: t.TempDir(), Robot: rob, NewController: f, ESLog: "/nonexistent.csv"})
+	require.ErrorContains(t, err, "es-log")
+}
