@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// hs21 is HS21 from the Maros–Meszaros set: optimum −99.96 with r = −100.
+const hs21 = `{"name": "HS21", "n": 2, "m": 3,
+ "P": {"rows": [0, 1], "cols": [0, 1], "vals": [0.02, 2.0], "shape": [2, 2]}, "q": [0.0, 0.0], "r": -100.0,
+ "A": {"rows": [0, 1, 0, 2], "cols": [0, 0, 1, 1], "vals": [10.0, 1.0, -1.0, 1.0], "shape": [3, 2]},
+ "l": [10.0, 2.0, -50.0], "u": [1e+20, 50.0, 50.0], "optimal_objective_osqp_benchmarks": -99.96}`
+
+func runCaptured(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	defer root.SetOut(nil)
+	code := run(args)
+	return code, out.String()
+}
+
+func TestQPSolve(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "hs21.json")
+	require.NoError(t, os.WriteFile(good, []byte(hs21), 0o600))
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"n": 2, "m": 0}`), 0o600))
+
+	// Flags are passed explicitly in every call: cobra keeps flag values
+	// between executions of the same command tree.
+	code, out := runCaptured(t, "qp", "solve", "--json=true", "--max-iter", "4000", "--eps-abs", "1e-6",
+		"--eps-rel", "1e-6", "--time-limit", "10s", good)
+	require.Equal(t, 0, code, out)
+	var res struct {
+		Status     string    `json:"status"`
+		Objective  float64   `json:"objective"`
+		X          []float64 `json:"x"`
+		Iterations int       `json:"iterations"`
+		SolveMS    float64   `json:"solve_ms"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Equal(t, "solved", res.Status)
+	require.InDelta(t, -99.96, res.Objective, 1e-6) // polished: exact to rounding
+	require.InDeltaSlice(t, []float64{2, 0}, res.X, 1e-6)
+	require.Positive(t, res.Iterations)
+	require.GreaterOrEqual(t, res.SolveMS, 0.0)
+
+	code, out = runCaptured(t, "qp", "solve", "--json=false", good)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "status      solved")
+	require.Contains(t, out, "reference   -99.96")
+
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"missing file", []string{"qp", "solve", filepath.Join(dir, "nope.json")}},
+		{"malformed file", []string{"qp", "solve", bad}},
+		{"no argument", []string{"qp", "solve"}},
+		{"bad flag", []string{"qp", "solve", "--eps-abs", "x", good}},
+	} {
+		code, _ := runCaptured(t, c.args...)
+		require.Equal(t, 2, code, c.name)
+	}
+}

@@ -1,0 +1,60 @@
+// Package qp is a dense convex quadratic-programming solver for the MPC
+// planner's SQP subproblems:
+//
+//	minimize ½xᵀPx + qᵀx + r  subject to  l ≤ Ax ≤ u
+//
+// P (n×n, symmetric positive semidefinite) and A (m×n) are dense row-major
+// slices in a Problem; equalities are rows with l = u, and a bound with
+// magnitude ≥ Infinity (1e20) is absent. Units are whatever the caller's
+// problem uses; the solver scales internally and reports everything
+// (solution, multipliers, residuals, objective) back in the caller's units.
+//
+// # Flow
+//
+// New validates the problem (errors name the bad field: dimensions, NaN,
+// l > u, asymmetric P, indefinite P), allocates every buffer, scales and
+// factors. Between solves, UpdateQ and UpdateBounds change vectors in O(n+m);
+// UpdateP and UpdateA change matrix values (same shape) and rescale and
+// refactor. WarmStart(x, y) and ColdStart choose the starting point; by
+// default a Solve starts from the previous solution, which is what an SQP
+// wants. Solve returns a Result whose Status (Solved, SolvedInaccurate,
+// PrimalInfeasible, DualInfeasible, IterationLimit, TimeLimit) is an outcome,
+// not an error. Result.X and Result.Y alias solver-owned buffers overwritten
+// by the next Solve. After New, Update*, WarmStart, ColdStart and Solve
+// allocate nothing.
+//
+// ReadJSON and (*Problem).WriteJSON use the Maros–Meszaros JSON layout (COO
+// triplets), so a planner can dump a failed or slow QP and `catch qp solve`
+// can replay it.
+//
+// # Method
+//
+// The solver is OSQP's ADMM (Stellato et al., 2020) on dense data:
+// Ruiz equilibration of the KKT matrix plus cost scaling; each iteration
+// solves (P + σI + Aᵀdiag(ρ)A)x̃ = σx − q + Aᵀ(ρz − y) with a cached Cholesky
+// factor (gonum's blas64/lapack64 on flat slices; building AᵀρA skips zero
+// entries so sparse rows stay cheap), over-relaxation α = 1.6, a stiffer ρ on
+// equality rows, ρ re-estimated from the residual ratio and refactored when it
+// moves more than 5×; primal (Farkas) and dual (unbounded direction)
+// infeasibility certificates from successive iterate differences; and
+// solution polishing: an equality-constrained QP on the active set guessed
+// from (z, y), solved through regularised normal equations with iterative
+// refinement against the exact KKT system. When polishing fails, ADMM goes on
+// at 100× tighter tolerances and polishes again (PolishRetries).
+//
+// Why ADMM rather than an interior-point method: the planner solves small
+// dense QPs (n ≈ 10–60, m ≈ 20–150) thousands of times per second, each close
+// to the previous one. ADMM factors once per (P, A, ρ) and then each
+// iteration costs two triangular solves and two products with A (a few µs at
+// n = 30, m = 60); it warm-starts from the last SQP iterate, which interior
+// points cannot do well; it degrades gracefully under a time limit (the
+// iterate is always usable); and it yields infeasibility certificates without
+// a homogeneous embedding. Its weakness is high accuracy on badly conditioned
+// problems; polishing closes most of that gap (see scripts/qp-maros.sh for the
+// Maros–Meszaros quality benchmark).
+//
+// # Concurrency
+//
+// A Solver is not safe for concurrent use: keep one Solver per goroutine.
+// Problems are copied by New, so the caller may reuse its slices.
+package qp

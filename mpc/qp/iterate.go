@@ -1,0 +1,426 @@
+package qp
+
+import (
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/lapack/lapack64"
+)
+
+// resid holds residuals in caller units and their tolerances, plus the
+// normalised scaled residuals that drive rho adaptation.
+type resid struct {
+	prim, dual       float64
+	epsPrim, epsDual float64
+	primS, dualS     float64
+}
+
+func (r resid) converged() bool { return r.prim <= r.epsPrim && r.dual <= r.epsDual }
+
+// residuals evaluates the scaled point (x, z, y). It uses wm, wn and wn2.
+func (s *Solver) residuals(x, z, y []float64) resid {
+	ax, px, aty := s.wm, s.wn, s.wn2
+	s.matVec(s.as, s.m, x, ax)
+	s.matVec(s.ps, s.n, x, px)
+	s.matTVec(y, 0, aty)
+	var r resid
+	var nAx, nZ, nAxS, nZS, pS float64
+	for i := range s.m {
+		ei := s.einv[i]
+		d := ax[i] - z[i]
+		pS = math.Max(pS, math.Abs(d))
+		r.prim = math.Max(r.prim, ei*math.Abs(d))
+		nAx = math.Max(nAx, ei*math.Abs(ax[i]))
+		nZ = math.Max(nZ, ei*math.Abs(z[i]))
+		nAxS = math.Max(nAxS, math.Abs(ax[i]))
+		nZS = math.Max(nZS, math.Abs(z[i]))
+	}
+	var nPx, nAty, nQ, nPxS, nAtyS, nQS, dS float64
+	for j := range s.n {
+		di := s.dinv[j]
+		d := px[j] + s.qs[j] + aty[j]
+		dS = math.Max(dS, math.Abs(d))
+		r.dual = math.Max(r.dual, di*math.Abs(d))
+		nPx = math.Max(nPx, di*math.Abs(px[j]))
+		nAty = math.Max(nAty, di*math.Abs(aty[j]))
+		nQ = math.Max(nQ, di*math.Abs(s.qs[j]))
+		nPxS = math.Max(nPxS, math.Abs(px[j]))
+		nAtyS = math.Max(nAtyS, math.Abs(aty[j]))
+		nQS = math.Max(nQS, math.Abs(s.qs[j]))
+	}
+	ic := 1 / s.c
+	r.dual *= ic
+	r.epsPrim = s.epsScale * (s.set.EpsAbs + s.set.EpsRel*math.Max(nAx, nZ))
+	r.epsDual = s.epsScale * (s.set.EpsAbs + s.set.EpsRel*ic*math.Max(nPx, math.Max(nAty, nQ)))
+	r.primS = pS / (math.Max(nAxS, nZS) + 1e-10)
+	r.dualS = dS / (math.Max(nPxS, math.Max(nAtyS, nQS)) + 1e-10)
+	return r
+}
+
+// Solve runs ADMM from the current iterate (zero after New or ColdStart, the
+// WarmStart point, or else the previous Solve's result), then polishes. It
+// allocates nothing.
+func (s *Solver) Solve() Result {
+	t0 := time.Now()
+	set := s.set
+	res := Result{SetupTime: s.setupTime, Status: IterationLimit}
+	if s.needFac {
+		if err := s.factor(); err != nil {
+			return s.finish(&res, t0, resid{}, NonConvex)
+		}
+		res.FactorTime += s.factorTimeOf
+	}
+	n, m := s.n, s.m
+	alpha, sigma := set.Alpha, set.Sigma
+	var rs resid
+	checked := false
+	status := IterationLimit
+	tIter := time.Now()
+	it := 0
+	s.epsScale = 1
+	retries := max(set.PolishRetries, 0)
+	if set.DisablePolish {
+		retries = 0
+	}
+	if s.rhoInterval == 0 {
+		s.rhoInterval = s.autoRhoInterval()
+	}
+iterate:
+	for it < set.MaxIter {
+		it++
+		copy(s.xPrev, s.x)
+		copy(s.zPrev, s.z)
+		copy(s.yPrev, s.y)
+		for i := range m {
+			s.wm[i] = s.rhoVec[i]*s.z[i] - s.y[i]
+		}
+		for j := range n {
+			s.xt[j] = sigma*s.x[j] - s.qs[j]
+		}
+		s.matTVec(s.wm, 1, s.xt)
+		s.solveFactored(s.kkt, s.xt)
+		s.matVec(s.as, m, s.xt, s.zt)
+		for j := range n {
+			s.x[j] = alpha*s.xt[j] + (1-alpha)*s.xPrev[j]
+		}
+		for i := range m {
+			zr := alpha*s.zt[i] + (1-alpha)*s.zPrev[i]
+			zn := math.Min(math.Max(zr+s.y[i]/s.rhoVec[i], s.ls[i]), s.us[i])
+			s.y[i] += s.rhoVec[i] * (zr - zn)
+			s.z[i] = zn
+		}
+		timeUp := set.TimeLimit > 0 && time.Since(t0) >= set.TimeLimit
+		if it%set.CheckInterval != 0 && it != set.MaxIter && !timeUp {
+			continue
+		}
+		rs = s.residuals(s.x, s.z, s.y)
+		checked = true
+		if rs.converged() {
+			status = Solved
+			if retries == 0 || it == set.MaxIter {
+				break
+			}
+			// Polish now; when the active-set guess fails, tighten the
+			// tolerances and iterate on (ADMM's objective error at 1e-4
+			// residuals can be far above 1e-4 on badly conditioned problems).
+			tp := time.Now()
+			prs, ok := s.polish(rs)
+			res.PolishTime += time.Since(tp)
+			if ok {
+				rs = prs
+				res.Polished = true
+				break
+			}
+			retries--
+			s.epsScale *= 1e-2
+			status = IterationLimit
+			continue iterate
+		}
+		if s.primalInfeasible() {
+			status = PrimalInfeasible
+			break
+		}
+		if s.dualInfeasible() {
+			status = DualInfeasible
+			break
+		}
+		if timeUp {
+			status = TimeLimit
+			break
+		}
+		if !set.DisableAdaptiveRho && it%s.rhoInterval == 0 {
+			if s.adaptRho(rs) {
+				res.RhoUpdates++
+				res.FactorTime += s.factorTimeOf
+			}
+		}
+	}
+	if !checked {
+		rs = s.residuals(s.x, s.z, s.y)
+	}
+	res.Iterations = it
+	res.IterateTime = time.Since(tIter) - res.FactorTime - res.PolishTime
+	if (status == IterationLimit || status == TimeLimit) && s.epsScale < 1 && rs.prim <= rs.epsPrim/s.epsScale && rs.dual <= rs.epsDual/s.epsScale {
+		// Converged at the requested tolerances, then ran out while refining.
+		status = Solved
+	}
+	if (status == IterationLimit || status == TimeLimit) &&
+		rs.prim <= 10*rs.epsPrim && rs.dual <= 10*rs.epsDual {
+		status = SolvedInaccurate
+	}
+	if (status == Solved || status == SolvedInaccurate) && !res.Polished && !set.DisablePolish &&
+		!(set.TimeLimit > 0 && time.Since(t0) >= set.TimeLimit) {
+		tp := time.Now()
+		if prs, ok := s.polish(rs); ok {
+			rs = prs
+			res.Polished = true
+			status = Solved
+		}
+		res.PolishTime += time.Since(tp)
+	}
+	return s.finish(&res, t0, rs, status)
+}
+
+func (s *Solver) finish(res *Result, t0 time.Time, rs resid, st Status) Result {
+	res.Status = st
+	res.Rho = s.rho
+	res.PrimalResidual, res.DualResidual = rs.prim, rs.dual
+	switch st {
+	case PrimalInfeasible, DualInfeasible, NonConvex:
+		res.Objective = math.NaN()
+		res.PrimalResidual, res.DualResidual = math.NaN(), math.NaN()
+		// The certificate is already in xOut/yOut; restart cold next time,
+		// the diverged iterate is no use as a warm start.
+		s.ColdStart()
+	default:
+		for j := range s.n {
+			s.xOut[j] = s.d[j] * s.x[j]
+		}
+		ic := 1 / s.c
+		for i := range s.m {
+			s.yOut[i] = s.e[i] * s.y[i] * ic
+		}
+		res.Objective = s.objective(s.xOut)
+	}
+	res.X, res.Y = s.xOut, s.yOut
+	res.SolveTime = time.Since(t0)
+	return *res
+}
+
+// objective evaluates ½xᵀPx + qᵀx + r in caller units.
+func (s *Solver) objective(x []float64) float64 {
+	n := s.n
+	f := s.r
+	for i := range n {
+		row := s.p0[i*n : (i+1)*n]
+		t := 0.0
+		for j, v := range row {
+			t += v * x[j]
+		}
+		f += x[i] * (0.5*t + s.q0[i])
+	}
+	return f
+}
+
+// autoRhoInterval spends about 40% of the iteration work on refactorisations
+// (OSQP's rule, with flop counts instead of OSQP's timings so that results are
+// reproducible), in multiples of CheckInterval and at least two checks.
+func (s *Solver) autoRhoInterval() int {
+	if s.set.AdaptiveRhoInterval > 0 {
+		return s.set.AdaptiveRhoInterval
+	}
+	n, m := float64(s.n), float64(s.m)
+	factor := n * n * n / 3
+	iter := 2*n*n + 2*m*n
+	ci := s.set.CheckInterval
+	k := 2 * ci
+	if want := int(0.4 * factor / iter); want > k {
+		k = (want + ci - 1) / ci * ci
+	}
+	return k
+}
+
+// adaptRho re-estimates rho from the scaled residual ratio and refactors
+// when it moved by more than the tolerance.
+func (s *Solver) adaptRho(rs resid) bool {
+	r := s.rho * math.Sqrt(rs.primS/(rs.dualS+1e-10))
+	r = math.Min(math.Max(r, rhoMin), rhoMax)
+	tol := s.set.AdaptiveRhoTolerance
+	if !(r > s.rho*tol || r < s.rho/tol) {
+		return false
+	}
+	old := s.rho
+	s.rho = r
+	s.setRhoVec()
+	if s.factor() != nil {
+		// Cannot happen for a factorable problem; keep the old rho.
+		s.rho = old
+		s.setRhoVec()
+		_ = s.factor()
+	}
+	return true
+}
+
+// primalInfeasible tests δy = y − yPrev as a Farkas certificate, writing the
+// normalised certificate into yOut when it holds.
+func (s *Solver) primalInfeasible() bool {
+	eps := s.set.EpsPrimalInfeasible
+	dy, dys := s.yOut, s.wm2
+	norm := 0.0
+	for i := range s.m {
+		v := s.e[i] * (s.y[i] - s.yPrev[i])
+		if math.IsInf(s.u0[i], 1) {
+			v = math.Min(v, 0)
+		}
+		if math.IsInf(s.l0[i], -1) {
+			v = math.Max(v, 0)
+		}
+		dy[i] = v
+		dys[i] = s.einv[i] * v
+		norm = math.Max(norm, math.Abs(v))
+	}
+	if norm < divTol {
+		return false
+	}
+	lhs := 0.0
+	for i := range s.m {
+		if dy[i] > 0 {
+			lhs += s.u0[i] * dy[i]
+		} else if dy[i] < 0 {
+			lhs += s.l0[i] * dy[i]
+		}
+	}
+	if !(lhs < -eps*norm) {
+		return false
+	}
+	s.matTVec(dys, 0, s.wn3)
+	for j := range s.n {
+		if math.Abs(s.dinv[j]*s.wn3[j]) > eps*norm {
+			return false
+		}
+	}
+	for i := range s.m {
+		dy[i] /= norm
+	}
+	return true
+}
+
+// dualInfeasible tests δx = x − xPrev as a direction of unbounded descent,
+// writing the normalised direction into xOut when it holds.
+func (s *Solver) dualInfeasible() bool {
+	eps := s.set.EpsDualInfeasible
+	dx, dxs := s.xOut, s.wn3
+	norm, qdx := 0.0, 0.0
+	for j := range s.n {
+		dxs[j] = s.x[j] - s.xPrev[j]
+		dx[j] = s.d[j] * dxs[j]
+		norm = math.Max(norm, math.Abs(dx[j]))
+		qdx += s.q0[j] * dx[j]
+	}
+	if norm < divTol || !(qdx < -eps*norm) {
+		return false
+	}
+	s.matVec(s.ps, s.n, dxs, s.wn2)
+	for j := range s.n {
+		if math.Abs(s.dinv[j]*s.wn2[j]/s.c) > eps*norm {
+			return false
+		}
+	}
+	s.matVec(s.as, s.m, dxs, s.wm2)
+	for i := range s.m {
+		v := s.einv[i] * s.wm2[i]
+		if (!math.IsInf(s.u0[i], 1) && v > eps*norm) || (!math.IsInf(s.l0[i], -1) && v < -eps*norm) {
+			return false
+		}
+	}
+	for j := range s.n {
+		dx[j] /= norm
+	}
+	return true
+}
+
+// polish guesses the active set from (z, y), solves the equality-constrained
+// QP on it (regularised normal equations plus iterative refinement against the
+// exact KKT system) and accepts the result when its residuals are no worse.
+func (s *Solver) polish(admm resid) (resid, bool) {
+	n, m := s.n, s.m
+	delta := s.set.PolishDelta
+	idelta := 1 / delta
+	w, b := s.wm, s.yp // yp doubles as b until the refinement needs it
+	for i := range m {
+		s.act[i] = 0
+		switch {
+		case s.z[i]-s.ls[i] < -s.y[i]:
+			s.act[i] = -1
+			b[i] = s.ls[i]
+		case s.us[i]-s.z[i] < s.y[i]:
+			s.act[i] = 1
+			b[i] = s.us[i]
+		}
+		w[i] = idelta
+	}
+	s.buildNormal(s.polK, w, s.act, delta)
+	if _, ok := lapack64.Potrf(s.sym(s.polK)); !ok {
+		return admm, false
+	}
+	// r2 (m) in wm2, b moved to zt, x in xp, y in yp, r1/dx in wn, scratch wn2.
+	bb := s.zt
+	copy(bb, b)
+	xp, yp, r2 := s.xp, s.yp, s.wm2
+	clear(xp)
+	clear(yp)
+	for k := 0; k <= s.set.PolishRefineIter; k++ {
+		// r1 = −q − P·xp − Aᵀ·yp ; r2 = b − A·xp on active rows
+		s.matVec(s.ps, n, xp, s.wn)
+		s.matTVec(yp, 1, s.wn)
+		for j := range n {
+			s.wn[j] = -s.qs[j] - s.wn[j]
+		}
+		s.matVec(s.as, m, xp, r2)
+		for i := range m {
+			if s.act[i] == 0 {
+				r2[i] = 0
+				s.wm[i] = 0
+				continue
+			}
+			r2[i] = bb[i] - r2[i]
+			s.wm[i] = r2[i] * idelta
+		}
+		s.matTVec(s.wm, 1, s.wn)
+		s.solveFactored(s.polK, s.wn)
+		s.matVec(s.as, m, s.wn, s.wm)
+		for j := range n {
+			xp[j] += s.wn[j]
+		}
+		for i := range m {
+			if s.act[i] != 0 {
+				yp[i] += (s.wm[i] - r2[i]) * idelta
+			}
+		}
+	}
+	zp := s.zt
+	s.matVec(s.as, m, xp, zp)
+	for i := range m {
+		zp[i] = math.Min(math.Max(zp[i], s.ls[i]), s.us[i])
+		if s.us[i]-s.ls[i] >= rhoTol {
+			if s.act[i] < 0 {
+				yp[i] = math.Min(yp[i], 0)
+			} else if s.act[i] > 0 {
+				yp[i] = math.Max(yp[i], 0)
+			}
+		}
+	}
+	for _, v := range xp {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return admm, false
+		}
+	}
+	pr := s.residuals(xp, zp, yp)
+	if pr.prim > math.Max(admm.prim, pr.epsPrim) || pr.dual > math.Max(admm.dual, pr.epsDual) {
+		return admm, false
+	}
+	copy(s.x, xp)
+	copy(s.z, zp)
+	copy(s.y, yp)
+	return pr, true
+}

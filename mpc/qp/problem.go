@@ -1,0 +1,261 @@
+package qp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Infinity is the bound magnitude from which a constraint side counts as
+// absent: l[i] ≤ -Infinity means no lower bound, u[i] ≥ Infinity no upper.
+const Infinity = 1e20
+
+// Problem is a convex quadratic program
+//
+//	minimize ½xᵀPx + qᵀx + r  subject to  l ≤ Ax ≤ u
+//
+// with dense row-major matrices. Equalities are rows with L[i] == U[i].
+type Problem struct {
+	// Name is informational (the JSON "name" field).
+	Name string
+	// N is the number of variables, M the number of constraints (M may be 0).
+	N, M int
+	// P is the N×N symmetric positive semidefinite cost matrix, row-major
+	// (both triangles stored). A nil P means P = 0.
+	P []float64
+	// Q is the linear cost, length N; nil means 0.
+	Q []float64
+	// R is a constant added to the objective.
+	R float64
+	// A is the M×N constraint matrix, row-major.
+	A []float64
+	// L and U are the constraint bounds, length M; |bound| ≥ Infinity is
+	// treated as infinite.
+	L, U []float64
+	// OptimalObjective is an optional reference optimum (with R included),
+	// the JSON field "optimal_objective_osqp_benchmarks"; nil when unknown.
+	OptimalObjective *float64
+}
+
+// symTol is the relative tolerance for P's symmetry: |Pij−Pji| ≤ symTol·max(1,|Pij|,|Pji|).
+// JSON round trips of symmetric data are exact; 1e-9 only forgives assembly rounding.
+const symTol = 1e-9
+
+// Validate reports the first malformed field: a dimension mismatch, a
+// non-finite entry, l > u or an asymmetric P. It does not check convexity
+// (New does, through the factorisation).
+func (p *Problem) Validate() error {
+	if p == nil {
+		return errors.New("qp: problem is nil")
+	}
+	if p.N <= 0 {
+		return fmt.Errorf("qp: n = %d, want > 0", p.N)
+	}
+	if p.M < 0 {
+		return fmt.Errorf("qp: m = %d, want ≥ 0", p.M)
+	}
+	n, m := p.N, p.M
+	if p.P != nil && len(p.P) != n*n {
+		return fmt.Errorf("qp: P has %d entries, want n·n = %d", len(p.P), n*n)
+	}
+	if p.Q != nil && len(p.Q) != n {
+		return fmt.Errorf("qp: q has length %d, want n = %d", len(p.Q), n)
+	}
+	if len(p.A) != m*n {
+		return fmt.Errorf("qp: A has %d entries, want m·n = %d", len(p.A), m*n)
+	}
+	if len(p.L) != m {
+		return fmt.Errorf("qp: l has length %d, want m = %d", len(p.L), m)
+	}
+	if len(p.U) != m {
+		return fmt.Errorf("qp: u has length %d, want m = %d", len(p.U), m)
+	}
+	if err := finite("P", p.P); err != nil {
+		return err
+	}
+	if err := finite("q", p.Q); err != nil {
+		return err
+	}
+	if math.IsNaN(p.R) || math.IsInf(p.R, 0) {
+		return fmt.Errorf("qp: r = %v, want finite", p.R)
+	}
+	if err := finite("A", p.A); err != nil {
+		return err
+	}
+	for i := range m {
+		if math.IsNaN(p.L[i]) {
+			return fmt.Errorf("qp: l[%d] is NaN", i)
+		}
+		if math.IsNaN(p.U[i]) {
+			return fmt.Errorf("qp: u[%d] is NaN", i)
+		}
+		if p.L[i] > p.U[i] {
+			return fmt.Errorf("qp: l[%d] = %g > u[%d] = %g", i, p.L[i], i, p.U[i])
+		}
+	}
+	if p.P != nil {
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				a, b := p.P[i*n+j], p.P[j*n+i]
+				if math.Abs(a-b) > symTol*math.Max(1, math.Max(math.Abs(a), math.Abs(b))) {
+					return fmt.Errorf("qp: P not symmetric: P[%d][%d] = %g, P[%d][%d] = %g", i, j, a, j, i, b)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func finite(name string, v []float64) error {
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("qp: %s[%d] = %v, want finite", name, i, x)
+		}
+	}
+	return nil
+}
+
+// jsonProblem is the file layout of /maros_meszaros/json: COO triplets, 0-based.
+type jsonProblem struct {
+	Name    string    `json:"name,omitempty"`
+	N       *int      `json:"n"`
+	M       *int      `json:"m"`
+	Form    string    `json:"form,omitempty"`
+	P       *jsonCOO  `json:"P"`
+	Q       []float64 `json:"q"`
+	R       *float64  `json:"r"`
+	A       *jsonCOO  `json:"A"`
+	L       []float64 `json:"l"`
+	U       []float64 `json:"u"`
+	Optimal *float64  `json:"optimal_objective_osqp_benchmarks,omitempty"`
+}
+
+type jsonCOO struct {
+	Rows  []int     `json:"rows"`
+	Cols  []int     `json:"cols"`
+	Vals  []float64 `json:"vals"`
+	Shape []int     `json:"shape"`
+}
+
+const jsonForm = "minimize 0.5 x'Px + q'x + r  s.t.  l <= A x <= u ; |bound| >= 1e20 means infinite; P full symmetric (both triangles stored); 0-based COO triplets"
+
+// ReadJSON decodes a problem in the Maros–Meszaros JSON layout (n, m, P and
+// A as 0-based COO triplets {rows, cols, vals, shape}, q, r, l, u, optional
+// optimal_objective_osqp_benchmarks) and validates it. Duplicate COO entries
+// are summed. Bounds may be given as ±1e20 or larger for "infinite".
+func ReadJSON(r io.Reader) (*Problem, error) {
+	var j jsonProblem
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("qp: decoding JSON problem: %w", err)
+	}
+	switch {
+	case j.N == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"n\"")
+	case j.M == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"m\"")
+	case j.P == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"P\"")
+	case j.A == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"A\"")
+	case j.Q == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"q\"")
+	case j.L == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"l\"")
+	case j.U == nil:
+		return nil, errors.New("qp: JSON problem: missing field \"u\"")
+	}
+	n, m := *j.N, *j.M
+	if n <= 0 || m < 0 {
+		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d, want n > 0, m ≥ 0", n, m)
+	}
+	// Dense storage: refuse sizes that would exhaust memory rather than panic.
+	const maxEntries = 1 << 28
+	if n > maxEntries/n || m > maxEntries/n {
+		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d too large for the dense solver", n, m)
+	}
+	p := &Problem{Name: j.Name, N: n, M: m, Q: j.Q, A: make([]float64, m*n), L: j.L, U: j.U}
+	p.OptimalObjective = j.Optimal
+	if j.R != nil {
+		p.R = *j.R
+	}
+	p.P = make([]float64, n*n)
+	if err := j.P.fill("P", n, n, p.P); err != nil {
+		return nil, err
+	}
+	if err := j.A.fill("A", m, n, p.A); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("qp: JSON problem: %w", err)
+	}
+	return p, nil
+}
+
+func (c *jsonCOO) fill(name string, rows, cols int, dst []float64) error {
+	if len(c.Shape) != 2 || c.Shape[0] != rows || c.Shape[1] != cols {
+		return fmt.Errorf("qp: JSON problem: %s.shape = %v, want [%d, %d]", name, c.Shape, rows, cols)
+	}
+	if len(c.Rows) != len(c.Vals) || len(c.Cols) != len(c.Vals) {
+		return fmt.Errorf("qp: JSON problem: %s has %d rows, %d cols, %d vals, want equal lengths",
+			name, len(c.Rows), len(c.Cols), len(c.Vals))
+	}
+	for k, v := range c.Vals {
+		i, jj := c.Rows[k], c.Cols[k]
+		if i < 0 || i >= rows || jj < 0 || jj >= cols {
+			return fmt.Errorf("qp: JSON problem: %s entry %d at (%d, %d) outside shape [%d, %d]", name, k, i, jj, rows, cols)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("qp: JSON problem: %s entry %d at (%d, %d) = %v, want finite", name, k, i, jj, v)
+		}
+		dst[i*cols+jj] += v
+	}
+	return nil
+}
+
+// WriteJSON encodes the problem in the layout ReadJSON reads, storing the
+// nonzeros of P (both triangles) and A as COO triplets. Infinite bounds are
+// written as ±1e20 so the file stays valid JSON.
+func (p *Problem) WriteJSON(w io.Writer) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	n, m := p.N, p.M
+	q := p.Q
+	if q == nil {
+		q = make([]float64, n)
+	}
+	r := p.R
+	j := jsonProblem{
+		Name: p.Name, N: &n, M: &m, Form: jsonForm,
+		P: coo(p.P, n, n), Q: q, R: &r, A: coo(p.A, m, n),
+		L: clampBounds(p.L), U: clampBounds(p.U), Optimal: p.OptimalObjective,
+	}
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(&j); err != nil {
+		return fmt.Errorf("qp: encoding JSON problem: %w", err)
+	}
+	return nil
+}
+
+func coo(a []float64, rows, cols int) *jsonCOO {
+	c := &jsonCOO{Rows: []int{}, Cols: []int{}, Vals: []float64{}, Shape: []int{rows, cols}}
+	for k, v := range a {
+		if v != 0 {
+			c.Rows = append(c.Rows, k/cols)
+			c.Cols = append(c.Cols, k%cols)
+			c.Vals = append(c.Vals, v)
+		}
+	}
+	return c
+}
+
+func clampBounds(b []float64) []float64 {
+	out := make([]float64, len(b))
+	for i, v := range b {
+		out[i] = math.Max(-Infinity, math.Min(Infinity, v))
+	}
+	return out
+}
