@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
@@ -22,6 +23,7 @@ import (
 type Config struct {
 	Robot robot.Config `yaml:"robot"`
 	Sim   sim.Config   `yaml:"sim"`
+	MPC   mpc.Config   `yaml:"mpc"`
 }
 
 // LoadConfig reads a run configuration; an empty path gives the defaults.

@@ -1,0 +1,271 @@
+package mpc
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+)
+
+// Controller is the MPC catch controller (control.Controller). Step is
+// called by one goroutine (the control loop). In synchronous mode it
+// re-plans inside Step; in asynchronous mode a planner goroutine does, and
+// Step only decodes the newest published plan.
+type Controller struct {
+	cfg   Config
+	rob   *robot.Robot
+	n     int
+	pl    *Planner
+	ready []float64
+
+	cur, next *Plan // executing plan; scratch for a synchronous re-plan
+	lastNObs  int
+	lastT     float64
+	started   bool
+	q, qd     []float64
+
+	// async
+	async   *asyncPlanner
+	pending bool
+	reqT0   float64
+}
+
+// New returns an MPC controller for rob. ready is the pose the arm waits in
+// before the first ball estimate (the sim's ready pose).
+func New(cfg Config, rob *robot.Robot, ready []float64) (*Controller, error) {
+	cfg = cfg.WithDefaults()
+	pl, err := NewPlanner(cfg, rob, ready)
+	if err != nil {
+		return nil, err
+	}
+	n := rob.Chain.DOF()
+	c := &Controller{cfg: cfg, rob: rob, n: n, pl: pl, ready: append([]float64(nil), ready...),
+		cur: pl.NewPlan(), next: pl.NewPlan(), q: make([]float64, n), qd: make([]float64, n)}
+	if cfg.Async {
+		ap, err := NewPlanner(cfg, rob, ready)
+		if err != nil {
+			return nil, err
+		}
+		c.async = newAsyncPlanner(ap)
+	}
+	return c, nil
+}
+
+// Name implements control.Controller.
+func (c *Controller) Name() string { return "mpc" }
+
+// Planner returns the synchronous planner (for its Stats and prediction).
+func (c *Controller) Planner() *Planner { return c.pl }
+
+// Stats returns the planner statistics (of the planner goroutine in async mode).
+func (c *Controller) Stats() Stats {
+	if c.async != nil {
+		return c.async.stats()
+	}
+	return c.pl.Stats
+}
+
+// Current returns the plan being executed; do not modify it.
+func (c *Controller) Current() *Plan { return c.cur }
+
+// Close stops the planner goroutine of an asynchronous controller.
+func (c *Controller) Close() {
+	if c.async != nil {
+		c.async.close()
+	}
+}
+
+// Reset implements control.Controller: the reference starts at the
+// measured state and brakes to rest there.
+func (c *Controller) Reset(arm control.ArmState) error {
+	if len(arm.Q) != c.n || len(arm.Qd) != c.n {
+		return fmt.Errorf("mpc: reset with %d/%d joint values, want %d", len(arm.Q), len(arm.Qd), c.n)
+	}
+	c.cur = c.pl.NewPlan()
+	c.cur.brake(0, arm.Q, arm.Qd, c.pl.acc)
+	c.lastNObs, c.started, c.pending = 0, false, false
+	c.pl.Reset()
+	if c.async != nil {
+		c.async.reset()
+	}
+	return nil
+}
+
+// Step implements control.Controller.
+func (c *Controller) Step(in *control.Input, out *control.Command) (control.Status, error) {
+	t0 := time.Now()
+	if len(out.Q) != c.n || len(out.Qd) != c.n {
+		return control.Status{}, fmt.Errorf("mpc: command has %d/%d joints, want %d", len(out.Q), len(out.Qd), c.n)
+	}
+	now := in.Now.Seconds()
+	ts := now + c.cfg.latency() // the reference time this command is executed at
+	code := control.Waiting
+	if c.cur.HasCatch {
+		code = control.Tracking
+	}
+	props := in.Props
+	if in.Ball.Valid && props != nil {
+		frozen := c.cur.HasCatch && ts > c.cur.TCatch-c.cfg.FreezeS
+		if in.Ball.NObs != c.lastNObs && !frozen {
+			c.lastNObs = in.Ball.NObs
+			req := Request{T0: ts, Est: in.Ball, Props: props, Prev: c.cur}
+			if in.Forecast != nil && in.Forecast.N > 0 {
+				if tc, ok := SelectCatch(in.Forecast, &c.pl.pred, c.rob.Pocket.Across); ok {
+					req.ForecastT = tc
+				}
+			}
+			if c.async == nil {
+				c.cur.Decode(ts, c.q, c.qd)
+				req.Q0, req.Qd0 = c.q, c.qd
+				switch c.pl.Plan(&req, c.next) {
+				case PlanSolved:
+					c.cur, c.next = c.next, c.cur
+					code = control.Tracking
+				default:
+					if !c.cur.HasCatch {
+						code = control.NoPlan
+					}
+				}
+			} else {
+				code = c.stepAsync(&req, ts, code)
+			}
+		} else if c.async != nil {
+			code = c.stepAsync(nil, ts, code)
+		}
+		if code == control.Waiting {
+			code = control.NoPlan
+		}
+	}
+	c.cur.Decode(ts, out.Q, out.Qd)
+	if c.cur.HasCatch && ts >= c.cur.TCatch {
+		code = control.Cradling
+	}
+	return control.Status{Code: code, Compute: time.Since(t0)}, nil
+}
+
+// stepAsync adopts a published plan whose start time falls in this tick
+// and posts req (when non-nil) for a plan starting two ticks ahead.
+func (c *Controller) stepAsync(req *Request, ts float64, code control.Code) control.Code {
+	const lead = 0.008 // s: the planner's head start (two 250 Hz ticks)
+	const tick = 0.004
+	if p := c.async.latest(); p != nil && c.pending && p.T0 == c.reqT0 {
+		if ts >= p.T0 && ts-p.T0 < tick {
+			c.cur = p
+			c.pending = false
+			code = control.Tracking
+		} else if ts-p.T0 >= tick {
+			c.pending = false // too late to splice in continuously
+		}
+	}
+	if c.pending && ts-c.reqT0 >= tick {
+		c.pending = false
+		code = control.StalePlan
+	}
+	if req != nil && !c.pending {
+		req.T0 = ts + lead
+		c.cur.Decode(req.T0, c.q, c.qd)
+		req.Q0, req.Qd0 = c.q, c.qd
+		req.Prev = nil
+		c.reqT0 = req.T0
+		c.pending = true
+		c.async.post(req)
+	} else if req != nil && c.pending {
+		code = control.StalePlan
+	}
+	return code
+}
+
+// asyncPlanner runs a Planner in its own goroutine with a latest-value
+// request slot and publishes immutable plans through an atomic pointer.
+type asyncPlanner struct {
+	pl    *Planner
+	mu    sync.Mutex
+	req   Request
+	q, qd []float64
+	has   bool
+	wake  chan struct{}
+	done  chan struct{}
+	out   atomic.Pointer[Plan]
+	st    atomic.Pointer[Stats]
+	quit  chan struct{}
+}
+
+func newAsyncPlanner(pl *Planner) *asyncPlanner {
+	a := &asyncPlanner{pl: pl, q: make([]float64, pl.n), qd: make([]float64, pl.n),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), quit: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+func (a *asyncPlanner) post(r *Request) {
+	a.mu.Lock()
+	a.req = *r
+	copy(a.q, r.Q0)
+	copy(a.qd, r.Qd0)
+	a.req.Q0, a.req.Qd0 = a.q, a.qd
+	a.has = true
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *asyncPlanner) latest() *Plan { return a.out.Load() }
+
+func (a *asyncPlanner) stats() Stats {
+	if s := a.st.Load(); s != nil {
+		return *s
+	}
+	return Stats{}
+}
+
+func (a *asyncPlanner) reset() {
+	a.mu.Lock()
+	a.has = false
+	a.mu.Unlock()
+	a.out.Store(nil)
+}
+
+func (a *asyncPlanner) close() {
+	select {
+	case <-a.quit:
+		return
+	default:
+	}
+	close(a.quit)
+	<-a.done
+}
+
+func (a *asyncPlanner) run() {
+	defer close(a.done)
+	q := make([]float64, a.pl.n)
+	qd := make([]float64, a.pl.n)
+	for {
+		select {
+		case <-a.quit:
+			return
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		if !a.has {
+			a.mu.Unlock()
+			continue
+		}
+		req := a.req
+		copy(q, a.q)
+		copy(qd, a.qd)
+		req.Q0, req.Qd0 = q, qd
+		a.has = false
+		a.mu.Unlock()
+		dst := a.pl.NewPlan() // published plans are immutable: a fresh one each time
+		if a.pl.Plan(&req, dst) == PlanSolved {
+			a.out.Store(dst)
+		}
+		st := a.pl.Stats
+		a.st.Store(&st)
+	}
+}

@@ -1,0 +1,93 @@
+// Package mpc is the whole-body catch planner of DESIGN.md §6: a
+// free-end-time trajectory optimisation reduced to bang-off stages, solved
+// by SQP with the dense ADMM QP solver of mpc/qp, multi-started from IK
+// seeds, followed by a cradle; and the control.Controller that runs it.
+//
+// # What flows in and out
+//
+// In: the ball estimate (ball.Estimate at its time T, world frame, m, m/s)
+// and the ball's properties; the controller's own previously commanded
+// reference. Out: a joint reference (q, q̇) per tick (rad or m, rad/s or
+// m/s), decoded from the current Plan. Times are the trial clock in seconds.
+//
+// # Formulation
+//
+//   - Ball predictor: ball.Props.Step (RK4) from the estimate, tabulated
+//     every predict_step_s (5 ms) over horizon_s and interpolated (cubic
+//     Hermite); Predictor.Fill reuses its table.
+//   - Plan: from the reference state (q₀, q̇₀) at T0, N bang-off stages
+//     (stages, default 2). Stage k has duration Δt_k and per-joint velocity
+//     change δq̇_kj: the joint accelerates at ±a_j (limit × acc_margin) for
+//     |δq̇_kj|/a_j ≤ Δt_k, then cruises. The catch is at T0 + ΣΔt_k.
+//     N = 1 is the paper's choice; it fixes the catch velocity by the
+//     displacement, so the head cannot arrive moving along the ball's path
+//     at the catch speed v_c, which the cradle needs here: the default is 2.
+//   - Cost: λ·T + effort_weight·Σ(δq̇/v_max)² (a smooth surrogate of
+//     Σ a_j|δq̇_j| = ∫‖q̈‖²), plus the soft terminal cost: head velocity off
+//     the ball axis, deviation of the along-axis speed from v_c, and pose
+//     error inside the hard tolerances.
+//   - Hard constraints: head origin within ε_p per axis of the predicted ball
+//     at the catch time, net normal (head local +y) within ε_r of −v̂_ball;
+//     joint positions at stage ends and at in-stage extrema (velocity
+//     through zero in the bang phase), the cradle's travel, joint velocities
+//     at stage ends (linear in between), |δq̇| ≤ a·Δt (the acceleration limit,
+//     by construction), Δt ≥ 0.
+//   - SQP: each iteration linearises FK/Jacobian, the stage rollout and the
+//     ball prediction (position, and the direction's change with the catch
+//     time) around the iterate; the Gauss–Newton QP in (δq̇, Δt) with a
+//     trust region is solved by one qp.Solver set up once (UpdateP, UpdateA,
+//     UpdateQ, UpdateBounds, WarmStart each iteration); the step is accepted
+//     when the merit cost + 1000·violation falls, else the trust region
+//     shrinks. sqp_iters iterations per start (three times as many for a
+//     cold plan, once per throw); the position and normal tolerances and all
+//     limits are re-checked on the nonlinear plan.
+//   - Multi-start: for each candidate catch time (where the predicted path
+//     crosses catch_x_m planes, the previous plan's catch time, and a
+//     forecast-selected time) and each IK seed (rail offset ±0.15 m / ±0.3 m
+//     from the ball's lateral position with joint 1 yawed toward it: head
+//     left or right of the carriage), robot.IKSolver finds the catch
+//     configuration (warm-started from the same slot's previous solution);
+//     the catch joint velocity is the velocity-limit-weighted least-squares
+//     solution of J_v q̇ = v_c·v̂; per joint a bisection builds the start plan.
+//     Starts are ranked by merit, the best refine_starts are refined by SQP,
+//     and the lowest-cost feasible plan wins.
+//   - Modality: no side is forced. The merit prefers the smallest motion, so
+//     the head usually ends on the side of the carriage the ball comes to
+//     (about 45% left on nominal, where 60% of the throws go right).
+//   - Cradle: after the catch every joint's velocity falls linearly to zero
+//     over max(slow_down_s, |q̇|/a) — the head slows along its axis, the ball
+//     is pressed into the net — while the last three joints add a
+//     smooth-step rotation turning the net normal up by up to net_up_rad,
+//     scaled to stay within the acceleration and velocity limits.
+//
+// # Controller
+//
+// Step runs on the control loop's goroutine. The command sent at time t is
+// executed at t + action_latency_s, so Step decodes the plan there. A
+// re-plan starts from the plan's own reference at that time (never the
+// measured state), so consecutive commands always differ by at most
+// a·period. Re-planning happens when the estimate has new observations
+// (NObs changed) and the catch is more than freeze_s away. Before a valid
+// estimate the reference brakes to rest at the pose of Reset (Waiting).
+// When no feasible plan is found the current plan continues (or the
+// reference stays at rest: NoPlan). After the catch time the status is
+// Cradling.
+//
+// With async: true a planner goroutine owns a second Planner; Step posts
+// the newest request to a latest-value slot (a plan starting two ticks
+// ahead) and adopts the published immutable Plan (an atomic pointer) only in
+// the tick its start time falls in, so the reference stays continuous; if it
+// is late the request is dropped (StalePlan) and the next estimate asks
+// again. Step never waits. Close stops the goroutine.
+//
+// Plan.Decode allocates nothing. Planner.Plan allocates little (the ranking
+// sort); Stats holds per-plan numbers (µs, SQP iterations, starts, status,
+// QP counts). With dump_dir set, the QP of an infeasible or slow plan is
+// written as JSON for `catch qp solve`.
+//
+// # Forecasts
+//
+// With forecast samples (control.Forecast, N > 0), SelectCatch picks the
+// horizon where the most samples lie within the pocket's half-width of the
+// physics prediction; that time is added as a catch-time candidate.
+package mpc

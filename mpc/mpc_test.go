@@ -1,0 +1,280 @@
+package mpc
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+func testRobot(t testing.TB) *robot.Robot {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	return rob
+}
+
+// nominalRequest samples throw i of the nominal scenario and returns a
+// re-plan request from the ready pose with the exact ball state at tEst.
+func nominalRequest(t testing.TB, scenario string, i int, tEst float64) (Request, ball.Props) {
+	sc, err := sim.Lookup(scenario)
+	require.NoError(t, err)
+	th := sc.Sample(sim.TrialRand(7, i))
+	st := th.Init
+	th.Ball.Propagate(&st, tEst, 0)
+	props := th.Ball
+	return Request{
+		T0: tEst + 0.02, Q0: append([]float64(nil), sim.DefaultReadyQ...), Qd0: make([]float64, len(sim.DefaultReadyQ)),
+		Est: ball.Estimate{Valid: true, T: tEst, State: st, NObs: 10},
+	}, props
+}
+
+func TestConfigValidate(t *testing.T) {
+	require.NoError(t, Config{}.Validate())
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"stages", Config{Stages: 9}},
+		{"pos_tol_m", Config{PosTolM: 1}},
+		{"normal_tol_rad", Config{NormalTolRad: -1}},
+		{"acc_margin", Config{AccMargin: 2}},
+		{"seeds", Config{Seeds: 3}},
+		{"catch_times", Config{CatchTimes: 9}},
+		{"slow_down_s", Config{SlowDownS: 5}},
+		{"catch_x_m", Config{CatchXM: []float64{math.NaN()}}},
+	} {
+		err := c.cfg.Validate()
+		require.Error(t, err, c.name)
+		require.Contains(t, err.Error(), c.name)
+	}
+}
+
+// TestPlanRespectsLimitsProperty: for random reachable nominal and hand-lob
+// throws and random start states (the ready pose perturbed, moving), a
+// solved plan's decoded trajectory, sampled every 1 ms, stays inside every
+// joint limit and meets the endpoint constraints.
+func TestPlanRespectsLimitsProperty(t *testing.T) {
+	rob := testRobot(t)
+	cfg := Config{}.WithDefaults()
+	pl, err := NewPlanner(cfg, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(3, 4))
+	lim := rob.Limits
+	n := rob.Chain.DOF()
+	q, qd, qdPrev := make([]float64, n), make([]float64, n), make([]float64, n)
+	dst := pl.NewPlan()
+	solved := 0
+	for i := 0; i < 40; i++ {
+		scen := "nominal"
+		if i%4 == 3 {
+			scen = "hand-lob"
+		}
+		req, props := nominalRequest(t, scen, i, 0.15+0.3*rng.Float64())
+		req.Props = &props
+		for j := 0; j < n; j++ {
+			req.Q0[j] += 0.05 * (2*rng.Float64() - 1)
+			req.Qd0[j] = 0.2 * lim.Vel[j] * (2*rng.Float64() - 1)
+		}
+		pl.Reset()
+		if pl.Plan(&req, dst) != PlanSolved {
+			continue
+		}
+		solved++
+		// Sampled every 1 ms from the start to the end of the cradle.
+		end := dst.TCatch + 3*dst.Slow
+		dst.Decode(dst.T0, q, qdPrev)
+		const dt = 1e-3
+		for tt := dst.T0 + dt; tt <= end; tt += dt {
+			dst.Decode(tt, q, qd)
+			for j := 0; j < n; j++ {
+				// 1e-9: rounding of the piecewise-quadratic evaluation.
+				require.GreaterOrEqual(t, q[j], lim.Lower[j]-1e-9, "throw %d joint %d t=%.3f", i, j, tt)
+				require.LessOrEqual(t, q[j], lim.Upper[j]+1e-9, "throw %d joint %d t=%.3f", i, j, tt)
+				require.LessOrEqual(t, math.Abs(qd[j]), lim.Vel[j]+1e-9, "throw %d joint %d t=%.3f", i, j, tt)
+				// Average acceleration over 1 ms within the limit (1e-6 relative rounding).
+				require.LessOrEqual(t, math.Abs(qd[j]-qdPrev[j]), lim.Acc[j]*dt*(1+1e-6), "throw %d joint %d t=%.3f", i, j, tt)
+			}
+			copy(qdPrev, qd)
+		}
+		// Endpoint: head origin within ε_p per axis (plus 1e-6 m rounding)
+		// of the prediction, net normal within ε_r of −v̂.
+		var pose robot.Pose
+		dst.Decode(dst.TCatch, q, qd)
+		rob.Chain.FK(q, &pose)
+		bp, bv, _ := pl.Predictor().At(dst.TCatch)
+		for k := 0; k < 3; k++ {
+			require.InDelta(t, bp[k], pose.P[k], cfg.PosTolM+1e-6, "throw %d axis %d", i, k)
+		}
+		nrm := pose.Axis(1)
+		ang := math.Acos(-dot3(nrm, bv) / norm3(bv))
+		require.LessOrEqual(t, ang, cfg.NormalTolRad+1e-6, "throw %d", i)
+	}
+	// Random start velocities (up to 20% of the limits, in random
+	// directions) make some throws unreachable; the property is only
+	// meaningful if many plans were solved (21 of 40 at this seed).
+	require.GreaterOrEqual(t, solved, 15)
+}
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	rob := testRobot(t)
+	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	req, props := nominalRequest(t, "nominal", 1, 0.2)
+	req.Props = &props
+	dst := pl.NewPlan()
+	require.Equal(t, PlanSolved, pl.Plan(&req, dst))
+	q, qd := make([]float64, 7), make([]float64, 7)
+	tt := dst.T0
+	allocs := testing.AllocsPerRun(1000, func() {
+		dst.Decode(tt, q, qd)
+		tt += 1e-3
+	})
+	require.Zero(t, allocs)
+}
+
+func TestControllerStepStatuses(t *testing.T) {
+	rob := testRobot(t)
+	c, err := New(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	arm := control.ArmState{Q: append([]float64(nil), sim.DefaultReadyQ...), Qd: make([]float64, 7)}
+	require.NoError(t, c.Reset(arm))
+	out := control.NewCommand(7)
+	st, err := c.Step(&control.Input{Arm: arm}, &out)
+	require.NoError(t, err)
+	require.Equal(t, control.Waiting, st.Code)
+	require.Equal(t, sim.DefaultReadyQ, out.Q)
+
+	bad := control.NewCommand(3)
+	_, err = c.Step(&control.Input{Arm: arm}, &bad)
+	require.Error(t, err)
+	require.Error(t, c.Reset(control.ArmState{Q: make([]float64, 2), Qd: make([]float64, 2)}))
+
+	req, props := nominalRequest(t, "nominal", 2, 0.2)
+	in := control.Input{Now: time.Duration(0.2 * float64(time.Second)), Arm: arm, Ball: req.Est, Props: &props}
+	st, err = c.Step(&in, &out)
+	require.NoError(t, err)
+	require.Equal(t, control.Tracking, st.Code)
+	require.Equal(t, PlanSolved, c.Stats().LastStatus)
+}
+
+// TestSimNominalSync runs a few simulated trials: every catchable throw of
+// this small seeded batch is caught with no limit violation.
+func TestSimNominalSync(t *testing.T) {
+	runSim(t, Config{}, 8, 7)
+}
+
+// TestSimAsync runs the asynchronous controller in the sim. The planner
+// goroutine races the (faster than real time) sim, so only safety is
+// asserted: no limit violations and no controller errors.
+func TestSimAsync(t *testing.T) {
+	rob := testRobot(t)
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	c, err := New(Config{Async: true}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		var res sim.TrialResult
+		require.NoError(t, sim.RunTrial(w, c, sc, 5, i, &res))
+		require.Zero(t, res.LimitViolations)
+		require.Empty(t, res.Error)
+	}
+	require.Positive(t, c.Stats().Plans)
+}
+
+func runSim(t *testing.T, cfg Config, trials int, minCaught int) {
+	rob := testRobot(t)
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	c, err := New(cfg, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	caught := 0
+	for i := 0; i < trials; i++ {
+		var res sim.TrialResult
+		require.NoError(t, sim.RunTrial(w, c, sc, 1, i, &res))
+		require.Zero(t, res.LimitViolations, "trial %d", i)
+		if res.Caught {
+			caught++
+		}
+	}
+	require.GreaterOrEqual(t, caught, minCaught)
+}
+
+func TestSelectCatch(t *testing.T) {
+	var pr Predictor
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	st := ball.State{P: ball.Vec{3, 0, 1}, V: ball.Vec{-5, 0, 1}}
+	pr.Fill(&props, st, 0, 0.005, 1)
+	// 20 samples at 10 horizons: the samples scatter widely except at
+	// horizon 6 (t = 0.6 s), where 15 of them lie on the prediction.
+	f := control.Forecast{T0: 0, Dt: 0.1, H: 10, N: 20, Pos: make([]float64, 20*10*3)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for s := 0; s < f.N; s++ {
+		for h := 0; h < f.H; h++ {
+			c, _, _ := pr.At(float64(h+1) * f.Dt)
+			o := (s*f.H + h) * 3
+			spread := 0.5
+			if h == 5 && s < 15 {
+				spread = 0.01
+			}
+			for k := 0; k < 3; k++ {
+				f.Pos[o+k] = c[k] + spread*(2*rng.Float64()-1)
+			}
+		}
+	}
+	tc, ok := SelectCatch(&f, &pr, 0.08)
+	require.True(t, ok)
+	require.InDelta(t, 0.6, tc, 1e-9)
+	_, ok = SelectCatch(&control.Forecast{}, &pr, 0.08)
+	require.False(t, ok)
+}
+
+func BenchmarkReplan(b *testing.B) {
+	rob := testRobot(b)
+	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(b, err)
+	req, props := nominalRequest(b, "nominal", 1, 0.3)
+	req.Props = &props
+	dst := pl.NewPlan()
+	require.Equal(b, PlanSolved, pl.Plan(&req, dst)) // warm IK caches, as in a trial
+	prev := pl.NewPlan()
+	prev.copyFrom(dst)
+	req.Prev = prev
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pl.Plan(&req, dst)
+	}
+	b.StopTimer()
+	st := pl.Stats
+	b.ReportMetric(float64(st.QPSolves)/float64(st.Plans), "qp/op")
+	b.ReportMetric(st.QPUS/float64(st.Plans), "qp-µs/op")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	rob := testRobot(b)
+	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(b, err)
+	req, props := nominalRequest(b, "nominal", 1, 0.3)
+	req.Props = &props
+	dst := pl.NewPlan()
+	require.Equal(b, PlanSolved, pl.Plan(&req, dst))
+	q, qd := make([]float64, 7), make([]float64, 7)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dst.Decode(dst.T0+float64(i%1000)*1e-3, q, qd)
+	}
+}
