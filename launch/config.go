@@ -13,6 +13,7 @@ import (
 
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/mpc"
+	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	Robot robot.Config `yaml:"robot"`
 	Sim   sim.Config   `yaml:"sim"`
 	MPC   mpc.Config   `yaml:"mpc"`
+	// ES selects the ES policy file (default: the shipped policy) and the
+	// trainer settings.
+	ES policy.Config `yaml:"es"`
 }
 
 // LoadConfig reads a run configuration; an empty path gives the defaults.

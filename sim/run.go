@@ -138,6 +138,8 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		wg.Add(1)
 		go func(k int) {
 			defer wg.Done()
+			runtime.LockOSThread() // per-thread CPU time for the compute statistics
+			defer runtime.UnlockOSThread()
 			w, c := worlds[k], ctrls[k]
 			for {
 				mu.Lock()

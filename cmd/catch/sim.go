@@ -20,6 +20,7 @@ import (
 func init() {
 	var (
 		ctrl, scenario, logPath, cfgPath, fidelity string
+		policyPath                                 string
 		trials, workers                            int
 		seed                                       uint64
 		asJSON                                     bool
@@ -39,6 +40,9 @@ violations, modality, compute time per controller step and miss distances.`,
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
 				return err
+			}
+			if policyPath != "" {
+				cfg.ES.Policy = policyPath
 			}
 			sc, err := sim.Lookup(scenario)
 			if err != nil {
@@ -88,6 +92,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
 	root.AddCommand(cmd)
 }
 

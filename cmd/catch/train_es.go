@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/policy"
+	"github.com/agilecatch/catch/robot"
+)
+
+// trainParent returns the `catch train` command, creating it on first use
+// (other trainers add their own subcommands to it).
+func trainParent() *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == "train" {
+			return c
+		}
+	}
+	c := &cobra.Command{Use: "train", Short: "Train the learned models (ES policy, …)", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return fmt.Errorf("train: name what to train (see 'catch train --help')")
+		}}
+	root.AddCommand(c)
+	return c
+}
+
+func init() {
+	var (
+		scenarios, out, logDir, cfgPath                     string
+		iterations, perturbations, episodes, workers, evalN int
+		evalEvery                                           int
+		seed                                                uint64
+		resume                                              bool
+		stepSize, sigma, target                             float64
+	)
+	cmd := &cobra.Command{
+		Use:   "es",
+		Short: "Train the ES catching policy with blackbox gradient sensing",
+		Long: `Trains the ES policy (package policy) by blackbox gradient sensing on
+simulated throws of the given scenarios (mixed uniformly) with domain
+randomisation. The run is deterministic for a seed whatever the core count.
+
+Writes the best-eval policy to --out, a resumable checkpoint to --out.ckpt
+(every checkpoint_every steps and at the end), and train_es.csv and
+train_es.png (per-step statistics and the training curve) to --log-dir
+(default: the directory of --out). --resume continues from the checkpoint.
+Settings not on the command line come from the es.train section of --config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := launch.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			tc := cfg.ES.Train
+			f := cmd.Flags()
+			if f.Changed("scenario") || len(tc.Scenarios) == 0 {
+				tc.Scenarios = nil
+				for _, s := range strings.Split(scenarios, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						tc.Scenarios = append(tc.Scenarios, s)
+					}
+				}
+				if len(tc.Scenarios) == 0 {
+					return errors.New("--scenario: empty, want NAME[,NAME…]")
+				}
+			}
+			setI := func(name string, dst *int, v int) error {
+				if f.Changed(name) {
+					if v <= 0 {
+						return fmt.Errorf("--%s %d: want > 0", name, v)
+					}
+					*dst = v
+				}
+				return nil
+			}
+			for _, x := range []struct {
+				n   string
+				dst *int
+				v   int
+			}{{"iterations", &tc.Iterations, iterations}, {"perturbations", &tc.Perturbations, perturbations},
+				{"episodes", &tc.EpisodesPerDirection, episodes}, {"workers", &tc.Workers, workers},
+				{"eval-episodes", &tc.EvalEpisodes, evalN}, {"eval-every", &tc.EvalEvery, evalEvery}} {
+				if err := setI(x.n, x.dst, x.v); err != nil {
+					return err
+				}
+			}
+			setF := func(name string, dst *float64, v float64, hi float64) error {
+				if f.Changed(name) {
+					if !(v > 0 && v <= hi) || math.IsNaN(v) {
+						return fmt.Errorf("--%s %v: want (0, %v]", name, v, hi)
+					}
+					*dst = v
+				}
+				return nil
+			}
+			if err := setF("step-size", &tc.StepSize, stepSize, 10); err != nil {
+				return err
+			}
+			if err := setF("sigma", &tc.Sigma, sigma, 10); err != nil {
+				return err
+			}
+			if err := setF("target-success", &tc.TargetSuccess, target, 1); err != nil {
+				return err
+			}
+			if err := tc.Validate(); err != nil {
+				return fmt.Errorf("train es: %w", err)
+			}
+			if out == "" {
+				return errors.New("--out: missing, want the policy file to write")
+			}
+			if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
+				return fmt.Errorf("--out %s: directory %s does not exist", out, filepath.Dir(out))
+			}
+			if logDir == "" {
+				logDir = filepath.Dir(out)
+			}
+			if err := os.MkdirAll(logDir, 0o755); err != nil {
+				return fmt.Errorf("--log-dir: %w", err)
+			}
+			rob, err := robot.Load(cfg.Robot)
+			if err != nil {
+				return err
+			}
+			ckpt := out + ".ckpt"
+			var tr *policy.Trainer
+			if resume {
+				if _, err := os.Stat(ckpt); err != nil {
+					return fmt.Errorf("--resume: no checkpoint %s (%v)", ckpt, err)
+				}
+				tr, err = policy.ResumeTrainer(tc, rob, cfg.Sim, ckpt)
+			} else {
+				tr, err = policy.NewTrainer(tc, rob, cfg.Sim, seed)
+			}
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			tc = tr.Config()
+			csvPath, pngPath := filepath.Join(logDir, "train_es.csv"), filepath.Join(logDir, "train_es.png")
+			var bar *progressbar.ProgressBar
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				bar = progressbar.NewOptions(tc.Iterations, progressbar.OptionSetWriter(os.Stderr),
+					progressbar.OptionSetDescription("es"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(),
+					progressbar.OptionThrottle(100_000_000))
+				_ = bar.Set(tr.State().Iteration)
+			}
+			w := cmd.ErrOrStderr()
+			save := func() error {
+				if err := tr.Checkpoint(ckpt); err != nil {
+					return err
+				}
+				if err := tr.Result().Save(out); err != nil {
+					return err
+				}
+				if err := policy.WriteCSV(csvPath, tr.State().History); err != nil {
+					return err
+				}
+				return policy.WritePlot(pngPath, tr.State().History)
+			}
+			for tr.State().Iteration < tc.Iterations {
+				is, err := tr.Step(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						_ = save()
+						return failed(fmt.Errorf("interrupted at step %d (checkpoint %s; --resume continues)", tr.State().Iteration, ckpt))
+					}
+					return failed(err)
+				}
+				if bar != nil {
+					bar.Describe(fmt.Sprintf("es: reward %.2f, eval %.3f", is.MeanReward, is.EvalSuccess))
+					_ = bar.Set(is.Iteration)
+				} else if is.Evaluated {
+					fmt.Fprintf(w, "step %d: %d episodes, mean reward %.3f, eval success %.3f, %.0f s\n",
+						is.Iteration, is.Episodes, is.MeanReward, is.EvalSuccess, is.WallS)
+				}
+				if is.Iteration%tc.CheckpointEvery == 0 {
+					if err := save(); err != nil {
+						return failed(err)
+					}
+				}
+				if tc.TargetSuccess > 0 && is.Evaluated && is.EvalSuccess >= tc.TargetSuccess {
+					fmt.Fprintf(w, "target success %.3f reached at step %d (%d episodes)\n", tc.TargetSuccess, is.Iteration, is.Episodes)
+					break
+				}
+			}
+			if err := save(); err != nil {
+				return failed(err)
+			}
+			st := tr.State()
+			fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps, %d episodes (+%d eval), best eval success %.3f, %.0f s; policy %s\n",
+				st.Iteration, st.Episodes, st.EvalEps, st.BestEval, st.WallS, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&scenarios, "scenario", "nominal", "training scenarios, NAME[,NAME…] (mixed uniformly)")
+	f.IntVar(&iterations, "iterations", 300, "BGS steps")
+	f.IntVar(&perturbations, "perturbations", 16, "antithetic direction pairs per step")
+	f.IntVar(&episodes, "episodes", 4, "throws per perturbed policy")
+	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same policy)")
+	f.StringVar(&out, "out", "", "policy file to write (required)")
+	f.BoolVar(&resume, "resume", false, "continue from --out.ckpt")
+	f.StringVar(&logDir, "log-dir", "", "directory for train_es.csv and train_es.png (default: that of --out)")
+	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
+	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")
+	f.IntVar(&evalN, "eval-episodes", 200, "eval batch size (unperturbed policy, eval scenario)")
+	f.IntVar(&evalEvery, "eval-every", 5, "eval every so many steps")
+	f.Float64Var(&stepSize, "step-size", 0.02, "BGS step size α")
+	f.Float64Var(&sigma, "sigma", 0.03, "perturbation scale σ")
+	f.Float64Var(&target, "target-success", 0, "stop once the eval success reaches this (0: run all steps)")
+	trainParent().AddCommand(cmd)
+}

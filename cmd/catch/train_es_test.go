@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/policy"
+)
+
+func TestTrainESBadInput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "p.json")
+	for _, args := range [][]string{
+		{"train", "es", "--scenario", "nope", "--out", out},
+		{"train", "es", "--iterations", "0", "--out", out},
+		{"train", "es", "--scenario", "nominal"},
+		{"train", "es", "--out", filepath.Join(dir, "missing", "p.json")},
+		{"train", "es", "--out", out, "--resume"},
+		{"train", "es", "--sigma", "-1", "--out", out},
+		{"sim", "--controller", "es", "--policy", filepath.Join(dir, "nope.json"), "--trials", "1"},
+	} {
+		code, _ := runOut(t, args...)
+		require.Equal(t, 2, code, strings.Join(args, " "))
+	}
+}
+
+// TestTrainESRunAndResume trains two tiny steps, resumes for a third, and
+// flies the result through `catch sim --policy`.
+func TestTrainESRunAndResume(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "p.json")
+	common := []string{"train", "es", "--scenario", "nominal,fast", "--perturbations", "2", "--episodes", "1",
+		"--eval-episodes", "2", "--eval-every", "1", "--seed", "4", "--out", out}
+	code, _ := runOut(t, append(common, "--iterations", "2")...)
+	require.Equal(t, 0, code)
+	for _, f := range []string{out, out + ".ckpt", filepath.Join(dir, "train_es.csv"), filepath.Join(dir, "train_es.png")} {
+		_, err := os.Stat(f)
+		require.NoError(t, err, f)
+	}
+	code, _ = runOut(t, append(common, "--iterations", "3", "--resume")...)
+	require.Equal(t, 0, code)
+	csv, err := os.ReadFile(filepath.Join(dir, "train_es.csv"))
+	require.NoError(t, err)
+	require.Equal(t, 4, strings.Count(string(csv), "\n"), "header and three steps")
+	p, err := policy.LoadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, 3, p.Trained.Iterations)
+
+	code, js := runOut(t, "sim", "--controller", "es", "--policy", out, "--trials", "2", "--json")
+	require.Equal(t, 0, code)
+	require.Contains(t, js, `"controller": "es"`)
+}

@@ -1,0 +1,610 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+)
+
+// Decode margins keep every command strictly inside the limits the
+// simulator (and a real arm's safety layer) checks, whatever rounding the
+// check applies.
+const (
+	velMargin  = 0.98  // fraction of the velocity limit used
+	accMargin  = 0.98  // fraction of the acceleration limit used per tick
+	brakeFrac  = 0.5   // braking toward a position limit uses half the acceleration limit
+	posMarginM = 1e-3  // rad or m kept from each position limit
+	turnRampS  = 0.1   // the net-turn offset ramps in over this time after the catch
+	jerkLimit  = 2000. // rad/s³ (m/s³ rail) counted as a jerk excess in Stats
+	ikPosTol   = 5e-3  // m: IK targets are re-solved every estimate, coarse is enough
+	ikAngTol   = 0.05  // rad
+	servoAcc   = 0.6   // fraction of the acceleration limit the approach plans to brake with
+)
+
+// Stats are counters of one trial that the rewards use; the controller
+// resets them on Reset.
+type Stats struct {
+	Ticks     int // steps taken
+	Planned   int // plans made (new estimates used)
+	IKFailed  int // plans whose IK did not reach the target within tolerance
+	Braked    int // ticks in which a joint was braked for a position limit
+	JerkTicks int // ticks in which a commanded jerk exceeded jerkLimit
+}
+
+// ObsStats accumulates observation statistics (count, sum, sum of squares)
+// for the trainer's running normalisation.
+type ObsStats struct {
+	N     float64
+	Sum   []float64
+	SumSq []float64
+}
+
+// NewObsStats returns empty statistics for observations of length n.
+func NewObsStats(n int) *ObsStats {
+	return &ObsStats{Sum: make([]float64, n), SumSq: make([]float64, n)}
+}
+
+func (s *ObsStats) add(x []float64) {
+	s.N++
+	for i, v := range x {
+		s.Sum[i] += v
+		s.SumSq[i] += v * v
+	}
+}
+
+// Merge adds o into s.
+func (s *ObsStats) Merge(o *ObsStats) {
+	s.N += o.N
+	for i := range s.Sum {
+		s.Sum[i] += o.Sum[i]
+		s.SumSq[i] += o.SumSq[i]
+	}
+}
+
+// Reset empties s.
+func (s *ObsStats) Reset() {
+	s.N = 0
+	clear(s.Sum)
+	clear(s.SumSq)
+}
+
+// Controller runs a Policy as a control.Controller. Build it with
+// NewController; it owns all scratch memory, so Step allocates nothing.
+type Controller struct {
+	pol    *Policy
+	fc     FeatureConfig
+	params []float64
+	chain  *robot.Chain
+	lim    robot.Limits
+	n      int
+	period float64
+	def    ball.Props
+
+	ready, qCmd, qdCmd, accPrev []float64
+	hist                        []float64 // ring of measured q, histLen × n
+	histLen, histHead, histN    int
+
+	// plan: the cached intercept and its IK solution
+	has, frozen   bool
+	lastNObs      int
+	lastT         float64
+	tc            float64 // predicted catch time, s
+	pc, vc        ball.Vec
+	qIK, d        []float64
+	seed, seed2   []float64
+	jr, nn, g, dq []float64
+	pred          []float64 // NPred × 6
+	pose          robot.Pose
+	jac           []float64
+	jjt           [36]float64
+	rhs, y        [6]float64
+
+	qRef, qdDes         []float64
+	obs, norm, hid, res []float64
+
+	stats Stats
+	// Record, when set, receives every observation (training statistics).
+	Record *ObsStats
+	// PropsOverride, when set, replaces the ball properties of the input
+	// in the predictor (training randomises the model error with it).
+	PropsOverride *ball.Props
+}
+
+// NewController builds a controller for the robot running pol. The policy
+// must have been made for the robot's joint count.
+func NewController(pol *Policy, rob *robot.Robot, controlRateHz float64) (*Controller, error) {
+	n := rob.Chain.DOF()
+	if n != dofPolicy {
+		return nil, fmt.Errorf("policy: robot has %d joints, the policy is built for %d", n, dofPolicy)
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	if controlRateHz == 0 {
+		controlRateHz = 250
+	}
+	if !(controlRateHz > 0) {
+		return nil, fmt.Errorf("policy: control rate %v Hz, want > 0", controlRateHz)
+	}
+	def, err := ball.ByName("tennis")
+	if err != nil {
+		return nil, err
+	}
+	fc := pol.Features
+	hl := (fc.NHist-1)*fc.HistStride + 1
+	c := &Controller{
+		pol: pol, fc: fc, params: pol.Net.Params, chain: rob.Chain, lim: rob.Limits.Clone(),
+		n: n, period: 1 / controlRateHz, def: def,
+		ready: make([]float64, n), qCmd: make([]float64, n), qdCmd: make([]float64, n), accPrev: make([]float64, n),
+		hist: make([]float64, hl*n), histLen: hl,
+		qIK: make([]float64, n), d: make([]float64, n), seed: make([]float64, n), seed2: make([]float64, n),
+		jr: make([]float64, 6*n), nn: make([]float64, n*n), g: make([]float64, n), dq: make([]float64, n),
+		pred: make([]float64, 6*fc.NPred), jac: make([]float64, 6*n),
+		qRef: make([]float64, n), qdDes: make([]float64, n),
+		obs: make([]float64, pol.Net.In), norm: make([]float64, pol.Net.In), hid: make([]float64, pol.Net.Hidden),
+		res: make([]float64, nOut),
+	}
+	return c, nil
+}
+
+// Name implements control.Controller.
+func (c *Controller) Name() string { return "es" }
+
+// SetParams makes the controller run params (same length as the policy's)
+// instead of the policy's own; the trainer uses it for perturbed policies.
+// nil restores the policy's parameters.
+func (c *Controller) SetParams(params []float64) {
+	if params == nil {
+		params = c.pol.Net.Params
+	}
+	if len(params) != len(c.pol.Net.Params) {
+		panic(fmt.Sprintf("policy: SetParams: %d params, want %d", len(params), len(c.pol.Net.Params)))
+	}
+	c.params = params
+}
+
+// Stats returns the counters of the current trial.
+func (c *Controller) Stats() Stats { return c.stats }
+
+// Reset implements control.Controller.
+func (c *Controller) Reset(arm control.ArmState) error {
+	if len(arm.Q) != c.n || len(arm.Qd) != c.n {
+		return fmt.Errorf("policy: reset: arm state has %d/%d joints, want %d", len(arm.Q), len(arm.Qd), c.n)
+	}
+	copy(c.ready, arm.Q)
+	copy(c.qCmd, arm.Q)
+	copy(c.qdCmd, arm.Qd)
+	clear(c.accPrev)
+	for k := 0; k < c.histLen; k++ {
+		copy(c.hist[k*c.n:(k+1)*c.n], arm.Q)
+	}
+	c.histHead, c.histN = 0, 0
+	c.has, c.frozen, c.lastNObs, c.lastT = false, false, -1, math.Inf(-1)
+	copy(c.qIK, arm.Q)
+	clear(c.d)
+	clear(c.pred)
+	c.stats = Stats{}
+	return nil
+}
+
+// Step implements control.Controller.
+func (c *Controller) Step(in *control.Input, out *control.Command) (control.Status, error) {
+	start := time.Now()
+	n := c.n
+	if len(out.Q) != n || len(out.Qd) != n || len(in.Arm.Q) != n || len(in.Arm.Qd) != n {
+		return control.Status{}, fmt.Errorf("policy: step: command %d/%d, arm %d/%d joints, want %d",
+			len(out.Q), len(out.Qd), len(in.Arm.Q), len(in.Arm.Qd), n)
+	}
+	now := in.Now.Seconds()
+	p := c.params
+	// joint history ring
+	c.histHead = (c.histHead + 1) % c.histLen
+	copy(c.hist[c.histHead*n:(c.histHead+1)*n], in.Arm.Q)
+
+	if c.has && !c.frozen && c.tc-now < c.fc.FreezeS {
+		c.frozen = true
+	}
+	if in.Ball.Valid && !c.frozen && (in.Ball.NObs != c.lastNObs || !c.has) {
+		props := in.Props
+		if c.PropsOverride != nil {
+			props = c.PropsOverride
+		}
+		if props == nil {
+			props = &c.def
+		}
+		c.plan(&in.Ball, props, p)
+		c.lastNObs = in.Ball.NObs
+	}
+
+	code := control.Waiting
+	lead := 0.04 + 0.05*p[pLead]
+	var sdot float64
+	if c.has {
+		code = control.Tracking
+		vc := 1.5 + 1.0*p[pCradle]
+		pre := math.Max(0.02, 0.15+0.05*p[pPre])
+		post := math.Max(0.02, 0.3+0.1*p[pPost])
+		var s float64
+		s, sdot = cradle(now+lead-c.tc, vc, pre, post)
+		dt := now + lead - c.tc
+		ramp := 0.0
+		if dt > 0 {
+			ramp = math.Min(1, dt/turnRampS)
+			code = control.Cradling
+		}
+		for j := 0; j < n; j++ {
+			c.qRef[j] = c.qIK[j] + c.d[j]*s + ramp*0.3*p[pTurn+j]
+		}
+	} else {
+		copy(c.qRef, c.ready)
+	}
+
+	c.observe(in, now)
+	if c.Record != nil {
+		c.Record.add(c.obs)
+	}
+	c.pol.Net.MLP(p, c.obs, c.norm, c.hid, c.res)
+	ff := 1 + 0.5*p[pFF]
+	for j := 0; j < n; j++ {
+		k := gainBase * math.Exp(p[pGain+j])
+		e := c.qRef[j] - c.qCmd[j]
+		// Proportional far from the target is capped by the speed from
+		// which the joint can still stop at the target (time-optimal
+		// approach without overshoot).
+		v := math.Min(k*math.Abs(e), math.Sqrt(2*servoAcc*c.lim.Acc[j]*math.Abs(e)))
+		c.qdDes[j] = math.Copysign(v, e) + ff*sdot*c.d[j] + c.res[j]
+	}
+	c.decode(out)
+	c.stats.Ticks++
+	return control.Status{Code: code, Compute: time.Since(start)}, nil
+}
+
+// decode turns qdDes into the next command, within the velocity,
+// acceleration and position limits (with braking room), integrating from
+// the previous command.
+func (c *Controller) decode(out *control.Command) {
+	dt := c.period
+	braked, jerky := false, false
+	for j := 0; j < c.n; j++ {
+		vm := c.lim.Vel[j] * velMargin
+		am := c.lim.Acc[j]
+		dv := am * dt * accMargin
+		prev := c.qdCmd[j]
+		v := c.qdDes[j]
+		if math.IsNaN(v) {
+			v = 0
+		}
+		v = math.Max(-vm, math.Min(vm, v))
+		// Braking room: never move toward a position limit faster than
+		// half the acceleration limit can stop the joint before it.
+		lo, hi := c.lim.Lower[j]+posMarginM, c.lim.Upper[j]-posMarginM
+		q := c.qCmd[j]
+		if up := math.Sqrt(2*brakeFrac*am*math.Max(hi-q, 0)) - dv; v > up {
+			v, braked = math.Max(up, 0), true
+		}
+		if dn := -math.Sqrt(2*brakeFrac*am*math.Max(q-lo, 0)) + dv; v < dn {
+			v, braked = math.Min(dn, 0), true
+		}
+		v = math.Max(prev-dv, math.Min(prev+dv, v))
+		qn := q + v*dt
+		if qn > hi || qn < lo {
+			// Only when starting outside the braking envelope; stay put
+			// within the limits even if that costs the acceleration margin.
+			qn = math.Max(lo, math.Min(hi, qn))
+			braked = true
+		}
+		a := (v - prev) / dt
+		if math.Abs(a-c.accPrev[j]) > jerkLimit*dt {
+			jerky = true
+		}
+		c.accPrev[j] = a
+		c.qCmd[j], c.qdCmd[j] = qn, v
+		out.Q[j], out.Qd[j] = qn, v
+	}
+	if braked {
+		c.stats.Braked++
+	}
+	if jerky {
+		c.stats.JerkTicks++
+	}
+}
+
+// observe fills c.obs (see FeatureConfig.ObsLen for the layout).
+func (c *Controller) observe(in *control.Input, now float64) {
+	n := c.n
+	o := c.obs
+	k := 0
+	for j := 0; j < n; j++ {
+		o[k] = c.qCmd[j] - c.ready[j]
+		k++
+	}
+	for h := 0; h < c.fc.NHist; h++ {
+		idx := ((c.histHead-h*c.fc.HistStride)%c.histLen + c.histLen) % c.histLen
+		row := c.hist[idx*n : (idx+1)*n]
+		for j := 0; j < n; j++ {
+			o[k] = row[j] - c.ready[j]
+			k++
+		}
+	}
+	for j := 0; j < n; j++ {
+		o[k] = in.Arm.Qd[j]
+		k++
+	}
+	k += copy(o[k:], c.pred)
+	for j := 0; j < n; j++ {
+		o[k] = c.qRef[j] - c.qCmd[j]
+		k++
+	}
+	if c.has {
+		o[k] = math.Max(-0.5, math.Min(1.5, c.tc-now))
+		o[k+1] = 1
+	} else {
+		o[k], o[k+1] = 1.5, 0
+	}
+}
+
+// plan predicts the intercept from the estimate and solves IK for it.
+func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
+	fc := &c.fc
+	st := est.State
+	xc := 0.25 + 0.1*p[pPlane]
+	if st.P[0] <= xc {
+		return // already past the catch plane: keep the previous plan
+	}
+	stride := int(math.Round(fc.PredDtS / predStep))
+	found := false
+	var pc, vc ball.Vec
+	var tHit float64
+	filled := 0
+	steps := int(predMaxS / predStep)
+	for i := 0; i <= steps; i++ {
+		if i%stride == 0 && filled < fc.NPred {
+			r := c.pred[6*filled : 6*filled+6]
+			r[0], r[1], r[2], r[3], r[4], r[5] = st.P[0], st.P[1], st.P[2], st.V[0], st.V[1], st.V[2]
+			filled++
+		}
+		if found && filled == fc.NPred {
+			break
+		}
+		if found {
+			props.Step(&st, predStep)
+			continue
+		}
+		prev := st
+		props.Step(&st, predStep)
+		t := float64(i+1) * predStep
+		if st.P[0] <= xc && prev.P[0] > xc {
+			f := (prev.P[0] - xc) / (prev.P[0] - st.P[0])
+			lerp(&pc, &vc, &prev, &st, f)
+			tHit, found = t-predStep+f*predStep, true
+			if pc[2] < fc.ZMinM && prev.P[2] >= fc.ZMinM {
+				found = false
+			}
+		}
+		if !found && st.P[2] < fc.ZMinM && prev.P[2] >= fc.ZMinM && st.V[2] < 0 {
+			f := (prev.P[2] - fc.ZMinM) / (prev.P[2] - st.P[2])
+			lerp(&pc, &vc, &prev, &st, f)
+			tHit, found = t-predStep+f*predStep, true
+		}
+	}
+	if !found {
+		return
+	}
+	sp := math.Sqrt(vc[0]*vc[0] + vc[1]*vc[1] + vc[2]*vc[2])
+	if sp < 0.1 {
+		return
+	}
+	vhat := ball.Vec{vc[0] / sp, vc[1] / sp, vc[2] / sp}
+	// Preferred posture: the ready pose with the rail moved toward the
+	// intercept (stopping RailOffsetM short of it, toward the centre line:
+	// this picks the modality) and the base turned toward the intercept.
+	// The IK starts warm from the previous solution and is pulled toward
+	// this posture in the null space, so the solution is unique near it and
+	// moves smoothly as the estimate improves.
+	copy(c.seed, c.ready)
+	rail := pc[1] - fc.RailOffsetM*math.Tanh(pc[1]/fc.RailOffsetWidthM)
+	rail = math.Max(c.lim.Lower[0]+0.02, math.Min(c.lim.Upper[0]-0.02, rail))
+	c.seed[0] = rail
+	c.seed[1] = math.Atan2(pc[1]-rail, math.Max(pc[0], 0.1))
+	nrm := ball.Vec{-vhat[0], -vhat[1], -vhat[2]}
+	if !c.has {
+		copy(c.qIK, c.seed)
+	}
+	if !c.solveIK(pc, nrm) {
+		c.stats.IKFailed++
+	}
+	c.stats.Planned++
+	// d: least-norm joint velocity moving the head at unit speed along the
+	// flight direction without turning it (damped J⁺ at the IK pose).
+	c.chain.FKJacobian(c.qIK, &c.pose, c.jac)
+	n := c.n
+	const lambda = 1e-3
+	for r := 0; r < 6; r++ {
+		for s := 0; s <= r; s++ {
+			var v float64
+			for j := 0; j < n; j++ {
+				v += c.jac[r*n+j] * c.jac[s*n+j]
+			}
+			if r == s {
+				v += lambda
+			}
+			c.jjt[r*6+s] = v
+		}
+	}
+	c.rhs = [6]float64{vhat[0], vhat[1], vhat[2], 0, 0, 0}
+	chol6(&c.jjt, &c.rhs, &c.y)
+	for j := 0; j < n; j++ {
+		var v float64
+		for r := 0; r < 6; r++ {
+			v += c.jac[r*n+j] * c.y[r]
+		}
+		c.d[j] = v
+	}
+	c.tc = est.T + tHit
+	c.pc, c.vc = pc, vc
+	c.has = true
+}
+
+func lerp(p, v *ball.Vec, a, b *ball.State, f float64) {
+	for k := 0; k < 3; k++ {
+		p[k] = a.P[k] + f*(b.P[k]-a.P[k])
+		v[k] = a.V[k] + f*(b.V[k]-a.V[k])
+	}
+}
+
+// chol6 solves A y = b for the symmetric positive definite 6×6 A whose
+// lower triangle is in a (row-major), factorising a in place.
+func chol6(a *[36]float64, b, y *[6]float64) {
+	const n = 6
+	for j := 0; j < n; j++ {
+		d := a[j*n+j]
+		for k := 0; k < j; k++ {
+			d -= a[j*n+k] * a[j*n+k]
+		}
+		d = math.Sqrt(math.Max(d, 1e-300))
+		a[j*n+j] = d
+		for i := j + 1; i < n; i++ {
+			v := a[i*n+j]
+			for k := 0; k < j; k++ {
+				v -= a[i*n+k] * a[j*n+k]
+			}
+			a[i*n+j] = v / d
+		}
+	}
+	for i := 0; i < n; i++ {
+		v := b[i]
+		for k := 0; k < i; k++ {
+			v -= a[i*n+k] * y[k]
+		}
+		y[i] = v / a[i*n+i]
+	}
+	for i := n - 1; i >= 0; i-- {
+		v := y[i]
+		for k := i + 1; k < n; k++ {
+			v -= a[k*n+i] * y[k]
+		}
+		y[i] = v / a[i*n+i]
+	}
+}
+
+// solveIK moves c.qIK toward a configuration with the head origin at pos
+// and the net normal (head local y) along nrm, by damped Gauss–Newton on
+// ½|r(q)|² + ½μ|q − seed|²: the prior term resolves the arm's redundancy
+// toward the preferred posture c.seed. It reports whether the result is
+// within ikPosTol and ikAngTol. A fixed number of iterations keeps the cost
+// bounded (it starts warm from the previous solution).
+func (c *Controller) solveIK(pos, nrm ball.Vec) bool {
+	n := c.n
+	const (
+		w     = 0.3  // m per unit of normal-direction error
+		mu    = 1e-4 // prior weight
+		damp  = 1e-4 // Levenberg damping
+		iters = 8
+	)
+	q := c.qIK
+	var r [6]float64
+	ok := false
+	for it := 0; it <= iters; it++ {
+		c.chain.FKJacobian(q, &c.pose, c.jac)
+		u := c.pose.Axis(1)
+		var pe, dot float64
+		for k := 0; k < 3; k++ {
+			r[k] = pos[k] - c.pose.P[k]
+			r[3+k] = w * (nrm[k] - u[k])
+			pe += r[k] * r[k]
+			dot += nrm[k] * u[k]
+		}
+		ok = math.Sqrt(pe) <= ikPosTol && math.Acos(math.Max(-1, math.Min(1, dot))) <= ikAngTol
+		if it == iters {
+			break
+		}
+		// residual Jacobian rows: position J_v; direction w·(ω_i × u)
+		jr := c.jr
+		copy(jr[:3*n], c.jac[:3*n])
+		for i := 0; i < n; i++ {
+			ox, oy, oz := c.jac[3*n+i], c.jac[4*n+i], c.jac[5*n+i]
+			jr[3*n+i] = w * (oy*u[2] - oz*u[1])
+			jr[4*n+i] = w * (oz*u[0] - ox*u[2])
+			jr[5*n+i] = w * (ox*u[1] - oy*u[0])
+		}
+		for i := 0; i < n; i++ {
+			var g float64
+			for k := 0; k < 6; k++ {
+				g += jr[k*n+i] * r[k]
+			}
+			c.g[i] = g - mu*(q[i]-c.seed[i])
+			for j := 0; j <= i; j++ {
+				var v float64
+				for k := 0; k < 6; k++ {
+					v += jr[k*n+i] * jr[k*n+j]
+				}
+				if i == j {
+					v += mu + damp
+				}
+				c.nn[i*n+j] = v
+			}
+		}
+		cholN(c.nn, n, c.g, c.dq)
+		for i := 0; i < n; i++ {
+			q[i] = math.Max(c.lim.Lower[i]+posMarginM, math.Min(c.lim.Upper[i]-posMarginM, q[i]+c.dq[i]))
+		}
+	}
+	return ok
+}
+
+// cholN solves A x = b for the symmetric positive definite n×n A whose
+// lower triangle is in a (row-major), factorising a in place.
+func cholN(a []float64, n int, b, x []float64) {
+	for j := 0; j < n; j++ {
+		d := a[j*n+j]
+		for k := 0; k < j; k++ {
+			d -= a[j*n+k] * a[j*n+k]
+		}
+		d = math.Sqrt(math.Max(d, 1e-300))
+		a[j*n+j] = d
+		for i := j + 1; i < n; i++ {
+			v := a[i*n+j]
+			for k := 0; k < j; k++ {
+				v -= a[i*n+k] * a[j*n+k]
+			}
+			a[i*n+j] = v / d
+		}
+	}
+	for i := 0; i < n; i++ {
+		v := b[i]
+		for k := 0; k < i; k++ {
+			v -= a[i*n+k] * x[k]
+		}
+		x[i] = v / a[i*n+i]
+	}
+	for i := n - 1; i >= 0; i-- {
+		v := x[i]
+		for k := i + 1; k < n; k++ {
+			v -= a[k*n+i] * x[k]
+		}
+		x[i] = v / a[i*n+i]
+	}
+}
+
+// cradle is the head's travel s (m) along the ball's flight direction and
+// its rate, τ seconds after the predicted catch: waiting upstream, then
+// accelerating over pre seconds to speed vc at the catch (the ball meets
+// a net that is already giving way), then decelerating to rest over post
+// seconds (the deceleration presses the ball into the pocket).
+func cradle(tau, vc, pre, post float64) (s, sdot float64) {
+	switch {
+	case tau <= -pre:
+		return -vc * pre / 2, 0
+	case tau <= 0:
+		u := tau + pre
+		return -vc*pre/2 + vc*u*u/(2*pre), vc * u / pre
+	case tau <= post:
+		return vc*tau - vc*tau*tau/(2*post), vc * (1 - tau/post)
+	default:
+		return vc * post / 2, 0
+	}
+}

@@ -1,0 +1,210 @@
+package policy
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+)
+
+// FileVersion is the policy file format version.
+const FileVersion = 1
+
+// Policy is a trained (or prior) policy: feature settings and network. It
+// is what a policy file holds, as JSON.
+type Policy struct {
+	Version  int           `json:"version"`
+	Features FeatureConfig `json:"features"`
+	Net      *Net          `json:"net"`
+	// Trained records how the policy was made (informational).
+	Trained *TrainInfo `json:"trained,omitempty"`
+}
+
+// TrainInfo describes the training run that produced a policy.
+type TrainInfo struct {
+	Scenarios   []string `json:"scenarios"`
+	Seed        uint64   `json:"seed"`
+	Iterations  int      `json:"iterations"`
+	Episodes    int64    `json:"episodes"`
+	EvalSuccess float64  `json:"eval_success"`
+	WallS       float64  `json:"wall_s"`
+}
+
+// MarshalJSON / UnmarshalJSON of Net use these field names.
+type netJSON struct {
+	In      int       `json:"in"`
+	Hidden  int       `json:"hidden"`
+	Params  []float64 `json:"params"`
+	ObsMean []float64 `json:"obs_mean"`
+	ObsStd  []float64 `json:"obs_std"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (n *Net) MarshalJSON() ([]byte, error) {
+	return json.Marshal(netJSON{n.In, n.Hidden, n.Params, n.ObsMean, n.ObsStd})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Net) UnmarshalJSON(b []byte) error {
+	var j netJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*n = Net{In: j.In, Hidden: j.Hidden, Params: j.Params, ObsMean: j.ObsMean, ObsStd: j.ObsStd}
+	return nil
+}
+
+// DefaultHidden is the MLP's hidden width of a new policy.
+const DefaultHidden = 32
+
+// NewPolicy returns the prior policy for the feature settings (zero value:
+// defaults): structural parameters at their hand-set values and a zero MLP
+// residual. seed draws the first-layer weights.
+func NewPolicy(fc FeatureConfig, hidden int, seed uint64) *Policy {
+	fc.setDefaults()
+	if hidden <= 0 {
+		hidden = DefaultHidden
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	net := NewNet(fc.ObsLen(dofPolicy), hidden, func() float64 { return 2*rng.Float64() - 1 })
+	return &Policy{Version: FileVersion, Features: fc, Net: net}
+}
+
+// Validate checks the policy's consistency.
+func (p *Policy) Validate() error {
+	if p == nil || p.Net == nil {
+		return errors.New("policy: no network")
+	}
+	if p.Version != FileVersion {
+		return fmt.Errorf("policy: version %d, want %d", p.Version, FileVersion)
+	}
+	if err := p.Features.Validate(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if err := p.Net.Validate(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if want := p.Features.ObsLen(dofPolicy); p.Net.In != want {
+		return fmt.Errorf("policy: net input %d, want %d for the features", p.Net.In, want)
+	}
+	return nil
+}
+
+// Clone returns a deep copy.
+func (p *Policy) Clone() *Policy {
+	c := *p
+	c.Net = p.Net.Clone()
+	if p.Trained != nil {
+		t := *p.Trained
+		c.Trained = &t
+	}
+	return &c
+}
+
+// ParsePolicy reads a policy from JSON, rejecting unknown fields.
+func ParsePolicy(data []byte) (*Policy, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// LoadFile reads a policy file.
+func LoadFile(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy file: %w", err)
+	}
+	p, err := ParsePolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("policy file %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Save writes the policy to path atomically (temporary file + rename).
+func (p *Policy) Save(path string) error {
+	data, err := json.MarshalIndent(p, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, append(data, '\n'))
+}
+
+// writeAtomic writes data to a temporary file next to path, syncs it and
+// renames it over path, so a crash leaves either the old or the new file.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+//go:embed shipped/es_policy.json
+var shippedJSON []byte
+
+// Shipped returns the trained policy shipped in the repository
+// (policy/shipped/es_policy.json), the default of `--controller es`.
+func Shipped() (*Policy, error) {
+	p, err := ParsePolicy(shippedJSON)
+	if err != nil {
+		return nil, fmt.Errorf("shipped policy: %w", err)
+	}
+	return p, nil
+}
+
+// Config selects the policy the es controller runs, and holds the trainer
+// settings. The zero value means the shipped policy and default training.
+type Config struct {
+	// Policy is a policy file; default "": the shipped policy.
+	Policy string `yaml:"policy"`
+	// Train configures `catch train es`.
+	Train TrainConfig `yaml:"train"`
+}
+
+// Validate reports the first bad field.
+func (c Config) Validate() error {
+	if err := c.Train.Validate(); err != nil {
+		return fmt.Errorf("es.train: %w", err)
+	}
+	return nil
+}
+
+// Load returns the configured policy: the file named by Policy, or the
+// shipped one.
+func (c Config) Load() (*Policy, error) {
+	if c.Policy == "" {
+		return Shipped()
+	}
+	return LoadFile(c.Policy)
+}

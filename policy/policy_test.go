@@ -1,0 +1,347 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/forecast/ort"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// TestMain loads the real ONNX Runtime once (a missing library fails the
+// package, it is not a skip: `make deps` installs it).
+func TestMain(m *testing.M) {
+	if err := ort.Init(""); err != nil {
+		os.Stderr.WriteString("policy: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = ort.Shutdown()
+	os.Exit(code)
+}
+
+func defaultRobot(t testing.TB) *robot.Robot {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	return rob
+}
+
+// noisyPolicy is the prior with a large random MLP residual, to stress the
+// decode (limits must hold whatever the network asks for).
+func noisyPolicy(seed uint64, scale float64) *Policy {
+	p := NewPolicy(FeatureConfig{}, 16, seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for i := nStruct; i < len(p.Net.Params); i++ {
+		p.Net.Params[i] = scale * rng.NormFloat64()
+	}
+	return p
+}
+
+func TestShippedPolicyValid(t *testing.T) {
+	p, err := Shipped()
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(p.Net.Params), 5000, "the issue caps the network at 5k parameters")
+	require.NotNil(t, p.Trained, "the shipped policy records its training run")
+}
+
+func TestPolicyFileRoundTrip(t *testing.T) {
+	p := noisyPolicy(1, 0.3)
+	path := filepath.Join(t.TempDir(), "p.json")
+	require.NoError(t, p.Save(path))
+	q, err := LoadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, p.Net.Params, q.Net.Params)
+	require.Equal(t, p.Features, q.Features)
+
+	// unknown fields and inconsistent sizes are rejected with the field named
+	_, err = ParsePolicy([]byte(`{"version":1,"bogus":1}`))
+	require.ErrorContains(t, err, "bogus")
+	bad := p.Clone()
+	bad.Net.Params = bad.Net.Params[:10]
+	data, err := json.Marshal(bad)
+	require.NoError(t, err)
+	_, err = ParsePolicy(data)
+	require.ErrorContains(t, err, "params")
+}
+
+func TestRewardTerms(t *testing.T) {
+	var rc RewardConfig
+	rc.setDefaults()
+	const period = 0.004
+	cases := []struct {
+		name   string
+		res    sim.TrialResult
+		lo, hi float64
+	}{
+		{"far miss scores nothing", sim.TrialResult{MissDistanceM: 0.5, AlignCos: 1}, 0, 0},
+		{"at the cutoff scores nothing", sim.TrialResult{MissDistanceM: 0.2}, 0, 1e-12},
+		{"dead centre, facing", sim.TrialResult{MissDistanceM: 0, AlignCos: 1}, 1.5, 1.5},
+		{"caught and settled", sim.TrialResult{MissDistanceM: 0, AlignCos: 1, InPocketS: 0.3, SlowInPocketS: 0.3, Caught: true}, 4.5, 4.5},
+		{"limit violation", sim.TrialResult{MissDistanceM: 0.5, LimitViolations: 2}, -2, -2},
+	}
+	for _, c := range cases {
+		r := rc.Reward(&c.res, Stats{}, period)
+		// 1e-9: the terms are closed-form sums
+		require.GreaterOrEqual(t, r, c.lo-1e-9, c.name)
+		require.LessOrEqual(t, r, c.hi+1e-9, c.name)
+	}
+	// closer is better, monotonically, inside the cutoff
+	prev := math.Inf(1)
+	for d := 0.0; d < 0.2; d += 0.01 {
+		r := rc.Reward(&sim.TrialResult{MissDistanceM: d}, Stats{}, period)
+		require.Less(t, r, prev)
+		prev = r
+	}
+}
+
+// TestNoLimitViolations flies nominal and hand-lob throws with policies
+// whose network output is large and random: the decode must keep every
+// command inside the position, velocity and acceleration limits, which the
+// simulator checks before its clamp.
+func TestNoLimitViolations(t *testing.T) {
+	rob := defaultRobot(t)
+	for _, name := range []string{"nominal", "hand-lob"} {
+		sc, err := sim.Lookup(name)
+		require.NoError(t, err)
+		w, err := sim.NewWorld(sim.Config{}, rob, sc)
+		require.NoError(t, err)
+		for i := 0; i < 8; i++ {
+			c, err := NewController(noisyPolicy(uint64(i), 2), rob, 250)
+			require.NoError(t, err)
+			rng := sim.TrialRand(7, i)
+			th := sc.Sample(rng)
+			var res sim.TrialResult
+			require.NoError(t, w.Trial(&th, c, rng, &res))
+			require.Zero(t, res.LimitViolations, "%s throw %d", name, i)
+			require.Empty(t, res.Error)
+		}
+	}
+}
+
+// actionSequence prepares a controller and a recorded sequence of inputs
+// from a nominal trial, for the allocation test and the benchmark.
+func actionSequence(t testing.TB) (*Controller, []control.Input) {
+	rob := defaultRobot(t)
+	pol, err := Shipped()
+	require.NoError(t, err)
+	c, err := NewController(pol, rob, 250)
+	require.NoError(t, err)
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	rec := &recorder{Controller: c}
+	rng := sim.TrialRand(1, 0)
+	th := sc.Sample(rng)
+	var res sim.TrialResult
+	require.NoError(t, w.Trial(&th, rec, rng, &res))
+	require.Greater(t, len(rec.ins), 100)
+	return c, rec.ins
+}
+
+type recorder struct {
+	*Controller
+	ins []control.Input
+}
+
+func (r *recorder) Step(in *control.Input, out *control.Command) (control.Status, error) {
+	cp := *in
+	cp.Arm = control.ArmState{Q: append([]float64(nil), in.Arm.Q...), Qd: append([]float64(nil), in.Arm.Qd...)}
+	r.ins = append(r.ins, cp)
+	return r.Controller.Step(in, out)
+}
+
+func TestStepAllocatesNothing(t *testing.T) {
+	c, ins := actionSequence(t)
+	out := control.NewCommand(7)
+	require.NoError(t, c.Reset(control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, 7)}))
+	i := 0
+	allocs := testing.AllocsPerRun(len(ins)-1, func() {
+		_, _ = c.Step(&ins[i%len(ins)], &out)
+		i++
+	})
+	require.Zero(t, allocs)
+}
+
+// BenchmarkAction is one policy action (observation building with the
+// cached plan and the re-plan on each new estimate, network, decode),
+// averaged over the ticks of a recorded nominal trial.
+func BenchmarkAction(b *testing.B) {
+	c, ins := actionSequence(b)
+	out := control.NewCommand(7)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%len(ins) == 0 {
+			_ = c.Reset(control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, 7)})
+		}
+		if _, err := c.Step(&ins[i%len(ins)], &out); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func TestONNXMatchesNative(t *testing.T) {
+	p := noisyPolicy(5, 0.5)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range p.Net.ObsMean {
+		p.Net.ObsMean[i] = rng.NormFloat64()
+		p.Net.ObsStd[i] = 0.5 + rng.Float64()
+	}
+	model, err := p.Net.ExportONNX()
+	require.NoError(t, err)
+	in := p.Net.In
+	s, err := ort.NewSession(model, []ort.Tensor{{Name: ONNXInput, Shape: []int64{1, int64(in)}}},
+		[]ort.Tensor{{Name: ONNXOutput, Shape: []int64{1, 7}}}, ort.Config{})
+	require.NoError(t, err)
+	defer s.Close()
+	obs := make([]float64, in)
+	norm, hid, want := make([]float64, in), make([]float64, p.Net.Hidden), make([]float64, 7)
+	for trial := 0; trial < 20; trial++ {
+		for k := range obs {
+			// float32-exact inputs, so only the network's arithmetic differs
+			obs[k] = float64(float32(p.Net.ObsMean[k] + 2*rng.NormFloat64()))
+			s.Input(0)[k] = float32(obs[k])
+		}
+		p.Net.MLP(p.Net.Params, obs, norm, hid, want)
+		require.NoError(t, s.Run())
+		for o := 0; o < 7; o++ {
+			// 1e-5: float32 ONNX vs float64 Go over a 2-layer net with
+			// outputs of order 1 (float32 rounding is ~1e-7 per op)
+			require.InDelta(t, want[o], float64(s.Output(0)[o]), 1e-5, "trial %d output %d", trial, o)
+		}
+	}
+}
+
+func tinyTrainConfig(workers int) TrainConfig {
+	return TrainConfig{Iterations: 2, Perturbations: 3, EpisodesPerDirection: 1, Hidden: 4, EvalEvery: 2,
+		EvalEpisodes: 2, Workers: workers, Sigma: 0.1, StepSize: 0.05}
+}
+
+// TestTrainerDeterministic: the same seed gives the same parameters for
+// any number of workers, and a run resumed from a checkpoint continues
+// exactly as an uninterrupted one.
+func TestTrainerDeterministic(t *testing.T) {
+	rob := defaultRobot(t)
+	ctx := context.Background()
+	run := func(workers, steps int) *Trainer {
+		tr, err := NewTrainer(tinyTrainConfig(workers), rob, sim.Config{}, 3)
+		require.NoError(t, err)
+		for i := 0; i < steps; i++ {
+			_, err := tr.Step(ctx)
+			require.NoError(t, err)
+		}
+		return tr
+	}
+	a, b := run(1, 2), run(2, 2)
+	require.Equal(t, a.st.Policy.Net.Params, b.st.Policy.Net.Params)
+	require.Equal(t, a.st.Policy.Net.ObsMean, b.st.Policy.Net.ObsMean)
+	require.NotEqual(t, NewPolicy(FeatureConfig{}, 4, 3).Net.Params, a.st.Policy.Net.Params, "training moved θ")
+
+	half := run(2, 1)
+	path := filepath.Join(t.TempDir(), "ckpt")
+	require.NoError(t, half.Checkpoint(path))
+	res, err := ResumeTrainer(tinyTrainConfig(1), rob, sim.Config{}, path)
+	require.NoError(t, err)
+	_, err = res.Step(ctx)
+	require.NoError(t, err)
+	require.Equal(t, a.st.Policy.Net.Params, res.st.Policy.Net.Params)
+	require.Equal(t, a.st.Episodes, res.st.Episodes)
+	require.Len(t, res.st.History, 2)
+
+	// logs: CSV with a header and one line per step, PNG curve
+	dir := t.TempDir()
+	require.NoError(t, WriteCSV(filepath.Join(dir, "t.csv"), res.st.History))
+	data, err := os.ReadFile(filepath.Join(dir, "t.csv"))
+	require.NoError(t, err)
+	require.Equal(t, 3, bytes.Count(data, []byte("\n")))
+	require.NoError(t, WritePlot(filepath.Join(dir, "t.png"), res.st.History))
+	png, err := os.ReadFile(filepath.Join(dir, "t.png"))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG")))
+}
+
+// TestExternalLoop runs one sim-to-real fine-tuning step with the simulator
+// playing the external evaluator: the trainer writes the perturbed policies,
+// the "arm" flies each (through the es controller built from the file) and
+// logs JSONL trial results with the policy id, and the trainer steps from
+// the logs. The update must be the BGS update of those returns.
+func TestExternalLoop(t *testing.T) {
+	rob := defaultRobot(t)
+	cfg := tinyTrainConfig(1)
+	tr, err := NewTrainer(cfg, rob, sim.Config{}, 11)
+	require.NoError(t, err)
+	theta0 := append([]float64(nil), tr.st.Policy.Net.Params...)
+	dir := t.TempDir()
+	ids, err := tr.WriteCandidates(dir)
+	require.NoError(t, err)
+	require.Len(t, ids, 2*tr.cfg.Perturbations)
+
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	returns := map[string]float64{}
+	for _, id := range ids {
+		pol, err := LoadFile(filepath.Join(dir, id+".json"))
+		require.NoError(t, err)
+		_, results, err := sim.Run(context.Background(), sim.RunOptions{Scenario: sc, Robot: rob, Trials: 2, Seed: 5, Workers: 1,
+			NewController: func() (control.Controller, error) { return NewController(pol, rob, 250) }})
+		require.NoError(t, err)
+		for i := range results {
+			line, err := json.Marshal(TrialLog{PolicyID: id, TrialResult: results[i]})
+			require.NoError(t, err)
+			logs.Write(append(line, '\n'))
+			returns[id] += tr.cfg.Reward.Reward(&results[i], Stats{}, tr.period) / 2
+		}
+	}
+	// a log missing a candidate is rejected, naming it
+	_, err = tr.StepFromLogs(bytes.NewReader(nil))
+	require.ErrorContains(t, err, ids[0])
+
+	is, err := tr.StepFromLogs(bytes.NewReader(logs.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, 1, is.Iteration)
+	require.EqualValues(t, 2*len(ids), is.Episodes)
+
+	// expected update from the same returns
+	exp := &Trainer{cfg: tr.cfg, st: State{Seed: 11, Policy: &Policy{Net: &Net{Params: append([]float64(nil), theta0...)}}}}
+	rp, rm := make([]float64, cfg.Perturbations), make([]float64, cfg.Perturbations)
+	for k := range rp {
+		rp[k], rm[k] = returns[CandidateID(0, k, true)], returns[CandidateID(0, k, false)]
+	}
+	exp.update(exp.directions(0), rp, rm)
+	for i := range theta0 {
+		// 1e-12: same arithmetic, possibly summed in another order
+		require.InDelta(t, exp.st.Policy.Net.Params[i], tr.st.Policy.Net.Params[i], 1e-12)
+	}
+}
+
+func TestDirectionsOrthogonal(t *testing.T) {
+	tr := &Trainer{cfg: TrainConfig{Perturbations: 8}, st: State{Seed: 1, Policy: &Policy{Net: &Net{Params: make([]float64, 500)}}}}
+	d := tr.directions(0)
+	for a := range d {
+		for b := 0; b < a; b++ {
+			var dot, na, nb float64
+			for i := range d[a] {
+				dot += d[a][i] * d[b][i]
+				na += d[a][i] * d[a][i]
+				nb += d[b][i] * d[b][i]
+			}
+			// 1e-9: Gram–Schmidt in float64 on 8 vectors
+			require.InDelta(t, 0, dot/math.Sqrt(na*nb), 1e-9)
+		}
+	}
+	_ = time.Second
+}

@@ -1,0 +1,658 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// TrainConfig configures the BGS trainer. The zero value means the
+// defaults on each field.
+type TrainConfig struct {
+	// Scenarios are mixed uniformly per episode; default [nominal].
+	Scenarios []string `yaml:"scenarios"`
+	// Iterations is the number of BGS steps; default 300.
+	Iterations int `yaml:"iterations"`
+	// Perturbations is the number of antithetic direction pairs per step;
+	// default 16.
+	Perturbations int `yaml:"perturbations"`
+	// EpisodesPerDirection is how many throws each perturbed policy flies
+	// (the + and − policy of a pair fly the same throws); default 4.
+	EpisodesPerDirection int `yaml:"episodes_per_direction"`
+	// TopFrac is the fraction of directions kept, ranked by max(r+, r−);
+	// default 0.5.
+	TopFrac float64 `yaml:"top_frac"`
+	// StepSize α; default 0.02.
+	StepSize float64 `yaml:"step_size"`
+	// Sigma is the perturbation scale σ; default 0.03.
+	Sigma float64 `yaml:"sigma"`
+	// Hidden is the MLP width of a new policy; default 32.
+	Hidden int `yaml:"hidden"`
+	// EvalEvery runs the unperturbed policy on the eval batch every so many
+	// steps; default 5. EvalEpisodes is the batch size (default 200) and
+	// EvalScenario its scenario (default nominal).
+	EvalEvery    int    `yaml:"eval_every"`
+	EvalEpisodes int    `yaml:"eval_episodes"`
+	EvalScenario string `yaml:"eval_scenario"`
+	// CheckpointEvery writes the checkpoint every so many steps; default 10.
+	CheckpointEvery int `yaml:"checkpoint_every"`
+	// Workers run rollouts in parallel; default GOMAXPROCS. Results do not
+	// depend on it.
+	Workers int `yaml:"workers"`
+	// TargetSuccess stops training once the eval success reaches it
+	// (0: run all iterations); default 0.
+	TargetSuccess float64      `yaml:"target_success"`
+	Reward        RewardConfig `yaml:"reward"`
+	Random        RandomConfig `yaml:"randomization"`
+}
+
+// RandomConfig is the per-episode domain randomisation on top of the
+// scenario's own throw distribution. The zero value means the defaults;
+// a negative value disables a term.
+type RandomConfig struct {
+	// ActionLatencyMS is the ± range added to the scenario's action latency;
+	// default 8.
+	ActionLatencyMS float64 `yaml:"action_latency_ms"`
+	// ObsLatencyMS is the ± range added to the observation latency; default 4.
+	ObsLatencyMS float64 `yaml:"obs_latency_ms"`
+	// ObsNoise is the relative ± range of the observation noise σ; default 0.5.
+	ObsNoise float64 `yaml:"obs_noise"`
+	// Drag is the relative ± range of the ball's drag coefficient, Mass of
+	// its mass and Lift of its lift coefficient; defaults 0.1, 0.05, 0.3.
+	Drag float64 `yaml:"drag"`
+	Mass float64 `yaml:"mass"`
+	Lift float64 `yaml:"lift"`
+	// ModelDrag is the relative ± error of the drag coefficient the
+	// controller's predictor assumes; default 0.05.
+	ModelDrag float64 `yaml:"model_drag"`
+}
+
+func (c *RandomConfig) setDefaults() {
+	def := func(v *float64, d float64) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 0
+		}
+	}
+	def(&c.ActionLatencyMS, 8)
+	def(&c.ObsLatencyMS, 4)
+	def(&c.ObsNoise, 0.5)
+	def(&c.Drag, 0.1)
+	def(&c.Mass, 0.05)
+	def(&c.Lift, 0.3)
+	def(&c.ModelDrag, 0.05)
+}
+
+func (c *TrainConfig) setDefaults() {
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = []string{"nominal"}
+	}
+	defI := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defI(&c.Iterations, 300)
+	defI(&c.Perturbations, 16)
+	defI(&c.EpisodesPerDirection, 4)
+	defI(&c.Hidden, DefaultHidden)
+	defI(&c.EvalEvery, 5)
+	defI(&c.EvalEpisodes, 200)
+	defI(&c.CheckpointEvery, 10)
+	if c.TopFrac == 0 {
+		c.TopFrac = 0.5
+	}
+	if c.StepSize == 0 {
+		c.StepSize = 0.02
+	}
+	if c.Sigma == 0 {
+		c.Sigma = 0.03
+	}
+	if c.EvalScenario == "" {
+		c.EvalScenario = "nominal"
+	}
+	c.Reward.setDefaults()
+	c.Random.setDefaults()
+}
+
+// Validate reports the first bad field (of a config with defaults applied
+// or not: zero means the default).
+func (c TrainConfig) Validate() error {
+	switch {
+	case c.Iterations < 0:
+		return fmt.Errorf("iterations: %d, want > 0", c.Iterations)
+	case c.Perturbations < 0 || c.Perturbations > 4096:
+		return fmt.Errorf("perturbations: %d, want [1, 4096]", c.Perturbations)
+	case c.EpisodesPerDirection < 0 || c.EpisodesPerDirection > 1000:
+		return fmt.Errorf("episodes_per_direction: %d, want [1, 1000]", c.EpisodesPerDirection)
+	case c.TopFrac < 0 || c.TopFrac > 1:
+		return fmt.Errorf("top_frac: %v, want (0, 1]", c.TopFrac)
+	case c.StepSize < 0 || c.StepSize > 10 || math.IsNaN(c.StepSize):
+		return fmt.Errorf("step_size: %v, want (0, 10]", c.StepSize)
+	case c.Sigma < 0 || c.Sigma > 10 || math.IsNaN(c.Sigma):
+		return fmt.Errorf("sigma: %v, want (0, 10]", c.Sigma)
+	case c.Hidden < 0 || c.Hidden > 256:
+		return fmt.Errorf("hidden: %d, want [1, 256]", c.Hidden)
+	case c.EvalEvery < 0 || c.EvalEpisodes < 0 || c.CheckpointEvery < 0 || c.Workers < 0:
+		return errors.New("eval_every, eval_episodes, checkpoint_every, workers: want ≥ 0")
+	case c.TargetSuccess < 0 || c.TargetSuccess > 1:
+		return fmt.Errorf("target_success: %v, want [0, 1]", c.TargetSuccess)
+	}
+	for _, s := range c.Scenarios {
+		if _, err := sim.Lookup(s); err != nil {
+			return fmt.Errorf("scenarios: %w", err)
+		}
+	}
+	if c.EvalScenario != "" {
+		if _, err := sim.Lookup(c.EvalScenario); err != nil {
+			return fmt.Errorf("eval_scenario: %w", err)
+		}
+	}
+	return c.Reward.Validate()
+}
+
+// IterStats are one BGS step's statistics (a line of the training CSV).
+type IterStats struct {
+	Iteration   int     `json:"iteration"`
+	Episodes    int64   `json:"episodes"`      // training rollouts so far
+	EvalEpisode int64   `json:"eval_episodes"` // eval rollouts so far
+	MeanReward  float64 `json:"mean_reward"`   // over this step's perturbed rollouts
+	MaxReward   float64 `json:"max_reward"`
+	CatchRate   float64 `json:"catch_rate"` // of this step's perturbed rollouts
+	// EvalSuccess and EvalReward are the latest eval of the unperturbed
+	// policy (NaN before the first).
+	EvalSuccess float64 `json:"eval_success"`
+	EvalReward  float64 `json:"eval_reward"`
+	Evaluated   bool    `json:"evaluated"` // an eval ran at this step
+	WallS       float64 `json:"wall_s"`
+}
+
+// State is the trainer's resumable state (the checkpoint).
+type State struct {
+	Policy    *Policy     `json:"policy"` // current parameters θ
+	Best      *Policy     `json:"best"`   // best eval so far
+	BestEval  float64     `json:"best_eval"`
+	Iteration int         `json:"iteration"` // steps done
+	Episodes  int64       `json:"episodes"`
+	EvalEps   int64       `json:"eval_episodes"`
+	WallS     float64     `json:"wall_s"`
+	Seed      uint64      `json:"seed"`
+	ObsN      float64     `json:"obs_n"`
+	ObsSum    []float64   `json:"obs_sum"`
+	ObsSumSq  []float64   `json:"obs_sumsq"`
+	History   []IterStats `json:"history"`
+}
+
+// Trainer runs BGS. Build it with NewTrainer or ResumeTrainer.
+type Trainer struct {
+	cfg    TrainConfig
+	rob    *robot.Robot
+	simCfg sim.Config
+	scen   []*sim.Scenario
+	eval   *sim.Scenario
+	st     State
+	obs    *ObsStats
+	period float64
+
+	workers []*worker
+	// scratch of one step
+	dirs [][]float64
+}
+
+type worker struct {
+	worlds map[string]*sim.World
+	ctrl   *Controller
+	params []float64
+	stats  *ObsStats
+	props  ball.Props
+}
+
+// NewTrainer starts training from the prior policy (seeded by seed).
+func NewTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, seed uint64) (*Trainer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pol := NewPolicy(FeatureConfig{}, cfg.Hidden, seed)
+	in := pol.Net.In
+	st := State{Policy: pol, Best: pol.Clone(), BestEval: -1, Seed: seed,
+		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in)}
+	return newTrainer(cfg, rob, simCfg, st)
+}
+
+// ResumeTrainer continues from a checkpoint file written by Checkpoint.
+func ResumeTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, path string) (*Trainer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", path, err)
+	}
+	for _, p := range []*Policy{st.Policy, st.Best} {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", path, err)
+		}
+	}
+	if len(st.ObsSum) != st.Policy.Net.In || len(st.ObsSumSq) != st.Policy.Net.In {
+		return nil, fmt.Errorf("resume %s: observation statistics of the wrong length", path)
+	}
+	return newTrainer(cfg, rob, simCfg, st)
+}
+
+func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) (*Trainer, error) {
+	t := &Trainer{cfg: cfg, rob: rob, simCfg: simCfg, st: st}
+	rate := simCfg.ControlRateHz
+	if rate == 0 {
+		rate = 250
+	}
+	t.period = 1 / rate
+	all := map[string]*sim.Scenario{}
+	for _, name := range append(append([]string(nil), cfg.Scenarios...), cfg.EvalScenario) {
+		if all[name] != nil {
+			continue
+		}
+		sc, err := sim.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		all[name] = sc
+	}
+	for _, name := range cfg.Scenarios {
+		t.scen = append(t.scen, all[name])
+	}
+	t.eval = all[cfg.EvalScenario]
+	t.obs = &ObsStats{N: st.ObsN, Sum: st.ObsSum, SumSq: st.ObsSumSq}
+	nw := cfg.Workers
+	if nw <= 0 {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	for k := 0; k < nw; k++ {
+		w := &worker{worlds: map[string]*sim.World{}, params: make([]float64, len(st.Policy.Net.Params)),
+			stats: NewObsStats(st.Policy.Net.In)}
+		for name, sc := range all {
+			world, err := sim.NewWorld(simCfg, rob, sc)
+			if err != nil {
+				return nil, err
+			}
+			w.worlds[name] = world
+		}
+		ctrl, err := NewController(st.Policy, rob, rate)
+		if err != nil {
+			return nil, err
+		}
+		w.ctrl = ctrl
+		t.workers = append(t.workers, w)
+	}
+	return t, nil
+}
+
+// State returns the trainer's state (shared, do not modify).
+func (t *Trainer) State() *State { return &t.st }
+
+// Config returns the trainer's settings with defaults applied.
+func (t *Trainer) Config() TrainConfig { return t.cfg }
+
+// episode identifies one rollout: a throw drawn from (seed, stream, iter,
+// index) and the parameters it flies.
+type episode struct {
+	scen   *sim.Scenario
+	rng    *rand.Rand
+	params []float64
+	record bool
+}
+
+// rolloutRand is the random source of rollout idx of step iter in a stream
+// (0 training, 1 eval; eval ignores iter so every eval flies the same
+// throws).
+func rolloutRand(seed uint64, stream, iter, idx int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed^0x243f6a8885a308d3*uint64(stream+1), uint64(iter)<<32|uint64(idx)))
+}
+
+// run flies one episode in worker w and returns the reward and the result.
+func (t *Trainer) run(w *worker, ep *episode, randomize bool, res *sim.TrialResult) (float64, error) {
+	th := ep.scen.Sample(ep.rng)
+	ctrl := w.ctrl
+	ctrl.PropsOverride = nil
+	if randomize {
+		r := &t.cfg.Random
+		u := func() float64 { return 2*ep.rng.Float64() - 1 }
+		th.ActLatS = math.Max(0, th.ActLatS+r.ActionLatencyMS/1000*u())
+		th.Obs.LatencyMS = math.Max(0, th.Obs.LatencyMS+r.ObsLatencyMS*u())
+		th.Obs.NoiseM *= 1 + r.ObsNoise*u()
+		w.props = th.Ball
+		w.props.Cd *= 1 + r.ModelDrag*u()
+		th.Ball.Cd *= 1 + r.Drag*u()
+		th.Ball.Mass *= 1 + r.Mass*u()
+		th.Ball.Cl *= 1 + r.Lift*u()
+		ctrl.PropsOverride = &w.props
+	}
+	ctrl.SetParams(ep.params)
+	if ep.record {
+		ctrl.Record = w.stats
+	} else {
+		ctrl.Record = nil
+	}
+	world := w.worlds[ep.scen.Name]
+	*res = sim.TrialResult{Scenario: th.Scenario}
+	err := world.Trial(&th, ctrl, ep.rng, res)
+	world.StepMS = world.StepMS[:0]
+	ctrl.Record = nil
+	if err != nil {
+		return 0, err
+	}
+	return t.cfg.Reward.Reward(res, ctrl.Stats(), t.period), nil
+}
+
+// parallel runs f(w, i) for i in [0, n) on the workers.
+func (t *Trainer) parallel(ctx context.Context, n int, f func(w *worker, i int) error) error {
+	var (
+		mu    sync.Mutex
+		next  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for _, w := range t.workers {
+		wg.Add(1)
+		go func(w *worker) {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || ctx.Err() != nil
+				mu.Unlock()
+				if i >= n || stop {
+					return
+				}
+				if err := f(w, i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// directions draws the step's orthogonal Gaussian perturbations: P
+// Gaussian vectors orthogonalised by Gram–Schmidt and rescaled to the
+// norms of the original draws (so each is marginally like a Gaussian
+// vector, and they are mutually orthogonal). Deterministic in (seed, iter).
+func (t *Trainer) directions(iter int) [][]float64 {
+	P, D := t.cfg.Perturbations, len(t.st.Policy.Net.Params)
+	if len(t.dirs) != P {
+		t.dirs = make([][]float64, P)
+		for k := range t.dirs {
+			t.dirs[k] = make([]float64, D)
+		}
+	}
+	rng := rand.New(rand.NewPCG(t.st.Seed^0x13198a2e03707344, uint64(iter)))
+	norms := make([]float64, P)
+	for k, d := range t.dirs {
+		var s float64
+		for i := range d {
+			d[i] = rng.NormFloat64()
+			s += d[i] * d[i]
+		}
+		norms[k] = math.Sqrt(s)
+	}
+	for k := range t.dirs {
+		d := t.dirs[k]
+		for m := 0; m < min(k, D); m++ {
+			var dot float64
+			for i, v := range t.dirs[m] {
+				dot += v * d[i]
+			}
+			for i, v := range t.dirs[m] {
+				d[i] -= dot * v
+			}
+		}
+		var s float64
+		for _, v := range d {
+			s += v * v
+		}
+		s = math.Sqrt(s)
+		for i := range d {
+			d[i] /= s
+		}
+	}
+	// Gram–Schmidt above needs unit vectors for the projections; rescale
+	// after all are orthonormal.
+	for k, d := range t.dirs {
+		for i := range d {
+			d[i] *= norms[k]
+		}
+	}
+	return t.dirs
+}
+
+// Step runs one BGS iteration in simulation: 2·P·m rollouts, the update,
+// the observation normaliser update and (every EvalEvery steps) the eval.
+func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
+	start := time.Now()
+	iter := t.st.Iteration
+	P, m := t.cfg.Perturbations, t.cfg.EpisodesPerDirection
+	dirs := t.directions(iter)
+	theta := t.st.Policy.Net.Params
+	D := len(theta)
+	nJobs := 2 * P * m
+	rewards := make([]float64, nJobs)
+	caught := make([]bool, nJobs)
+	jobStats := make([]*ObsStats, nJobs)
+	params := make([][]float64, 2*P)
+	for k := 0; k < P; k++ {
+		for s := 0; s < 2; s++ {
+			p := make([]float64, D)
+			sign := 1.0 - 2*float64(s)
+			for i := range p {
+				p[i] = theta[i] + sign*t.cfg.Sigma*dirs[k][i]
+			}
+			params[2*k+s] = p
+		}
+	}
+	// Job j: direction k = j/(2m), sign s = (j/m)%2, episode e = j%m. The
+	// + and − policy of a pair fly the same throws (same rollout source).
+	err := t.parallel(ctx, nJobs, func(w *worker, j int) error {
+		k, s, e := j/(2*m), (j/m)%2, j%m
+		ep := episode{scen: t.scen[0], rng: rolloutRand(t.st.Seed, 0, iter, k*m+e), params: params[2*k+s], record: true}
+		if len(t.scen) > 1 {
+			ep.scen = t.scen[ep.rng.IntN(len(t.scen))]
+		}
+		w.stats.Reset()
+		var res sim.TrialResult
+		r, err := t.run(w, &ep, true, &res)
+		if err != nil {
+			return err
+		}
+		rewards[j], caught[j] = r, res.Caught
+		js := NewObsStats(len(w.stats.Sum))
+		js.Merge(w.stats)
+		jobStats[j] = js
+		return nil
+	})
+	if err != nil {
+		return IterStats{}, err
+	}
+	rp, rm := make([]float64, P), make([]float64, P)
+	for j, r := range rewards {
+		k, s := j/(2*m), (j/m)%2
+		if s == 0 {
+			rp[k] += r / float64(m)
+		} else {
+			rm[k] += r / float64(m)
+		}
+	}
+	t.update(dirs, rp, rm)
+	for _, js := range jobStats {
+		t.obs.Merge(js)
+	}
+	t.refreshNormaliser()
+	t.st.Iteration++
+	t.st.Episodes += int64(nJobs)
+
+	is := IterStats{Iteration: t.st.Iteration, Episodes: t.st.Episodes, EvalSuccess: math.NaN(), EvalReward: math.NaN()}
+	var sum, mx float64
+	mx = math.Inf(-1)
+	nc := 0
+	for j, r := range rewards {
+		sum += r
+		mx = math.Max(mx, r)
+		if caught[j] {
+			nc++
+		}
+	}
+	is.MeanReward, is.MaxReward, is.CatchRate = sum/float64(nJobs), mx, float64(nc)/float64(nJobs)
+	if n := len(t.st.History); n > 0 {
+		is.EvalSuccess, is.EvalReward = t.st.History[n-1].EvalSuccess, t.st.History[n-1].EvalReward
+	}
+	if t.cfg.EvalEvery > 0 && t.cfg.EvalEpisodes > 0 && (t.st.Iteration%t.cfg.EvalEvery == 0 || t.st.Iteration == 1) {
+		succ, rew, err := t.Evaluate(ctx, t.st.Policy.Net.Params, t.eval, t.cfg.EvalEpisodes)
+		if err != nil {
+			return IterStats{}, err
+		}
+		t.st.EvalEps += int64(t.cfg.EvalEpisodes)
+		is.EvalSuccess, is.EvalReward, is.Evaluated = succ, rew, true
+		if succ >= t.st.BestEval {
+			t.st.BestEval = succ
+			t.st.Best = t.st.Policy.Clone()
+		}
+	}
+	is.EvalEpisode = t.st.EvalEps
+	t.st.WallS += time.Since(start).Seconds()
+	is.WallS = t.st.WallS
+	t.st.History = append(t.st.History, is)
+	return is, nil
+}
+
+// update applies the BGS step from the rewards of the + and − policies of
+// each direction: keep the top fraction of directions by max(r+, r−),
+// normalise by the standard deviation of their rewards, and move θ by
+// α/(b·σ_R)·Σ (r+ − r−)·δ.
+func (t *Trainer) update(dirs [][]float64, rp, rm []float64) {
+	P := len(rp)
+	b := max(1, int(math.Ceil(t.cfg.TopFrac*float64(P))))
+	order := make([]int, P)
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, c int) bool {
+		return math.Max(rp[order[a]], rm[order[a]]) > math.Max(rp[order[c]], rm[order[c]])
+	})
+	order = order[:b]
+	var mean, sq float64
+	for _, k := range order {
+		mean += rp[k] + rm[k]
+	}
+	mean /= float64(2 * b)
+	for _, k := range order {
+		sq += (rp[k]-mean)*(rp[k]-mean) + (rm[k]-mean)*(rm[k]-mean)
+	}
+	std := math.Sqrt(sq / float64(2*b))
+	if std < 1e-6 {
+		return // no signal in this step
+	}
+	theta := t.st.Policy.Net.Params
+	f := t.cfg.StepSize / (float64(b) * std)
+	for _, k := range order {
+		c := f * (rp[k] - rm[k])
+		for i, v := range dirs[k] {
+			theta[i] += c * v
+		}
+	}
+}
+
+// refreshNormaliser sets the policy's observation normaliser from the
+// running statistics (std floored so constant features do not blow up).
+func (t *Trainer) refreshNormaliser() {
+	net := t.st.Policy.Net
+	if t.obs.N < 2 {
+		return
+	}
+	for i := range net.ObsMean {
+		m := t.obs.Sum[i] / t.obs.N
+		v := t.obs.SumSq[i]/t.obs.N - m*m
+		net.ObsMean[i] = m
+		net.ObsStd[i] = math.Max(math.Sqrt(math.Max(v, 0)), 1e-2)
+	}
+	t.st.ObsN = t.obs.N
+}
+
+// Evaluate flies n throws of sc (the same throws on every call: eval stream)
+// with params and no domain randomisation beyond the scenario's, and
+// returns the catch rate and mean reward.
+func (t *Trainer) Evaluate(ctx context.Context, params []float64, sc *sim.Scenario, n int) (success, reward float64, err error) {
+	rw := make([]float64, n)
+	ok := make([]bool, n)
+	err = t.parallel(ctx, n, func(w *worker, i int) error {
+		ep := episode{scen: sc, rng: rolloutRand(t.st.Seed, 1, 0, i), params: params}
+		var res sim.TrialResult
+		r, err := t.run(w, &ep, false, &res)
+		rw[i], ok[i] = r, res.Caught
+		return err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	c := 0
+	for i := range rw {
+		reward += rw[i] / float64(n)
+		if ok[i] {
+			c++
+		}
+	}
+	return float64(c) / float64(n), reward, nil
+}
+
+// Checkpoint writes the trainer's state atomically.
+func (t *Trainer) Checkpoint(path string) error {
+	t.st.ObsN, t.st.ObsSum, t.st.ObsSumSq = t.obs.N, t.obs.Sum, t.obs.SumSq
+	data, err := json.Marshal(&t.st)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
+// Result returns the policy to ship: the best eval policy (the current one
+// when no eval ran), with its training record.
+func (t *Trainer) Result() *Policy {
+	p := t.st.Best
+	if t.st.BestEval < 0 {
+		p = t.st.Policy
+	}
+	p = p.Clone()
+	names := make([]string, len(t.scen))
+	for i, s := range t.scen {
+		names[i] = s.Name
+	}
+	p.Trained = &TrainInfo{Scenarios: names, Seed: t.st.Seed, Iterations: t.st.Iteration, Episodes: t.st.Episodes,
+		EvalSuccess: t.st.BestEval, WallS: t.st.WallS}
+	return p
+}
