@@ -34,8 +34,8 @@ success over catchable throws with a 95% Clopper–Pearson interval, limit
 violations, modality, compute time per controller step and miss distances.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if fidelity != "state" {
-				return fmt.Errorf("--fidelity %q: accepted: state", fidelity)
+			if fidelity != "state" && fidelity != "camera" {
+				return fmt.Errorf("--fidelity %q: accepted: state, camera", fidelity)
 			}
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
@@ -69,10 +69,16 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			var newObs func() (sim.Observer, error)
+			if fidelity == "camera" {
+				newObs = func() (sim.Observer, error) { return newCameraObserver(sc.BallProps()) }
+			}
 			bar := newBar(trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
 				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
 				NewController: func() (control.Controller, error) { return launch.NewController(ctrl, rob, &cfg) },
+				NewObserver:   newObs,
+				Fidelity:      fidelity,
 				Log:           log,
 				Progress:      bar,
 			})
@@ -91,7 +97,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
-	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
 	root.AddCommand(cmd)
 }

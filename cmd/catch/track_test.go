@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gocv.io/x/gocv"
+)
+
+// TestRenderTrack renders one nominal throw and tracks it back, then feeds
+// the track command bad inputs.
+func TestRenderTrack(t *testing.T) {
+	dir := t.TempDir()
+	code, out := runOut(t, "render", "--scenario", "nominal", "--throws", "1", "--seed", "5", "--out", dir)
+	require.Equal(t, 0, code, out)
+	for _, f := range []string{"cameras.yaml", "cam0.yaml", "cam1.yaml", "cam0.avi", "cam1.avi", "truth.csv"} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
+	truth, err := os.ReadFile(filepath.Join(dir, "truth.csv"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(truth), "t,x,y,z\n"))
+
+	rig := filepath.Join(dir, "cameras.yaml")
+	c0, c1 := filepath.Join(dir, "cam0.avi"), filepath.Join(dir, "cam1.avi")
+	track := filepath.Join(dir, "track.csv")
+	code, out = runOut(t, "track", "--cameras", rig, "--video", "cam0="+c0, "--video", "cam1="+c1,
+		"--out", track, "--truth", filepath.Join(dir, "truth.csv"), "--json")
+	require.Equal(t, 0, code, out)
+	var sum trackSummary
+	require.NoError(t, json.Unmarshal([]byte(out), &sum))
+	require.NotNil(t, sum.Truth)
+	// The acceptance bounds on one throw (MJPEG frames).
+	require.GreaterOrEqual(t, sum.Truth.DetectionRate, 0.99)
+	require.Less(t, sum.Truth.ErrMedianMM, 5.0)
+	require.Less(t, sum.Truth.ErrP95MM, 15.0)
+	require.Zero(t, sum.Truth.FalseDetections)
+	require.Empty(t, sum.Warnings)
+	csv, err := os.ReadFile(track)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	require.Equal(t, "t,x,y,z,cam0_u,cam0_v,cam1_u,cam1_v,reproj_px,est_valid,est_x,est_y,est_z,est_vx,est_vy,est_vz", lines[0])
+	require.Len(t, lines, sum.Triangulated+1)
+
+	// A camera that never sees the ball, with a shorter video: reported
+	// gaps and a length warning, not a crash.
+	blank := filepath.Join(dir, "blank.avi")
+	vw, err := gocv.VideoWriterFile(blank, "MJPG", 125, 1280, 1024, true)
+	require.NoError(t, err)
+	bm := gocv.NewMatWithSize(1024, 1280, gocv.MatTypeCV8UC3)
+	for i := 0; i < 40; i++ {
+		require.NoError(t, vw.Write(bm))
+	}
+	require.NoError(t, vw.Close())
+	bm.Close()
+	code, out = runOut(t, "track", "--cameras", rig, "--video", "cam0="+c0, "--video", "cam1="+blank, "--out", track, "--json")
+	require.Equal(t, 0, code, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &sum))
+	require.Equal(t, 40, sum.Frames)
+	require.Zero(t, sum.Triangulated)
+	require.Contains(t, strings.Join(sum.Warnings, "; "), "videos differ in length")
+	require.Contains(t, strings.Join(sum.Warnings, "; "), "camera cam1 never contributed")
+
+	// A shorter, smaller and a junk video.
+	small := filepath.Join(dir, "small.avi")
+	vw, err = gocv.VideoWriterFile(small, "MJPG", 125, 320, 256, true)
+	require.NoError(t, err)
+	m := gocv.NewMatWithSize(256, 320, gocv.MatTypeCV8UC3)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, vw.Write(m))
+	}
+	require.NoError(t, vw.Close())
+	m.Close()
+	junk := filepath.Join(dir, "junk.avi")
+	require.NoError(t, os.WriteFile(junk, []byte("no video here"), 0o644))
+	badInfo := filepath.Join(dir, "bad")
+	require.NoError(t, os.Mkdir(badInfo, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(badInfo, "cameras.yaml"), []byte("cameras:\n  - name: cam0\n    calibration: c.yaml\n    pose: {position: [0,0,0], orientation: [0,0,0,1]}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(badInfo, "c.yaml"), []byte("image_width: 1280\nimage_height: 1024\n"), 0o644))
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no rig", []string{"track", "--video", "cam0=" + c0, "--out", track}, "--cameras"},
+		{"missing calibration field", []string{"track", "--cameras", filepath.Join(badInfo, "cameras.yaml"), "--out", track}, "camera_matrix missing"},
+		{"unknown camera", []string{"track", "--cameras", rig, "--video", "cam9=" + c0, "--out", track}, "no camera \"cam9\""},
+		{"camera without video", []string{"track", "--cameras", rig, "--video", "cam0=" + c0, "--out", track}, "none for camera cam1"},
+		{"bad spec", []string{"track", "--cameras", rig, "--video", "cam0", "--out", track}, "NAME=PATH"},
+		{"missing file", []string{"track", "--cameras", rig, "--video", "cam0=" + c0, "--video", "cam1=" + filepath.Join(dir, "nope.avi"), "--out", track}, "nope.avi"},
+		{"junk file", []string{"track", "--cameras", rig, "--video", "cam0=" + c0, "--video", "cam1=" + junk, "--out", track}, "junk.avi"},
+		{"size mismatch", []string{"track", "--cameras", rig, "--video", "cam0=" + c0, "--video", "cam1=" + small, "--out", track}, "320×256"},
+		{"bad fidelity", []string{"sim", "--fidelity", "pixels", "--trials", "1"}, "accepted: state, camera"},
+		{"render without out", []string{"render", "--throws", "1"}, "--out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runErr(t, tc.args...)
+			require.NotEqual(t, 0, code)
+			require.Contains(t, out, tc.want)
+		})
+	}
+}
+
+// runErr runs the CLI in-process and returns the exit status and stderr.
+func runErr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	old := os.Stderr
+	os.Stderr = w
+	code, _ := runOut(t, args...)
+	os.Stderr = old
+	w.Close()
+	b := make([]byte, 1<<16)
+	n, _ := r.Read(b)
+	r.Close()
+	return code, string(b[:n])
+}

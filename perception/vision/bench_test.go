@@ -1,0 +1,99 @@
+package vision
+
+import (
+	"image"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gocv.io/x/gocv"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/perception/camera"
+)
+
+// benchPair renders a 1280×1024 stereo pair of the default rig with the ball
+// mid-flight (3 m from the cameras) and returns a tracker for it.
+func benchPair(b testing.TB, cfg TrackerConfig, p camera.Vec) (*Tracker, Frames, ball.Estimate) {
+	SetOpenCVThreads(1) // one core, as DESIGN.md §8 measures
+	rig := camera.DefaultRig()
+	props, err := ball.ByName("tennis")
+	require.NoError(b, err)
+	r, err := NewRenderer(RenderConfig{Seed: 3}, rig)
+	require.NoError(b, err)
+	frames := Frames{gocv.NewMat(), gocv.NewMat()}
+	for i := range frames {
+		require.NoError(b, r.Render(i, 0, BallState{P: p, V: camera.Vec{-4.5, 0, 1}, Radius: props.Radius}, image.Rectangle{}, &frames[i]))
+	}
+	tr, err := NewTracker(cfg, rig, props)
+	require.NoError(b, err)
+	// A prediction 5 mm off the truth with a 5 mm σ, as while tracking.
+	pred := ball.Estimate{Valid: true, State: ball.State{P: camera.Vec{p[0] + 0.005, p[1], p[2]}}}
+	for k := 0; k < 3; k++ {
+		pred.Cov[k*7] = 0.005 * 0.005
+	}
+	return tr, frames, pred
+}
+
+// BenchmarkStereoFullFrame: full-frame detection in both cameras plus
+// matching/triangulation, per stereo pair.
+func BenchmarkStereoFullFrame(b *testing.B) {
+	tr, frames, _ := benchPair(b, TrackerConfig{}, camera.Vec{2.0, 0.1, 1.2})
+	var res Result
+	var none ball.Estimate
+	require.NoError(b, tr.detect(frames, false))
+	require.True(b, tr.match(&res, &none))
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		_ = tr.detect(frames, false)
+		tr.match(&res, &none)
+	}
+	cpu.stop()
+}
+
+// BenchmarkStereoROI: ROI detection around the predicted ball image in both
+// cameras plus matching/triangulation, per stereo pair.
+func BenchmarkStereoROI(b *testing.B) {
+	tr, frames, pred := benchPair(b, TrackerConfig{}, camera.Vec{2.0, 0.1, 1.2})
+	var res Result
+	require.True(b, tr.planROIs(&pred))
+	require.NoError(b, tr.detect(frames, true))
+	require.True(b, tr.match(&res, &pred))
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		tr.planROIs(&pred)
+		_ = tr.detect(frames, true)
+		tr.match(&res, &pred)
+	}
+	cpu.stop()
+}
+
+// cpuTimer reports the benchmark's CPU time per op on its own thread
+// (cpu-ns/op) beside the wall time: on a shared machine the wall time also
+// counts the time other processes held the core.
+type cpuTimer struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(b *testing.B) *cpuTimer {
+	runtime.LockOSThread()
+	b.ReportAllocs()
+	b.ResetTimer()
+	return &cpuTimer{b: b, start: threadCPU()}
+}
+
+func (c *cpuTimer) stop() {
+	d := threadCPU() - c.start
+	c.b.StopTimer()
+	runtime.UnlockOSThread()
+	c.b.ReportMetric(float64(d.Nanoseconds())/float64(c.b.N), "cpu-ns/op")
+}
