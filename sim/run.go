@@ -177,6 +177,11 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		}(k)
 	}
 	wg.Wait()
+	for _, w := range worlds {
+		if err := w.Close(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("observer: %w", err)
+		}
+	}
 	if firstErr != nil {
 		return Summary{}, nil, firstErr
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -212,6 +213,15 @@ func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
 // SetObserver replaces the state-fidelity observer (e.g. with camera
 // fidelity).
 func (w *World) SetObserver(o Observer) { w.observer = o }
+
+// Close releases the observer's resources when it has any (an Observer may
+// implement io.Closer, e.g. to free OpenCV images).
+func (w *World) Close() error {
+	if c, ok := w.observer.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 // Reach returns the world's reachability checker.
 func (w *World) Reach() *Reach { return w.reach }
