@@ -253,6 +253,15 @@ func (o *cameraObserver) StartThrow(th *sim.Throw, _ *rand.Rand) error {
 	return nil
 }
 
+// Close frees the renderer's and tracker's OpenCV images and reports an
+// error held from the last throw.
+func (o *cameraObserver) Close() error {
+	if err := o.sc.Close(); err != nil {
+		return err
+	}
+	return o.err
+}
+
 func (o *cameraObserver) Observe(t float64, truth ball.Vec, _ *rand.Rand) (ball.Vec, bool) {
 	p, ok, err := o.sc.Observe(t, truth)
 	if err != nil && o.err == nil {
