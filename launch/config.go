@@ -24,7 +24,9 @@ import (
 type Config struct {
 	Robot robot.Config `yaml:"robot"`
 	Sim   sim.Config   `yaml:"sim"`
-	MPC   mpc.Config   `yaml:"mpc"`
+	// Node configures the ROS nodes and the real-time loop (launch/node.go).
+	Node NodeConfig `yaml:"node"`
+	MPC  mpc.Config `yaml:"mpc"`
 	// ES selects the ES policy file (default: the shipped policy) and the
 	// trainer settings.
 	ES policy.Config `yaml:"es"`

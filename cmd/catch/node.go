@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/perception/camera"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// rosArgs reads the arguments roslaunch appends to a node's command line
+// (__name:=, __ns:=, __log:=); anything else positional is bad input.
+func rosArgs(args []string, name, ns *string) error {
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, ":=")
+		if !ok {
+			return fmt.Errorf("unexpected argument %q (only ROS remappings such as __name:=NAME)", a)
+		}
+		switch k {
+		case "__name":
+			*name = v
+		case "__ns":
+			*ns = v
+		default:
+			// __log, __ip, __master and topic remappings (from:=to):
+			// goroslib applies remappings from the command line itself.
+		}
+	}
+	return nil
+}
+
+func nodeLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+// lockstepFlag is the nodes' --lockstep (overrides node.lockstep when set).
+var lockstepFlag bool
+
+func loadNodeSetup(cfgPath, ns string) (launch.Config, *robot.Robot, error) {
+	cfg, err := launch.LoadConfig(cfgPath)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if lockstepFlag {
+		cfg.Node.Lockstep = true
+	}
+	if ns != "" {
+		cfg.Node.ROS.Namespace = ns
+	}
+	if err := cfg.Node.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("config %s: %w", cfgPath, err)
+	}
+	rob, err := robot.Load(cfg.Robot)
+	return cfg, rob, err
+}
+
+func init() {
+	node := &cobra.Command{
+		Use:   "node",
+		Short: "ROS 1 nodes: controller, simarm, perception",
+		Long: `The ROS 1 nodes of the system, for roslaunch (launch/sim.launch,
+launch/robot.launch) or by hand. They find the master through ROS_MASTER_URI
+and bind to ROS_IP (default 127.0.0.1, loopback only); a master that is down
+is retried every node.ros.retry_s, and a restarted master is re-registered
+with.`,
+	}
+
+	var ctrlName, cfgPath, statsOut string
+	controller := &cobra.Command{
+		Use:   "controller [__name:=NAME]",
+		Short: "Observations → estimator → controller → safety → arm, at 250 Hz over ROS",
+		Long: `Subscribes joint states (/joint_states), ball observations
+(/ball/observation), the e-stop (/catch/estop) and re-arms (/catch/rearm);
+runs the real-time loop (read → estimate → controller → safety → write) and
+publishes the arm command (/arm_controller/command), the ball estimate
+(/ball/state), plan and forecast markers and /diagnostics. Topic names,
+command type and frame in the config's node.ros section.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ns := "catch_controller", ""
+			if err := rosArgs(args, &name, &ns); err != nil {
+				return err
+			}
+			cfg, rob, err := loadNodeSetup(cfgPath, ns)
+			if err != nil {
+				return err
+			}
+			log := nodeLogger()
+			n, err := launch.NewControllerNode(&cfg, rob, ctrlName, name, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			log.Info("controller node starting", "controller", ctrlName, "name", name, "master", cfg.Node.ROS.WithDefaults().MasterURI)
+			err = n.Run(ctx)
+			st := n.Stats()
+			if statsOut != "" {
+				b, _ := json.MarshalIndent(st, "", "  ")
+				if werr := os.WriteFile(statsOut, append(b, '\n'), 0o644); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			log.Info("controller node stopped", "ticks", st.Ticks, "overruns", st.Overruns, "jitter_p99_us", st.JitterUS.P99, "interventions", st.Interventions.Total())
+			return failed(err)
+		},
+	}
+	f := controller.Flags()
+	f.StringVar(&ctrlName, "controller", "hold", "controller: "+joinNames(launch.Controllers()))
+	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
+	f.StringVar(&statsOut, "stats-out", "", "write the loop statistics as JSON to this file on exit")
+	f.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: joint-state stamps pace the loop (with 'node simarm --lockstep')")
+	node.AddCommand(controller)
+
+	var (
+		scenario, resultsPath, simCfg, fidelity string
+		seed                                    uint64
+		trials, first                           int
+		pause                                   float64
+	)
+	simarm := &cobra.Command{
+		Use:   "simarm [__name:=NAME]",
+		Short: "Simulated arm and thrower behind the topics of a real ros_control arm",
+		Long: `Publishes joint states at 250 Hz, obeys commands on the command topic
+with the scenario's action latency and the arm's limits, flies the scenario's
+throws (throw i is the one 'catch sim --seed S' flies as trial i), publishes
+ball observations at the camera rate with the scenario's noise and latency,
+judges catches with the pocket model and publishes /catch/sensor. Before each
+throw it re-arms the controller (/catch/rearm) and waits for /catch/armed.
+With --results, one JSON line per throw (the 'catch sim --log' format).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ns := "catch_simarm", ""
+			if err := rosArgs(args, &name, &ns); err != nil {
+				return err
+			}
+			cfg, rob, err := loadNodeSetup(simCfg, ns)
+			if err != nil {
+				return err
+			}
+			sc, err := sim.Lookup(scenario)
+			if err != nil {
+				return err
+			}
+			if fidelity != "state" {
+				return fmt.Errorf("--fidelity %q: accepted: state (camera fidelity needs the gocv stereo tracker of perception/vision, not available yet)", fidelity)
+			}
+			if trials < 0 || first < 0 || pause < 0 {
+				return fmt.Errorf("--trials, --first and --pause must not be negative")
+			}
+			var out *json.Encoder
+			if resultsPath == "-" {
+				out = json.NewEncoder(cmd.OutOrStdout())
+			} else if resultsPath != "" {
+				fh, err := os.OpenFile(resultsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("--results: %w", err)
+				}
+				defer fh.Close()
+				out = json.NewEncoder(fh)
+			}
+			log := nodeLogger()
+			var werr error
+			s, err := launch.NewSimArm(launch.SimArmOptions{
+				Config: &cfg, Robot: rob, Scenario: sc, Seed: seed, First: first, Trials: trials, PauseS: pause,
+				NodeName: name, Log: log,
+				Result: func(r sim.TrialResult) {
+					log.Info("throw", "trial", r.Index, "catchable", r.Catchable, "caught", r.Caught, "miss_m", r.MissDistanceM, "limit_violations", r.LimitViolations)
+					if out != nil && werr == nil {
+						werr = out.Encode(r)
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			err = s.Run(ctx)
+			if ctx.Err() != nil && trials == 0 {
+				err = nil // stopped by a signal: the normal end of an endless run
+			}
+			if err == nil {
+				err = werr
+			}
+			return failed(err)
+		},
+	}
+	g := simarm.Flags()
+	g.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
+	g.Uint64Var(&seed, "seed", 1, "random seed (throw i is trial i of 'catch sim --seed')")
+	g.IntVar(&trials, "trials", 0, "number of throws (0: until stopped)")
+	g.IntVar(&first, "first", 0, "index of the first throw")
+	g.Float64Var(&pause, "pause", 1, "seconds between throws")
+	g.StringVar(&resultsPath, "results", "", "append one JSON line per throw to this file (- for stdout)")
+	g.StringVar(&simCfg, "config", "", "run configuration YAML (robot, sim, node)")
+	g.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: wait for the controller's command of each tick (with 'node controller --lockstep')")
+	g.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with the scenario's noise)")
+	node.AddCommand(simarm)
+
+	var rigPath, percCfg, ballName string
+	perc := &cobra.Command{
+		Use:   "perception [__name:=NAME]",
+		Short: "Camera frames (sensor_msgs/Image per camera) → ball observations",
+		Long: `Subscribes <camera>/image_raw (bgr8, rgb8 or mono8) for each camera of the
+rig, matches the frames of one instant by stamp, detects the ball with the
+gocv tracker (perception/vision: colour detection, ROI tracking, stereo
+triangulation, outlier gating) and publishes geometry_msgs/PointStamped on
+ball/observation, stamped with the frames' capture time.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ns := "catch_perception", ""
+			if err := rosArgs(args, &name, &ns); err != nil {
+				return err
+			}
+			cfg, _, err := loadNodeSetup(percCfg, ns)
+			if err != nil {
+				return err
+			}
+			rig := camera.DefaultRig()
+			if rigPath != "" {
+				if rig, err = camera.LoadRig(rigPath); err != nil {
+					return err
+				}
+			}
+			props, err := ball.ByName(ballName)
+			if err != nil {
+				return err
+			}
+			log := nodeLogger()
+			n, err := launch.NewPerceptionNode(&cfg, rig, props, name, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			err = n.Run(ctx)
+			steps, found, dropped := n.Stats()
+			log.Info("perception node stopped", "stereo_steps", steps, "found", found, "frames_dropped", dropped)
+			return failed(err)
+		},
+	}
+	h := perc.Flags()
+	h.StringVar(&rigPath, "rig", "", "camera rig YAML (camera_info calibrations and poses); default the built-in stereo pair")
+	h.StringVar(&percCfg, "config", "", "run configuration YAML (node.ros, sim.estimator)")
+	h.StringVar(&ballName, "ball", "tennis", "ball set the tracker looks for")
+	node.AddCommand(perc)
+	root.AddCommand(node)
+}

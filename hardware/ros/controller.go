@@ -1,0 +1,336 @@
+package ros
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/nav_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/trajectory_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/visualization_msgs"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+)
+
+// Hooks receive the controller node's inputs, on goroslib's goroutines.
+type Hooks struct {
+	// Observe gets a ball observation captured at `at` (loop clock).
+	Observe func(at time.Duration, p [3]float64)
+	// EStop gets /catch/estop.
+	EStop func(on bool)
+	// Rearm gets a new catch: throw seq, released at epoch (loop clock).
+	Rearm func(seq uint32, epoch time.Duration)
+}
+
+// ControllerIO is the controller node's ROS side. It is the loop's
+// control.ArmIO: joint states arrive in a latest-value slot (rejected
+// messages are counted and leave the slot alone, so the joint-state
+// watchdog holds the arm), and commands leave through a latest-value slot
+// that a publisher goroutine sends, so the loop never allocates or blocks
+// on the network.
+type ControllerIO struct {
+	conn  *Conn
+	cfg   Config
+	clock control.TimeBase
+	// drive, when set, is advanced to each joint state's stamp (lockstep).
+	drive *control.SimClock
+	jm    *JointMap
+	hooks Hooks
+
+	state control.Slot[armSample]
+	cmds  *cmdQueue
+	wake  chan struct{}
+
+	cmdPub, ballPub, planPub, fcPub, diagPub, armedPub *Publisher
+
+	received, rejected, badObs atomic.Uint64
+	obsIn                      atomic.Uint64 // observation messages received
+	obsOffset                  uint64        // lockstep: observations published before we listened
+	lastReject                 atomic.Pointer[string]
+	wg                         sync.WaitGroup
+	cancel                     context.CancelFunc
+}
+
+type armSample struct {
+	at    time.Duration
+	q, qd []float64
+}
+
+// NewControllerIO declares the controller node's topics. names are the
+// chain's joints in q order (cfg.JointNames, when set, overrides them).
+func NewControllerIO(cfg Config, name string, names []string, clock control.TimeBase, log *slog.Logger) (*ControllerIO, error) {
+	conn, err := NewConn(cfg, name, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg = conn.Config()
+	if len(cfg.JointNames) > 0 {
+		names = cfg.JointNames
+	}
+	n := len(names)
+	c := &ControllerIO{
+		conn: conn, cfg: cfg, clock: clock, jm: NewJointMap(names),
+		cmds: newCmdQueue(16, n),
+		wake: make(chan struct{}, 1),
+	}
+	t := cfg.Topics
+	if cfg.CommandType == CommandFloat64Array {
+		c.cmdPub = conn.Publish(t.Command, &std_msgs.Float64MultiArray{}, false)
+	} else {
+		c.cmdPub = conn.Publish(t.Command, &trajectory_msgs.JointTrajectory{}, false)
+	}
+	c.ballPub = conn.Publish(t.BallState, &nav_msgs.Odometry{}, false)
+	c.planPub = conn.Publish(t.Plan, &visualization_msgs.MarkerArray{}, false)
+	c.fcPub = conn.Publish(t.Forecast, &visualization_msgs.MarkerArray{}, false)
+	c.diagPub = conn.Publish(t.Diagnostics, &diagnostic_msgs.DiagnosticArray{}, false)
+	c.armedPub = conn.Publish(t.Armed, &std_msgs.Header{}, true)
+	conn.Subscribe(t.JointStates, c.onJointState)
+	conn.Subscribe(t.Observation, c.onObservation)
+	conn.Subscribe(t.EStop, func(m *std_msgs.Bool) {
+		if h := c.hooks.EStop; h != nil {
+			h(m.Data)
+		}
+	})
+	conn.Subscribe(t.Rearm, func(m *std_msgs.Header) {
+		if h := c.hooks.Rearm; h != nil {
+			epoch := clock.Now()
+			if !m.Stamp.IsZero() && m.Stamp.Unix() > 0 {
+				epoch = clock.At(m.Stamp)
+			}
+			h(m.Seq, epoch)
+		}
+	})
+	return c, nil
+}
+
+// SetHooks sets the input callbacks; call before Start.
+func (c *ControllerIO) SetHooks(h Hooks) { c.hooks = h }
+
+// Conn returns the node's connection.
+func (c *ControllerIO) Conn() *Conn { return c.conn }
+
+// Joints returns the joint names in chain order.
+func (c *ControllerIO) Joints() []string { return c.jm.Names }
+
+// Start registers the node (retrying while the master is down) and starts
+// the command publisher.
+func (c *ControllerIO) Start(ctx context.Context) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.conn.Start(ctx)
+	c.wg.Add(1)
+	go c.publishCommands(ctx)
+}
+
+// Close stops the publisher and unregisters the node.
+func (c *ControllerIO) Close() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	c.conn.Close()
+}
+
+func (c *ControllerIO) onJointState(m *sensor_msgs.JointState) {
+	n := len(c.jm.Names)
+	s := &armSample{at: c.clock.Now(), q: make([]float64, n), qd: make([]float64, n)}
+	if err := c.jm.FromJointState(m, s.q, s.qd); err != nil {
+		c.rejected.Add(1)
+		msg := err.Error()
+		c.lastReject.Store(&msg)
+		return
+	}
+	c.received.Add(1)
+	if c.drive != nil {
+		// Lockstep: the arm's stamp is the time; the tick for it runs now,
+		// once the observations published before this state (header seq)
+		// are in — they come over another connection.
+		c.waitObservations(uint64(m.Header.Seq))
+		s.at = c.clock.At(m.Header.Stamp)
+		c.state.Store(s)
+		c.drive.Set(s.at)
+		return
+	}
+	c.state.Store(s)
+}
+
+// waitObservations waits (up to 200 ms) until n observations have come in,
+// counting from when this node started listening.
+func (c *ControllerIO) waitObservations(n uint64) {
+	if n < c.obsOffset {
+		return
+	}
+	need := n - c.obsOffset
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for c.obsIn.Load() < need {
+		if time.Now().After(deadline) {
+			// Some were published before we listened: count from here on.
+			c.obsOffset = n - c.obsIn.Load()
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// DriveClock makes joint states drive clk (which must be the IO's clock):
+// each state's stamp becomes the time, so a loop on clk ticks once per state
+// of a simulated arm that waits for each command (lockstep; see
+// launch.SimArm). Call before Start.
+func (c *ControllerIO) DriveClock(clk *control.SimClock) { c.drive = clk }
+
+func (c *ControllerIO) onObservation(m *geometry_msgs.PointStamped) {
+	defer c.obsIn.Add(1)
+	p, err := Point(m)
+	if err != nil {
+		c.badObs.Add(1)
+		return
+	}
+	at := c.clock.Now()
+	if !m.Header.Stamp.IsZero() && m.Header.Stamp.Unix() > 0 {
+		at = c.clock.At(m.Header.Stamp)
+	}
+	if h := c.hooks.Observe; h != nil {
+		h(at, p)
+	}
+}
+
+// ReadState implements control.ArmIO.
+func (c *ControllerIO) ReadState(dst *control.ArmState) (time.Duration, bool) {
+	s, _ := c.state.Load()
+	if s == nil {
+		return 0, false
+	}
+	copy(dst.Q, s.q)
+	copy(dst.Qd, s.qd)
+	return s.at, true
+}
+
+// WriteCommand implements control.ArmIO: it queues a copy of cmd for the
+// publisher goroutine without waiting. Commands are a sequence, not a
+// latest value: the arm judges each against the one before, so dropping
+// one would double the velocity step it sees. The queue is bounded
+// (oldest dropped and counted if the publisher stalls).
+func (c *ControllerIO) WriteCommand(at time.Duration, cmd *control.Command) {
+	c.cmds.push(at, cmd)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *ControllerIO) publishCommands(ctx context.Context) {
+	defer c.wg.Done()
+	cmd := control.NewCommand(len(c.jm.Names))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		}
+		for {
+			at, ok := c.cmds.pop(&cmd)
+			if !ok {
+				break
+			}
+			// Stamped with the tick that made it: the arm side can tell the
+			// time between commands even when the network bunches them.
+			c.cmdPub.Write(c.jm.CommandMsg(&c.cfg, c.clock.Time(at), cmd.Q, cmd.Qd))
+		}
+	}
+}
+
+// CommandsDropped counts commands dropped because the publisher fell behind.
+func (c *ControllerIO) CommandsDropped() uint64 {
+	c.cmds.mu.Lock()
+	defer c.cmds.mu.Unlock()
+	return c.cmds.dropped
+}
+
+// cmdQueue is a bounded FIFO of commands in preallocated slots.
+type cmdQueue struct {
+	mu      sync.Mutex
+	slots   []control.Command
+	at      []time.Duration
+	head, n int
+	dropped uint64
+}
+
+func newCmdQueue(capacity, joints int) *cmdQueue {
+	q := &cmdQueue{slots: make([]control.Command, capacity), at: make([]time.Duration, capacity)}
+	for i := range q.slots {
+		q.slots[i] = control.NewCommand(joints)
+	}
+	return q
+}
+
+func (q *cmdQueue) push(at time.Duration, c *control.Command) {
+	q.mu.Lock()
+	if q.n == len(q.slots) {
+		q.head = (q.head + 1) % len(q.slots)
+		q.n--
+		q.dropped++
+	}
+	i := (q.head + q.n) % len(q.slots)
+	s := &q.slots[i]
+	q.at[i] = at
+	copy(s.Q, c.Q)
+	copy(s.Qd, c.Qd)
+	q.n++
+	q.mu.Unlock()
+}
+
+func (q *cmdQueue) pop(dst *control.Command) (time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return 0, false
+	}
+	at := q.at[q.head]
+	s := &q.slots[q.head]
+	copy(dst.Q, s.Q)
+	copy(dst.Qd, s.Qd)
+	q.head = (q.head + 1) % len(q.slots)
+	q.n--
+	return at, true
+}
+
+// JointStats counts joint-state messages accepted and rejected, and bad
+// observations; last is the newest rejection's reason.
+func (c *ControllerIO) JointStats() (received, rejected, badObs uint64, last string) {
+	if p := c.lastReject.Load(); p != nil {
+		last = *p
+	}
+	return c.received.Load(), c.rejected.Load(), c.badObs.Load(), last
+}
+
+// PublishBall publishes the estimate on the ball-state topic.
+func (c *ControllerIO) PublishBall(stamp time.Time, e *ball.Estimate) {
+	c.ballPub.Write(Odometry(c.cfg.FrameID, stamp, e))
+}
+
+// PublishPlan publishes plan markers.
+func (c *ControllerIO) PublishPlan(m []visualization_msgs.Marker) {
+	c.planPub.Write(&visualization_msgs.MarkerArray{Markers: m})
+}
+
+// PublishForecast publishes forecast markers.
+func (c *ControllerIO) PublishForecast(m []visualization_msgs.Marker) {
+	c.fcPub.Write(&visualization_msgs.MarkerArray{Markers: m})
+}
+
+// PublishDiagnostics publishes on /diagnostics.
+func (c *ControllerIO) PublishDiagnostics(d *diagnostic_msgs.DiagnosticArray) { c.diagPub.Write(d) }
+
+// PublishArmed acknowledges a Rearm (latched).
+func (c *ControllerIO) PublishArmed(seq uint32, stamp time.Time) {
+	c.armedPub.Write(&std_msgs.Header{Seq: seq, Stamp: stamp, FrameId: c.cfg.FrameID})
+}
+
+// FrameID returns the frame of published positions.
+func (c *ControllerIO) FrameID() string { return c.cfg.FrameID }

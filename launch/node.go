@@ -1,0 +1,294 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/visualization_msgs"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/hardware/ros"
+	"github.com/agilecatch/catch/perception"
+	"github.com/agilecatch/catch/robot"
+)
+
+// NodeConfig configures the ROS nodes (catch node controller|simarm|
+// perception) and the controller's real-time loop. The zero value means the
+// defaults on each field.
+type NodeConfig struct {
+	Loop control.LoopConfig `yaml:"loop"`
+	ROS  ros.Config         `yaml:"ros"`
+	// VizHz is the rate of /ball/state, /catch/plan and /catch/forecast;
+	// default 25.
+	VizHz float64 `yaml:"viz_hz"`
+	// DiagnosticsHz is the rate of /diagnostics; default 1.
+	DiagnosticsHz float64 `yaml:"diagnostics_hz"`
+	// Ball names the ball set the estimator and controller assume (package
+	// ball); default tennis.
+	Ball string `yaml:"ball"`
+	// SettleS is the simulated thrower's pause between the re-arm and the
+	// release, s; default 0.15.
+	SettleS float64 `yaml:"settle_s"`
+	// Lockstep runs controller and simulated arm in simulated time: each
+	// joint state's stamp is the controller's clock, and the simulated arm
+	// waits for the command of each tick before simulating the next (the
+	// ABB EGM pattern, where the robot's state messages pace the
+	// controller). Results then do not depend on the machine's load. Only
+	// for the simulated arm; default false (wall clock, real time).
+	Lockstep bool `yaml:"lockstep"`
+}
+
+// WithDefaults returns c with zero fields set.
+func (c NodeConfig) WithDefaults() NodeConfig {
+	c.Loop = c.Loop.WithDefaults()
+	c.ROS = c.ROS.WithDefaults()
+	if c.VizHz == 0 {
+		c.VizHz = 25
+	}
+	if c.DiagnosticsHz == 0 {
+		c.DiagnosticsHz = 1
+	}
+	if c.Ball == "" {
+		c.Ball = "tennis"
+	}
+	if c.SettleS == 0 {
+		c.SettleS = 0.15
+	}
+	return c
+}
+
+// Validate reports the first bad field.
+func (c NodeConfig) Validate() error {
+	if err := c.Loop.Validate(); err != nil {
+		return fmt.Errorf("node.loop: %w", err)
+	}
+	if err := c.ROS.Validate(); err != nil {
+		return fmt.Errorf("node.ros: %w", err)
+	}
+	c = c.WithDefaults()
+	if !(c.VizHz > 0 && c.VizHz <= 250) {
+		return fmt.Errorf("node.viz_hz = %v: want (0, 250]", c.VizHz)
+	}
+	if !(c.DiagnosticsHz > 0 && c.DiagnosticsHz <= 50) {
+		return fmt.Errorf("node.diagnostics_hz = %v: want (0, 50]", c.DiagnosticsHz)
+	}
+	if _, err := ball.ByName(c.Ball); err != nil {
+		return fmt.Errorf("node.ball = %q: %w", c.Ball, err)
+	}
+	if !(c.SettleS >= 0.02 && c.SettleS <= 10) {
+		return fmt.Errorf("node.settle_s = %v: want [0.02, 10]", c.SettleS)
+	}
+	return nil
+}
+
+// ControllerNode is `catch node controller`: ball observations → estimator →
+// controller → safety → arm, on the real-time loop, over ROS.
+type ControllerNode struct {
+	Loop  *control.Loop
+	IO    *ros.ControllerIO
+	rob   *robot.Robot
+	cfg   NodeConfig
+	clk   control.TimeBase
+	log   *slog.Logger
+	props ball.Props
+}
+
+// NewControllerNode wires a controller node for the named controller.
+func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName string, log *slog.Logger) (*ControllerNode, error) {
+	if err := cfg.Node.Validate(); err != nil {
+		return nil, err
+	}
+	nc := cfg.Node.WithDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctrl, err := NewController(controller, rob, cfg)
+	if err != nil {
+		return nil, err
+	}
+	props, err := ball.ByName(nc.Ball)
+	if err != nil {
+		return nil, err
+	}
+	est, err := perception.NewEstimator(cfg.Sim.Estimator, props)
+	if err != nil {
+		return nil, err
+	}
+	safety, err := control.NewSafety(nc.Loop.Safety, rob, nc.Loop.Period().Seconds())
+	if err != nil {
+		return nil, err
+	}
+	var clk control.TimeBase = control.NewWallClock()
+	var sclk *control.SimClock
+	if nc.Lockstep {
+		sclk = control.NewSimClock(false)
+		clk = sclk
+	}
+	io, err := ros.NewControllerIO(nc.ROS, nodeName, rob.Chain.JointNames(), clk, log)
+	if err != nil {
+		return nil, err
+	}
+	if sclk != nil {
+		io.DriveClock(sclk)
+	}
+	if len(io.Joints()) != rob.Chain.DOF() {
+		return nil, fmt.Errorf("node.ros.joint_names: %d names for a %d-joint chain", len(io.Joints()), rob.Chain.DOF())
+	}
+	loop, err := control.NewLoop(nc.Loop, clk, io, ctrl, est, safety, log)
+	if err != nil {
+		return nil, err
+	}
+	loop.SetProps(&props)
+	io.SetHooks(ros.Hooks{
+		Observe: loop.Observe,
+		EStop: func(on bool) {
+			if on {
+				log.Warn("e-stop received")
+			}
+			loop.EStop(on)
+		},
+		Rearm: func(seq uint32, epoch time.Duration) { loop.Rearm(control.Rearm{Seq: seq, Epoch: epoch}) },
+	})
+	return &ControllerNode{Loop: loop, IO: io, rob: rob, cfg: nc, clk: clk, log: log, props: props}, nil
+}
+
+// Run starts the node and blocks until ctx is done; the loop runs without
+// waiting for the master (it brakes/holds until joint states arrive).
+func (n *ControllerNode) Run(ctx context.Context) error {
+	n.IO.Start(ctx)
+	defer n.IO.Close()
+	if n.cfg.Lockstep {
+		// The loop's deadlines start at the first joint state's stamp.
+		var st control.ArmState
+		st.Q, st.Qd = make([]float64, n.rob.Chain.DOF()), make([]float64, n.rob.Chain.DOF())
+		for {
+			if _, ok := n.IO.ReadState(&st); ok {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	n.Loop.Start(ctx)
+	defer n.Loop.Close()
+	viz := time.NewTicker(time.Duration(float64(time.Second) / n.cfg.VizHz))
+	defer viz.Stop()
+	ack := time.NewTicker(5 * time.Millisecond)
+	defer ack.Stop()
+	diagEvery := time.Duration(float64(time.Second) / n.cfg.DiagnosticsHz)
+	lastDiag := time.Now()
+	var ts control.TickState
+	var acked uint64
+	var pose robot.Pose
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ack.C:
+			// Acknowledge a re-arm once the loop has taken it.
+			if n.Loop.Latest(&ts) && ts.Rearms != acked && ts.Mode != control.ModeEStop {
+				n.IO.PublishArmed(ts.Armed, time.Now())
+				acked = ts.Rearms
+			}
+			continue
+		case <-viz.C:
+		}
+		if !n.Loop.Latest(&ts) {
+			continue
+		}
+		now := time.Now()
+		frame := n.IO.FrameID()
+		if ts.Ball.Valid {
+			n.IO.PublishBall(now, &ts.Ball)
+			path := predictPath(ts.Ball.State, &n.props, 25, 0.04)
+			n.IO.PublishForecast(forecastMarkers(frame, now, &ts.Ball, path))
+		}
+		n.rob.Chain.FK(ts.Cmd.Q, &pose)
+		plan := []visualization_msgs.Marker{
+			ros.Marker(frame, "head_target", 0, visualization_msgs.Marker_SPHERE, now, 0.16, ros.ColorHead, [][3]float64{pose.P}),
+		}
+		if ts.Ball.Valid {
+			plan = append(plan, ros.Marker(frame, "ball", 1, visualization_msgs.Marker_SPHERE, now, 0.067, ros.ColorBall, [][3]float64{ts.Ball.State.P}))
+		}
+		n.IO.PublishPlan(plan)
+		if now.Sub(lastDiag) >= diagEvery {
+			lastDiag = now
+			n.IO.PublishDiagnostics(n.diagnostics(now, &ts))
+		}
+	}
+}
+
+// Stats returns the loop's statistics with the joint-state counters.
+func (n *ControllerNode) Stats() control.LoopStats {
+	s := n.Loop.Stats()
+	_, rej, _, _ := n.IO.JointStats()
+	s.Interventions.BadStates = rej
+	return s
+}
+
+func (n *ControllerNode) diagnostics(now time.Time, ts *control.TickState) *diagnostic_msgs.DiagnosticArray {
+	s := n.Stats()
+	recv, rej, badObs, last := n.IO.JointStats()
+	level := diagnostic_msgs.DiagnosticStatus_OK
+	msg := ts.Mode.String()
+	switch ts.Mode {
+	case control.ModeEStop, control.ModeError:
+		level = diagnostic_msgs.DiagnosticStatus_ERROR
+	case control.ModeStale, control.ModeAborted:
+		level = diagnostic_msgs.DiagnosticStatus_WARN
+	}
+	if !n.IO.Conn().Connected() {
+		level = max(level, diagnostic_msgs.DiagnosticStatus_WARN)
+		msg += "; ROS master unreachable"
+	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	iv := s.Interventions
+	kv := [][2]string{
+		{"mode", ts.Mode.String()}, {"controller_status", ts.Code.String()},
+		{"armed_throw", strconv.FormatUint(uint64(ts.Armed), 10)},
+		{"estop_latched", strconv.FormatBool(ts.EStop)}, {"aborted", strconv.FormatBool(ts.Aborted)},
+		{"ticks", u(s.Ticks)}, {"overruns", u(s.Overruns)}, {"skipped", u(s.Skipped)},
+		{"jitter_p50_us", f(s.JitterUS.P50)}, {"jitter_p99_us", f(s.JitterUS.P99)}, {"jitter_max_us", f(s.JitterUS.Max)},
+		{"work_p50_us", f(s.WorkUS.P50)}, {"work_p99_us", f(s.WorkUS.P99)}, {"work_max_us", f(s.WorkUS.Max)},
+		{"interventions", u(iv.Total())},
+		{"nan", u(iv.NaN)}, {"position", u(iv.Position)}, {"velocity", u(iv.Velocity)}, {"acceleration", u(iv.Accel)},
+		{"workspace", u(iv.Workspace)}, {"stale_joints", u(iv.StaleJoints)}, {"ball_lost", u(iv.BallLost)},
+		{"estop", u(iv.EStop)}, {"controller_errors", u(iv.CtrlErrors)},
+		{"joint_states_received", u(recv)}, {"joint_states_rejected", u(rej)}, {"last_rejection", last},
+		{"bad_observations", u(badObs)}, {"commands_dropped", u(n.IO.CommandsDropped())}, {"obs_dropped", u(s.ObsDropped)},
+		{"registrations", strconv.FormatInt(n.IO.Conn().Registrations(), 10)},
+	}
+	return ros.Diagnostics(now, "catch: control loop", "catch_controller", level, msg, kv)
+}
+
+// predictPath extrapolates the ball with the flight model (no forecaster
+// yet): n points dt apart from st.
+func predictPath(st ball.State, props *ball.Props, n int, dt float64) [][3]float64 {
+	out := make([][3]float64, 0, n)
+	for i := 0; i < n && st.P[2] > 0; i++ {
+		out = append(out, st.P)
+		props.Propagate(&st, dt, 0)
+	}
+	return out
+}
+
+// forecastMarkers draws the predicted path and, at each horizon, a sphere
+// of the position's 1σ size from the estimate's covariance.
+func forecastMarkers(frame string, stamp time.Time, e *ball.Estimate, path [][3]float64) []visualization_msgs.Marker {
+	sigma := math.Sqrt(math.Max(e.Cov[0]+e.Cov[7]+e.Cov[14], 1e-8))
+	m := []visualization_msgs.Marker{ros.Marker(frame, "forecast_path", 0, visualization_msgs.Marker_LINE_STRIP, stamp, 0.01, ros.ColorForecast, path)}
+	if len(path) > 0 {
+		m = append(m, ros.Marker(frame, "forecast_spread", 1, visualization_msgs.Marker_SPHERE, stamp, 2*sigma+0.01, ros.ColorForecast, path[len(path)-1:]))
+	}
+	return m
+}

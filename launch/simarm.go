@@ -1,0 +1,484 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/hardware/ros"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// SimArmOptions configures `catch node simarm`.
+type SimArmOptions struct {
+	Config   *Config
+	Robot    *robot.Robot
+	Scenario *sim.Scenario
+	Seed     uint64
+	// First is the index of the first throw; Trials how many (0: forever).
+	First, Trials int
+	// PauseS is the idle time between throws, s (the arm holds its ready pose).
+	PauseS   float64
+	NodeName string
+	Log      *slog.Logger
+	// Result receives each trial's result as it completes.
+	Result func(sim.TrialResult)
+}
+
+// SimArm is the simulated robot and thrower behind the same topics as a real
+// ros_control arm: it publishes joint states at the control rate (250 Hz),
+// obeys commands with the scenario's action latency and the arm's limits
+// (sim.Arm), flies the scenario's throws (throw i from sim.TrialRand(seed,
+// i), as `catch sim` does), publishes ball observations at the camera rate
+// with the scenario's noise, dropouts and latency, judges catches with
+// sim.Pocket and publishes the catch sensor. Time is the wall clock: the
+// physics runs 1 ms steps in 4 ms frames, each frame simulated as soon as
+// its end has passed, so commands act at their receipt time plus latency.
+type SimArm struct {
+	opt   SimArmOptions
+	io    *ros.SimIO
+	lim   robot.Limits
+	ready []float64
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	cmds  []timedCmd // bounded: oldest dropped beyond cmdCap
+	armed atomic.Int64
+	// lockstep: newest command stamp (UnixNano) and its signal
+	lastCmd  atomic.Int64
+	cmdSig   chan struct{}
+	timeouts atomic.Int64
+}
+
+type timedCmd struct {
+	at, stamp time.Time // received; sent (zero when the message has no stamp)
+	q, qd     []float64
+}
+
+const cmdCap = 256
+
+// NewSimArm declares the simulated arm's node.
+func NewSimArm(opt SimArmOptions) (*SimArm, error) {
+	if opt.Config == nil || opt.Robot == nil || opt.Scenario == nil {
+		return nil, fmt.Errorf("simarm: config, robot and scenario are required")
+	}
+	if err := opt.Config.Node.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.NodeName == "" {
+		opt.NodeName = "simarm"
+	}
+	ready := opt.Config.Sim.ReadyQ
+	if ready == nil {
+		ready = sim.DefaultReadyQ
+	}
+	if len(ready) != opt.Robot.Chain.DOF() {
+		return nil, fmt.Errorf("sim.ready_q: %d values for a %d-joint chain", len(ready), opt.Robot.Chain.DOF())
+	}
+	s := &SimArm{opt: opt, lim: opt.Robot.Limits, ready: append([]float64(nil), ready...), log: opt.Log}
+	s.armed.Store(-1)
+	s.cmdSig = make(chan struct{}, 1)
+	io, err := ros.NewSimIO(opt.Config.Node.WithDefaults().ROS, opt.NodeName, opt.Robot.Chain.JointNames(), s.onCommand,
+		func(seq uint32) { s.armed.Store(int64(seq)) }, opt.Log)
+	if err != nil {
+		return nil, err
+	}
+	s.io = io
+	return s, nil
+}
+
+// IO returns the node's ROS side.
+func (s *SimArm) IO() *ros.SimIO { return s.io }
+
+func (s *SimArm) onCommand(stamp time.Time, q, qd []float64) {
+	s.mu.Lock()
+	if len(s.cmds) == cmdCap {
+		s.cmds = s.cmds[1:]
+	}
+	s.cmds = append(s.cmds, timedCmd{at: time.Now(), stamp: stamp, q: q, qd: qd})
+	s.mu.Unlock()
+	if !stamp.IsZero() {
+		s.lastCmd.Store(stamp.UnixNano())
+		select {
+		case s.cmdSig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *SimArm) takeCmds(dst []timedCmd) []timedCmd {
+	s.mu.Lock()
+	dst = append(dst[:0], s.cmds...)
+	s.cmds = s.cmds[:0]
+	s.mu.Unlock()
+	return dst
+}
+
+// Run registers the node and flies the throws; it returns when they are
+// done (or ctx is).
+func (s *SimArm) Run(ctx context.Context) error {
+	s.io.Start(ctx)
+	defer s.io.Close()
+	if err := s.io.Conn().WaitConnected(ctx); err != nil {
+		return err
+	}
+	o := s.opt
+	rateHz := o.Config.Sim.ControlRateHz
+	if rateHz == 0 {
+		rateHz = 250
+	}
+	maxT := o.Config.Sim.MaxTimeS
+	if maxT == 0 {
+		maxT = 2
+	}
+	frame := time.Duration(float64(time.Second) / rateHz)
+	lim := s.lim
+	arm, err := sim.NewArm(o.Config.Sim.Arm, sim.JointLimits{Lower: lim.Lower, Upper: lim.Upper, Vel: lim.Vel, Acc: lim.Acc}, s.ready,
+		o.Scenario.ActionLatencyMS/1000, 1/rateHz)
+	if err != nil {
+		return err
+	}
+	props := o.Scenario.BallProps()
+	pocket, err := sim.NewPocket(o.Config.Sim.Pocket, o.Robot.Pocket, props.Radius)
+	if err != nil {
+		return err
+	}
+	reach, err := sim.NewReach(o.Config.Sim.Reach, o.Robot, s.ready)
+	if err != nil {
+		return err
+	}
+	w := &simWorld{s: s, arm: arm, pocket: pocket, rob: o.Robot, frame: frame, maxT: maxT,
+		prevQd: make([]float64, len(s.ready)), jac: make([]float64, 6*len(s.ready)),
+		lockstep: o.Config.Node.Lockstep, vt: time.Now().Truncate(time.Millisecond)}
+	// Hold the ready pose until the first throw, publishing joint states.
+	if err := w.idle(ctx, w.now().Add(time.Duration(o.PauseS*float64(time.Second)))); err != nil {
+		return err
+	}
+	for i := o.First; o.Trials == 0 || i < o.First+o.Trials; i++ {
+		rng := sim.TrialRand(o.Seed, i)
+		th := o.Scenario.Sample(rng)
+		res := sim.TrialResult{Index: i}
+		sim.Describe(&th, &res)
+		res.Catchable, _ = reach.Catchable(&th)
+		if err := w.trial(ctx, i, &th, rng, &res); err != nil {
+			return err
+		}
+		if o.Result != nil {
+			o.Result(res)
+		}
+		if err := w.idle(ctx, w.now().Add(time.Duration(o.PauseS*float64(time.Second)))); err != nil {
+			return err
+		}
+	}
+	if n := s.timeouts.Load(); n > 0 {
+		s.log.Warn("lockstep: ticks the controller did not answer within 2 s", "count", n)
+	}
+	return nil
+}
+
+type simWorld struct {
+	s      *SimArm
+	arm    *sim.Arm
+	pocket *sim.Pocket
+	rob    *robot.Robot
+	frame  time.Duration
+	maxT   float64
+	cmds   []timedCmd
+	prevQd []float64
+	// previous command's stamp and receipt time
+	lastStamp, lastAt time.Time
+	pose              robot.Pose
+	jac               []float64
+	// lockstep: simulated time, advanced frame by frame as the controller
+	// answers each joint state
+	lockstep bool
+	vt       time.Time
+	obsSent  uint32 // observations published (joint-state header seq)
+}
+
+// now is the arm's time: the wall clock, or the simulated time in lockstep.
+func (w *simWorld) now() time.Time {
+	if w.lockstep {
+		return w.vt
+	}
+	return time.Now()
+}
+
+// advance moves to time t after the joint state of time cur was published:
+// in real time it sleeps until t; in lockstep it waits (up to 2 s of wall
+// time) for the controller's command stamped cur, then jumps to t.
+func (w *simWorld) advance(ctx context.Context, cur, t time.Time) error {
+	if !w.lockstep {
+		return sleepUntil(ctx, t)
+	}
+	timeout := time.NewTimer(2 * time.Second)
+	defer timeout.Stop()
+	for w.s.lastCmd.Load() < cur.UnixNano() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.s.cmdSig:
+		case <-timeout.C:
+			w.s.timeouts.Add(1)
+			w.vt = t
+			return nil
+		}
+	}
+	w.vt = t
+	return nil
+}
+
+// drain takes the commands received so far; during a trial (release set)
+// they are queued on the arm at their receipt time, and each is checked
+// against the limits as the in-process simulation checks it: position,
+// velocity, and velocity change from the previous command (over the time
+// between the two by their stamps, at least one period).
+func (w *simWorld) drain(release time.Time, res *sim.TrialResult) {
+	w.cmds = w.s.takeCmds(w.cmds)
+	period := w.frame.Seconds()
+	for _, c := range w.cmds {
+		// The velocity may change by the acceleration limit times the time
+		// since the previous command (at least one period), by the senders'
+		// stamps (receipt times when there are none): a controller that
+		// skipped a deadline may change it by more than one period's worth.
+		gap := period
+		if prev := w.lastStamp; !prev.IsZero() && !c.stamp.IsZero() {
+			gap = math.Max(period, c.stamp.Sub(prev).Seconds())
+		} else if prev := w.lastAt; !prev.IsZero() && c.stamp.IsZero() {
+			gap = math.Max(period, c.at.Sub(prev).Seconds())
+		}
+		w.lastStamp, w.lastAt = c.stamp, c.at
+		if res != nil {
+			res.Steps++
+			if violates(w.s.lim, gap, w.prevQd, c.q, c.qd) {
+				res.LimitViolations++
+			}
+			when := c.at
+			if w.lockstep && !c.stamp.IsZero() {
+				when = c.stamp // the tick that made it: in lockstep the arm's time
+			}
+			w.arm.Command(when.Sub(release).Seconds(), c.q, c.qd)
+		}
+		copy(w.prevQd, c.qd)
+	}
+}
+
+func violates(lim robot.Limits, dt float64, prevQd, q, qd []float64) bool {
+	const tol = 1e-9
+	for j := range q {
+		if math.IsNaN(q[j]) || math.IsNaN(qd[j]) || math.IsInf(q[j], 0) || math.IsInf(qd[j], 0) {
+			return true
+		}
+		dmax := lim.Acc[j] * dt
+		if q[j] < lim.Lower[j]-tol || q[j] > lim.Upper[j]+tol || math.Abs(qd[j]) > lim.Vel[j]+tol || math.Abs(qd[j]-prevQd[j]) > dmax*(1+1e-6)+tol {
+			return true
+		}
+	}
+	return false
+}
+
+// idle holds the arm frozen at the ready pose until `until`, publishing
+// joint states; commands are read (for the limit check's continuity) and
+// ignored.
+func (w *simWorld) idle(ctx context.Context, until time.Time) error {
+	w.arm.Reset(w.s.ready)
+	next := w.now()
+	for {
+		w.drain(time.Time{}, nil)
+		cur := w.now()
+		w.s.io.PublishJointState(cur, w.obsSent, w.arm.Q, w.arm.Qd)
+		if !cur.Before(until) {
+			return nil
+		}
+		next = next.Add(w.frame)
+		if err := w.advance(ctx, cur, next); err != nil {
+			return err
+		}
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// trial re-arms the controller, waits for its acknowledgement, releases the
+// ball and runs the physics in real time until the catch is judged or the
+// ball is gone; it mirrors sim.World.Trial step for step (same random draws).
+func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interface {
+	IntN(int) int
+	Float64() float64
+	NormFloat64() float64
+}, res *sim.TrialResult) error {
+	s := w.s
+	settle := time.Duration(s.opt.Config.Node.WithDefaults().SettleS * float64(time.Second))
+	settle = w.frame * ((settle + w.frame - 1) / w.frame) // whole frames: releases stay on the control grid
+	w.arm.SetLatency(th.ActLatS)
+	// Re-arm: announce the release time; wait for the controller to take it.
+	deadline := time.Now().Add(10 * time.Second)
+	var release time.Time
+	for {
+		release = w.now().Add(settle)
+		s.io.PublishRearm(uint32(i), release)
+		if err := w.idle(ctx, release); err != nil {
+			return err
+		}
+		if s.armed.Load() == int64(i) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("simarm: throw %d: the controller did not acknowledge the re-arm on %s within 10 s (is `catch node controller` running against the same master?)",
+				i, s.io.Conn().Config().Topics.Rearm)
+		}
+	}
+	w.arm.Reset(w.s.ready)
+	w.pocket.Reset()
+	s.io.PublishSensor(false)
+
+	props := th.Ball
+	b := th.Init
+	dt := sim.PhysicsStep
+	perFrame := int(math.Round(w.frame.Seconds() / dt))
+	camEvery := int(math.Max(1, math.Round(1/(th.Obs.RateHz*dt))))
+	camPhase := rng.IntN(camEvery)
+	obsLat := th.Obs.LatencyMS / 1000
+	type pend struct {
+		t, avail float64
+		p        ball.Vec
+	}
+	var pending []pend
+	steps := int(math.Ceil(w.maxT / dt))
+	res.MissDistanceM = math.Inf(1)
+	var head sim.HeadMotion
+	w.headMotion(&head)
+	at := func(k int) time.Time { return release.Add(time.Duration(float64(k) * dt * float64(time.Second))) }
+	for k := 0; k < steps; {
+		// Simulate the frame [k, k+perFrame) once its end has passed (in
+		// lockstep: once the controller answered the previous state).
+		if w.lockstep {
+			// Wait for the command answering the state of time at(k).
+			if err := w.advance(ctx, at(k), at(k)); err != nil {
+				return err
+			}
+		} else {
+			if err := sleepUntil(ctx, at(k+perFrame)); err != nil {
+				return err
+			}
+		}
+		w.drain(release, res)
+		done := false
+		end := k + perFrame
+		for ; k < end && k < steps; k++ {
+			t := float64(k) * dt
+			if (k-camPhase)%camEvery == 0 && k >= camPhase && b.P[2] > 0 {
+				if !(th.Obs.Dropout > 0 && rng.Float64() < th.Obs.Dropout) {
+					n := th.Obs.NoiseM
+					p := ball.Vec{b.P[0] + n*rng.NormFloat64(), b.P[1] + n*rng.NormFloat64(), b.P[2] + n*rng.NormFloat64()}
+					pending = append(pending, pend{t: t, avail: t + obsLat, p: p})
+				}
+			}
+			for len(pending) > 0 && pending[0].avail <= t+1e-12 {
+				s.io.PublishObservation(release.Add(time.Duration(pending[0].t*float64(time.Second))), pending[0].p)
+				w.obsSent++
+				pending = pending[1:]
+			}
+			w.arm.Step(t, dt)
+			props.Step(&b, dt)
+			w.headMotion(&head)
+			w.pocket.Interact(t+dt, dt, &head, &b)
+			d := dist(b.P, head.O)
+			if d < res.MissDistanceM {
+				res.MissDistanceM = d
+				if sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2]); sp > 1e-9 {
+					res.AlignCos = -(head.R[0][1]*b.V[0] + head.R[1][1]*b.V[1] + head.R[2][1]*b.V[2]) / sp
+				}
+			}
+			if w.pocket.Inside() {
+				res.InPocketS += dt
+				if rv := relVel(&head, &b); rv < 0.04 {
+					res.SlowInPocketS += dt
+				}
+			}
+			if w.pocket.Caught {
+				res.Caught = true
+				res.CatchTimeS = w.pocket.CaughtAt
+				if head.O[1]-w.arm.Q[0] >= 0 {
+					res.Side = "left"
+				} else {
+					res.Side = "right"
+				}
+				s.io.PublishSensor(true)
+				done = true
+				break
+			}
+			if !w.pocket.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
+				done = true
+				break
+			}
+		}
+		// Stamped at the frame's end (the control grid), also when the
+		// trial was decided mid-frame.
+		s.io.PublishJointState(at(end), w.obsSent, w.arm.Q, w.arm.Qd)
+		if w.lockstep {
+			w.vt = at(end)
+		}
+		if done {
+			break
+		}
+		k = end
+	}
+	res.ArmGuarded = w.arm.Guarded
+	res.RimHits = w.pocket.RimHits
+	res.PocketExits = w.pocket.Exits
+	return nil
+}
+
+func (w *simWorld) headMotion(h *sim.HeadMotion) {
+	w.rob.Chain.FKJacobian(w.arm.Q, &w.pose, w.jac)
+	h.O, h.R = w.pose.P, w.pose.R
+	n := len(w.arm.Q)
+	for r := 0; r < 3; r++ {
+		var v, om float64
+		for j := 0; j < n; j++ {
+			v += w.jac[r*n+j] * w.arm.Qd[j]
+			om += w.jac[(r+3)*n+j] * w.arm.Qd[j]
+		}
+		h.V[r], h.W[r] = v, om
+	}
+}
+
+// relVel is the squared speed of the ball relative to the head point it
+// coincides with (as sim's pocket statistics compute it).
+func relVel(h *sim.HeadMotion, b *ball.State) float64 {
+	d := ball.Vec{b.P[0] - h.O[0], b.P[1] - h.O[1], b.P[2] - h.O[2]}
+	wxd := ball.Vec{h.W[1]*d[2] - h.W[2]*d[1], h.W[2]*d[0] - h.W[0]*d[2], h.W[0]*d[1] - h.W[1]*d[0]}
+	var s float64
+	for i := 0; i < 3; i++ {
+		v := b.V[i] - h.V[i] - wxd[i]
+		s += v * v
+	}
+	return s
+}
+
+func dist(a, b ball.Vec) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
