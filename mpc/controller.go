@@ -2,6 +2,7 @@ package mpc
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,10 @@ type Controller struct {
 	started   bool
 	q, qd     []float64
 
+	lat    *latencyEstimator // nil with fixed_latency
+	spin   spinFit
+	latBuf []float64
+
 	// async
 	async   *asyncPlanner
 	pending bool
@@ -44,6 +49,10 @@ func New(cfg Config, rob *robot.Robot, ready []float64) (*Controller, error) {
 	n := rob.Chain.DOF()
 	c := &Controller{cfg: cfg, rob: rob, n: n, pl: pl, ready: append([]float64(nil), ready...),
 		cur: pl.NewPlan(), next: pl.NewPlan(), q: make([]float64, n), qd: make([]float64, n)}
+	if !cfg.FixedLatency {
+		c.lat = newLatencyEstimator(n, rob.Limits.Vel, cfg.latency())
+		c.latBuf = make([]float64, n)
+	}
 	if cfg.Async {
 		ap, err := NewPlanner(cfg, rob, ready)
 		if err != nil {
@@ -56,6 +65,15 @@ func New(cfg Config, rob *robot.Robot, ready []float64) (*Controller, error) {
 
 // Name implements control.Controller.
 func (c *Controller) Name() string { return "mpc" }
+
+// Latency returns the action latency the controller compensates now (the
+// configured one, or the estimate it is moving to), s.
+func (c *Controller) Latency() float64 {
+	if c.lat != nil {
+		return c.lat.cur
+	}
+	return c.cfg.latency()
+}
 
 // Planner returns the synchronous planner (for its Stats and prediction).
 func (c *Controller) Planner() *Planner { return c.pl }
@@ -87,6 +105,10 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	c.cur = c.pl.NewPlan()
 	c.cur.brake(0, arm.Q, arm.Qd, c.pl.acc)
 	c.lastNObs, c.started, c.pending = 0, false, false
+	c.spin.reset()
+	if c.lat != nil {
+		c.lat.reset(c.cfg.latency())
+	}
 	c.pl.Reset()
 	if c.async != nil {
 		c.async.reset()
@@ -101,7 +123,11 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		return control.Status{}, fmt.Errorf("mpc: command has %d/%d joints, want %d", len(out.Q), len(out.Qd), c.n)
 	}
 	now := in.Now.Seconds()
-	ts := now + c.cfg.latency() // the reference time this command is executed at
+	lead := c.cfg.latency()
+	if c.lat != nil && len(in.Arm.Q) == c.n {
+		lead = c.moveLead(now, c.lat.observe(now, in.Arm.Q, lead, c.latBuf))
+	}
+	ts := now + lead // the reference time this command is executed at
 	code := control.Waiting
 	if c.cur.HasCatch {
 		code = control.Tracking
@@ -110,8 +136,17 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	if in.Ball.Valid && props != nil {
 		frozen := c.cur.HasCatch && ts > c.cur.TCatch-c.cfg.FreezeS
 		if in.Ball.NObs != c.lastNObs && !frozen {
+			if in.Ball.NObs < c.lastNObs {
+				c.spin.reset() // a new track
+			}
 			c.lastNObs = in.Ball.NObs
 			req := Request{T0: ts, Est: in.Ball, Props: props, Prev: c.cur}
+			if !c.cfg.NoSpinFit {
+				w := c.spin.add(&in.Ball, props)
+				for i := range w {
+					req.Est.State.W[i] += w[i]
+				}
+			}
 			if in.Forecast != nil && in.Forecast.N > 0 {
 				if tc, ok := SelectCatch(in.Forecast, &c.pl.pred, c.rob.Pocket.Across); ok {
 					req.ForecastT = tc
@@ -140,10 +175,46 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		}
 	}
 	c.cur.Decode(ts, out.Q, out.Qd)
+	if c.lat != nil {
+		c.lat.commanded(now, out.Q, out.Qd)
+	}
 	if c.cur.HasCatch && ts >= c.cur.TCatch {
 		code = control.Cradling
 	}
 	return control.Status{Code: code, Compute: time.Since(t0)}, nil
+}
+
+// moveLead moves the decode lead toward target: by up to latFastRate·dt
+// when the plan decoded there changes the commanded velocity by no more
+// than the acceleration limits allow over dt, else by latRate·dt (always
+// within the limits, see latency.go).
+func (c *Controller) moveLead(now, target float64) float64 {
+	e := c.lat
+	dt := 0.0
+	if e.haveLast {
+		dt = math.Max(now-e.lastNow, 0)
+	}
+	e.lastNow, e.haveLast = now, true
+	if target == e.cur || dt == 0 {
+		return e.cur
+	}
+	slow := e.cur + math.Max(-latRate*dt, math.Min(latRate*dt, target-e.cur))
+	fast := e.cur + math.Max(-latFastRate*dt, math.Min(latFastRate*dt, target-e.cur))
+	if e.hasPrev && fast != slow {
+		c.cur.Decode(now+fast, c.q, c.qd)
+		ok := true
+		for j := 0; j < c.n; j++ {
+			if math.Abs(c.qd[j]-e.prevQd[j]) > 0.95*c.rob.Limits.Acc[j]*dt {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			slow = fast
+		}
+	}
+	e.cur = slow
+	return e.cur
 }
 
 // stepAsync adopts a published plan whose start time falls in this tick

@@ -14,7 +14,12 @@
 //
 //   - Ball predictor: ball.Props.Step (RK4) from the estimate, tabulated
 //     every predict_step_s (5 ms) over horizon_s and interpolated (cubic
-//     Hermite); Predictor.Fill reuses its table.
+//     Hermite); Predictor.Fill reuses its table. The estimate's spin is
+//     topped up by the controller's spin fit (spin.go): the Magnus lift
+//     that explains how the estimated velocity changes beyond the model's
+//     prediction, once it exceeds 0.8 m/s² (light-ball 0.79 → 0.94 with the
+//     sim's default estimator, which does not estimate spin; with
+//     sim.estimator.estimate_spin the fit adds little).
 //   - Plan: from the reference state (q₀, q̇₀) at T0, N bang-off stages
 //     (stages, default 2). Stage k has duration Δt_k and per-joint velocity
 //     change δq̇_kj: the joint accelerates at ±a_j (limit × acc_margin) for
@@ -36,21 +41,42 @@
 //     ball prediction (position, and the direction's change with the catch
 //     time) around the iterate; the Gauss–Newton QP in (δq̇, Δt) with a
 //     trust region is solved by one qp.Solver set up once (UpdateP, UpdateA,
-//     UpdateQ, UpdateBounds, WarmStart each iteration); the step is accepted
+//     UpdateQ, UpdateBounds, WarmStart each iteration). The planner
+//     equilibrates each QP itself (velocity changes in units of the joint's
+//     velocity limit, durations in 0.1 s, unit ∞-norm rows, cost scaled to
+//     unit magnitude) and runs the solver with DisableScaling: the solver's
+//     Ruiz passes on every matrix update cost more than the ADMM iterations,
+//     which take about 20–30 per QP here (MaxIter 50). The step is accepted
 //     when the merit cost + 1000·violation falls, else the trust region
 //     shrinks. sqp_iters iterations per start (three times as many for a
 //     cold plan, once per throw); the position and normal tolerances and all
 //     limits are re-checked on the nonlinear plan.
-//   - Multi-start: for each candidate catch time (where the predicted path
-//     crosses catch_x_m planes, the previous plan's catch time, and a
-//     forecast-selected time) and each IK seed (rail offset ±0.15 m / ±0.3 m
+//   - Catch points: where the predicted path crosses the catch_x_m planes
+//     inside the arm's workspace (between 0.3 and 0.88 m of the shoulder,
+//     the carriage at the ball's lateral position); when fewer than
+//     catch_times planes qualify (lobs cross them too high, or land short
+//     of them), points along the path inside the workspace, the one at the
+//     most comfortable reach (0.6 m) first, then ±60 ms from it.
+//   - Catch speed: the head's target speed along the ball's direction is
+//     clamp(ball speed − catch_rel_speed, catch_speed, max_catch_speed), so
+//     a fast ball meets a faster head and bounces less out of the net.
+//   - Multi-start: for each candidate catch time (the catch points above,
+//     the previous plan's catch time, and a forecast-selected time) and
+//     each IK seed (rail offset ±0.15 m / ±0.3 m
 //     from the ball's lateral position with joint 1 yawed toward it: head
 //     left or right of the carriage), robot.IKSolver finds the catch
 //     configuration (warm-started from the same slot's previous solution);
 //     the catch joint velocity is the velocity-limit-weighted least-squares
 //     solution of J_v q̇ = v_c·v̂; per joint a bisection builds the start plan.
 //     Starts are ranked by merit, the best refine_starts are refined by SQP,
-//     and the lowest-cost feasible plan wins.
+//     and the lowest-cost feasible plan wins. A warm re-plan (a plan is
+//     being executed) scores the continued plan plus the seeds of only one
+//     catch-point candidate, cycling through them on successive estimates,
+//     and does not try further starts when the refined ones fail (the
+//     executed plan continues): this bounds its cost near 2 QP solves and
+//     4 IK solves, so that compute_ms p99 stays under 1 ms.
+//     A cold plan (once per throw) refines one more start with three times
+//     the SQP iterations.
 //   - Modality: no side is forced. The merit prefers the smallest motion, so
 //     the head usually ends on the side of the carriage the ball comes to
 //     (about 45% left on nominal, where 60% of the throws go right).
@@ -63,7 +89,17 @@
 // # Controller
 //
 // Step runs on the control loop's goroutine. The command sent at time t is
-// executed at t + action_latency_s, so Step decodes the plan there. A
+// executed at t + L, so Step decodes the plan there. L starts at
+// action_latency_s (set it when the system's latency is known); unless
+// fixed_latency is set, the controller also estimates L during each throw
+// by matching the measured joint positions against its own command history
+// (latency.go: about 0.15 s of arm motion suffices) and, when the estimate
+// differs from the configured value by more than 15 ms, moves its decode
+// lead there at a rate that keeps every command within the limits. On the
+// laggy scenario (71 ms, configured 20 ms) this is the difference between
+// 0.29 and 0.99 success; elsewhere the estimate agrees with the
+// configuration and nothing changes. Each throw starts from the configured
+// value, so trial results do not depend on their order. A
 // re-plan starts from the plan's own reference at that time (never the
 // measured state), so consecutive commands always differ by at most
 // a·period. Re-planning happens when the estimate has new observations
@@ -80,8 +116,8 @@
 // is late the request is dropped (StalePlan) and the next estimate asks
 // again. Step never waits. Close stops the goroutine.
 //
-// Plan.Decode allocates nothing. Planner.Plan allocates little (the ranking
-// sort); Stats holds per-plan numbers (µs, SQP iterations, starts, status,
+// Plan.Decode allocates nothing; neither does Planner.Plan once its
+// prediction table has grown (BenchmarkReplan). Stats holds per-plan numbers (µs, SQP iterations, starts, status,
 // QP counts). With dump_dir set, the QP of an infeasible or slow plan is
 // written as JSON for `catch qp solve`.
 //

@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/agilecatch/catch/ball"
@@ -87,25 +86,30 @@ type Planner struct {
 
 	lower, upper, vel, acc []float64 // planning limits
 	ready                  []float64
+	shoulder               [3]float64 // link_2 origin at the ready pose (rail at 0)
 
 	ik   *robot.IKSolver
 	pred Predictor
 
-	sol                     *qp.Solver
-	prob                    qp.Problem
-	H, g, A, l, u, zero     []float64
-	res, jr                 []float64
-	pose                    robot.Pose
-	jac                     []float64
-	gq                      []float64 // n × nv: ∂q_N/∂x (only joint-j entries non-zero)
-	gk                      []float64 // scratch for stage-end derivative
-	qtmp, qdc, qseed, x, dx []float64
-	cache                   [][]float64 // IK warm starts per (seed, catch time)
-	cacheOK                 []bool
-	starts                  []start
-	trust                   float64
-	pool                    []*Plan
-	trial                   *Plan
+	sol                 *qp.Solver
+	prob                qp.Problem
+	H, g, A, l, u, zero []float64
+	res, jr             []float64
+	// scaled QP data handed to the solver (the planner scales the problem
+	// itself, see scaleQP): Hs = c·D·H·D, gs = c·D·g, As = E·A·D, ls/us = E·l/u.
+	Hs, gs, As, ls, us, dsc, esc []float64
+	pose                         robot.Pose
+	jac                          []float64
+	gq                           []float64 // n × nv: ∂q_N/∂x (only joint-j entries non-zero)
+	gk                           []float64 // scratch for stage-end derivative
+	qtmp, qdc, qseed, x, dx      []float64
+	cache                        [][]float64 // IK warm starts per (seed, catch time)
+	cacheOK                      []bool
+	starts                       []start
+	trust                        float64
+	rot                          int // warm re-plan counter (candidate rotation)
+	pool                         []*Plan
+	trial                        *Plan
 	// Stats of this planner.
 	Stats Stats
 }
@@ -136,6 +140,8 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 		jac: make([]float64, 6*n), gq: make([]float64, n*nv), gk: make([]float64, nv),
 		qtmp: make([]float64, n), qdc: make([]float64, n), qseed: make([]float64, n),
 		x: make([]float64, nv), dx: make([]float64, nv),
+		Hs: make([]float64, nv*nv), gs: make([]float64, nv), As: make([]float64, m*nv),
+		ls: make([]float64, m), us: make([]float64, m), dsc: make([]float64, nv), esc: make([]float64, m),
 	}
 	lim := rob.Limits
 	for j := 0; j < n; j++ {
@@ -145,6 +151,18 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 		p.acc[j] = lim.Acc[j] * cfg.AccMargin
 		if math.IsInf(p.acc[j], 0) || !(p.acc[j] > 0) {
 			return nil, fmt.Errorf("mpc: joint %d has no finite acceleration limit", j)
+		}
+	}
+	{
+		var ps robot.Pose
+		k, ok := rob.Chain.LinkIndex("link_2")
+		if ok {
+			q := append([]float64(nil), ready...)
+			q[0] = 0
+			rob.Chain.FKLink(q, k, &ps)
+			p.shoulder = ps.P
+		} else {
+			p.shoulder = [3]float64{0, 0, 1.09}
 		}
 	}
 	ns := cfg.Seeds * cfg.CatchTimes
@@ -168,8 +186,11 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 	}
 	p.prob = qp.Problem{Name: "mpc-sqp", N: nv, M: m, P: p.H, Q: p.g, A: p.A, L: p.l, U: p.u}
 	sol, err := qp.New(&p.prob, qp.Settings{
+		// The planner equilibrates the QP itself (scaleQP): it knows the
+		// variables' natural units, and the solver's Ruiz scaling on every
+		// UpdateP/UpdateA cost more than the ADMM iterations.
 		EpsAbs: 3e-3, EpsRel: 3e-3, MaxIter: 50, CheckInterval: 5, PolishRetries: -1,
-		ScalingIter: 3, Rho: 1,
+		DisableScaling: true, Rho: 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mpc: QP setup: %w", err)
@@ -225,11 +246,21 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 		times[nt] = req.ForecastT
 		nt++
 	}
-	for c := 0; c < cfg.CatchTimes && nt < len(times); c++ {
+	nx := 0 // catch-point candidates from the catch_x_m planes and the path scan
+	for c := 0; c < len(cfg.CatchXM) && nx < cfg.CatchTimes && nt < len(times); c++ {
 		if t, ok := p.pred.CrossX(cfg.CatchXM[c], req.T0+minT); ok {
-			times[nt] = t
-			nt++
+			if bp, _, _ := p.pred.At(t); p.reachDist(bp) <= reachMax {
+				times[nt] = t
+				nt++
+				nx++
+			}
 		}
+	}
+	if nx < cfg.CatchTimes {
+		// Lobs cross the planes too high (or land short of them): take
+		// points along the predicted path inside the arm's workspace
+		// instead, the most comfortable first, then its neighbours.
+		nt = p.pathCandidates(req.T0+minT, cfg.CatchTimes-nx, times[:], nt)
 	}
 	if req.Prev != nil && req.Prev.HasCatch && req.Prev.TCatch > req.T0+minT && nt < len(times) {
 		times[nt] = req.Prev.TCatch
@@ -239,8 +270,25 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 		return PlanNoCatchPoint, 0
 	}
 	pool := 0
+	// A warm re-plan (a plan is being executed) scores the continued plan
+	// and the alternatives of one catch-point candidate, cycling through
+	// them on successive re-plans: each is still re-examined every
+	// CatchTimes estimates (24 ms at 125 Hz), and the re-plan stays within
+	// its compute budget.
+	warm := req.Prev != nil && req.Prev.HasCatch
+	ci := 0 // index among the plane/path candidates
+	if warm {
+		p.rot++
+	}
 	for ti := 0; ti < nt; ti++ {
 		tc := times[ti]
+		if warm && (req.ForecastT == 0 || ti > 0) && tc != req.Prev.TCatch {
+			c := ci
+			ci++
+			if c%cfg.CatchTimes != p.rot%cfg.CatchTimes {
+				continue
+			}
+		}
 		bp, bv, _ := p.pred.At(tc)
 		sp := norm3(bv)
 		if sp < 0.5 || bp[2] < 0.3 {
@@ -290,7 +338,12 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 	if len(p.starts) == 0 {
 		return PlanInfeasible, 0
 	}
-	sort.Slice(p.starts, func(i, j int) bool { return p.starts[i].merit < p.starts[j].merit })
+	// Insertion sort by merit (a dozen starts; sort.Slice would allocate).
+	for i := 1; i < len(p.starts); i++ {
+		for j := i; j > 0 && p.starts[j].merit < p.starts[j-1].merit; j-- {
+			p.starts[j], p.starts[j-1] = p.starts[j-1], p.starts[j]
+		}
+	}
 	iters := 0
 	// A cold plan (nothing to continue) happens once per throw: it gets
 	// three times the SQP iterations and one more refined start.
@@ -310,8 +363,11 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 			best, bestCost = st.plan, cost
 		}
 	}
-	if best == nil {
-		// Try the remaining starts once each before giving up.
+	if best == nil && !warm {
+		// Try the next start before giving up. (A warm re-plan gives up at
+		// once: the executed plan continues, and the next estimate tries
+		// the next candidates, which keeps failed re-plans as cheap as
+		// solved ones.)
 		for i := refine; i < len(p.starts) && i < refine+1 && best == nil; i++ {
 			st := &p.starts[i]
 			iters += p.sqp(st.plan, cold)
@@ -328,6 +384,70 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 	return PlanSolved, iters
 }
 
+// Workspace of the catch-point search: the head reaches about 0.9 m from
+// the shoulder (link_2, 0.29 m above the arm base); points between reachMin
+// and reachMax of it are candidates, reachPref is the most comfortable.
+const (
+	reachMin  = 0.3
+	reachPref = 0.6
+	reachMax  = 0.88
+)
+
+// reachDist returns the distance of bp from the shoulder with the rail
+// carriage placed at the ball's lateral position (within its stroke), m.
+func (p *Planner) reachDist(bp [3]float64) float64 {
+	y := clamp(bp[1], p.lower[0], p.upper[0])
+	dx, dy, dz := bp[0]-p.shoulder[0], bp[1]-y, bp[2]-p.shoulder[2]
+	return math.Sqrt(dx*dx + dy*dy + dz*dz)
+}
+
+// pathCandidates appends up to k catch times after tMin to times[nt:] (and
+// returns the new count): the predicted sample inside the workspace closest
+// to the comfortable reach, then samples 60 ms before and after it.
+func (p *Planner) pathCandidates(tMin float64, k int, times []float64, nt int) int {
+	pr := &p.pred
+	bestK, bestE := -1, math.Inf(1)
+	for i := 0; i < pr.n; i++ {
+		t := pr.t0 + float64(i)*pr.dt
+		if t < tMin {
+			continue
+		}
+		bp := pr.p[i]
+		if bp[2] < 0.4 {
+			continue
+		}
+		d := p.reachDist(bp)
+		if d < reachMin || d > reachMax-0.05 {
+			continue
+		}
+		if e := math.Abs(d - reachPref); e < bestE {
+			bestK, bestE = i, e
+		}
+	}
+	if bestK < 0 {
+		return nt
+	}
+	step := int(math.Round(0.06 / pr.dt))
+	for _, off := range [...]int{0, step, -step, 2 * step, -2 * step} {
+		if k == 0 || nt >= len(times) {
+			break
+		}
+		i := bestK + off
+		if i < 0 || i >= pr.n {
+			continue
+		}
+		t := pr.t0 + float64(i)*pr.dt
+		bp := pr.p[i]
+		if t < tMin || bp[2] < 0.3 || p.reachDist(bp) > reachMax {
+			continue
+		}
+		times[nt] = t
+		nt++
+		k--
+	}
+	return nt
+}
+
 // seed writes IK seed s for a catch at ball position bp into p.qseed:
 // the ready pose with the rail offset to the ball's right or left (head
 // left/right of the carriage) and joint 1 yawed toward the ball.
@@ -337,6 +457,14 @@ func (p *Planner) seed(s int, bp [3]float64) {
 	rail := clamp(bp[1]+offs[s], p.lower[0], p.upper[0])
 	p.qseed[0] = rail
 	p.qseed[1] = math.Atan2(bp[1]-rail, math.Max(bp[0], 0.1))
+}
+
+// catchSpeed is the head speed along the ball's direction at the catch for
+// a ball arriving at sp m/s: the ball meets the net at most
+// CatchRelSpeed faster than the head, but the head moves at least
+// CatchSpeed and at most MaxCatchSpeed.
+func (p *Planner) catchSpeed(sp float64) float64 {
+	return clamp(sp-p.cfg.CatchRelSpeed, p.cfg.CatchSpeed, math.Max(p.cfg.MaxCatchSpeed, p.cfg.CatchSpeed))
 }
 
 // catchVelocity writes into p.qdc the joint velocity that moves the head
@@ -380,7 +508,8 @@ func (p *Planner) initial(req *Request, tc float64, qc []float64, vhat [3]float6
 	if T <= 0 {
 		return false
 	}
-	vc := p.cfg.CatchSpeed
+	_, bv, _ := p.pred.At(tc)
+	vc := p.catchSpeed(norm3(bv))
 	p.catchVelocity(qc, [3]float64{vc * vhat[0], vc * vhat[1], vc * vhat[2]})
 	pl.T0 = req.T0
 	pl.HasCatch = true
@@ -478,7 +607,8 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 			vh[r] += p.jac[r*n+j] * vN[j]
 		}
 	}
-	rv := [3]float64{vh[0] - cfg.CatchSpeed*vhat[0], vh[1] - cfg.CatchSpeed*vhat[1], vh[2] - cfg.CatchSpeed*vhat[2]}
+	vc := p.catchSpeed(sp)
+	rv := [3]float64{vh[0] - vc*vhat[0], vh[1] - vc*vhat[1], vh[2] - vc*vhat[2]}
 	along := dot3(rv, vhat)
 	var off2 float64
 	for r := 0; r < 3; r++ {
@@ -630,7 +760,8 @@ func (p *Planner) linearize(pl *Plan, vhat [3]float64, sp float64, nrm, vh [3]fl
 	clear(p.jr)
 	clear(p.res)
 	so, sc, spw, snw := math.Sqrt(cfg.OffAxisWeight), math.Sqrt(cfg.CatchSpeedWeight), math.Sqrt(cfg.PoseWeight), math.Sqrt(0.1*cfg.PoseWeight)
-	rv := [3]float64{vh[0] - cfg.CatchSpeed*vhat[0], vh[1] - cfg.CatchSpeed*vhat[1], vh[2] - cfg.CatchSpeed*vhat[2]}
+	vc := p.catchSpeed(sp)
+	rv := [3]float64{vh[0] - vc*vhat[0], vh[1] - vc*vhat[1], vh[2] - vc*vhat[2]}
 	al := dot3(rv, vhat)
 	// d vh / dx = Jv · ∂q̇_N/∂x  (∂q̇_N,j/∂Dq_kj = 1), minus v_c dv̂/dT on Dt
 	for r := 0; r < 3; r++ {
@@ -657,7 +788,7 @@ func (p *Planner) linearize(pl *Plan, vhat [3]float64, sp float64, nrm, vh [3]fl
 			}
 		}
 		for r := 0; r < 3; r++ {
-			dvdx[r][dtIdx(k)] = -cfg.CatchSpeed * dvh[r]
+			dvdx[r][dtIdx(k)] = -vc * dvh[r]
 		}
 	}
 	// position and normal Jacobians
@@ -831,15 +962,16 @@ func (p *Planner) sqp(pl *Plan, cold bool) int {
 	for it < maxIt {
 		it++
 		tq := time.Now()
-		if err := p.sol.UpdateP(p.H); err != nil {
+		p.scaleQP()
+		if err := p.sol.UpdateP(p.Hs); err != nil {
 			p.Stats.QPFailed++
 			break
 		}
-		if err := p.sol.UpdateA(p.A); err != nil {
+		if err := p.sol.UpdateA(p.As); err != nil {
 			p.Stats.QPFailed++
 			break
 		}
-		if p.sol.UpdateQ(p.g) != nil || p.sol.UpdateBounds(p.l, p.u) != nil {
+		if p.sol.UpdateQ(p.gs) != nil || p.sol.UpdateBounds(p.ls, p.us) != nil {
 			p.Stats.QPFailed++
 			break
 		}
@@ -857,7 +989,9 @@ func (p *Planner) sqp(pl *Plan, cold bool) int {
 			p.evaluate(pl, &lin)
 			continue
 		}
-		copy(p.dx, r.X)
+		for c := range p.dx {
+			p.dx[c] = p.dsc[c] * r.X[c]
+		}
 		// trial step
 		p.trial.copyFrom(pl)
 		for k := 0; k < N; k++ {
@@ -886,6 +1020,72 @@ func (p *Planner) sqp(pl *Plan, cold bool) int {
 	}
 	p.evaluate(pl, nil)
 	return it
+}
+
+// scaleQP equilibrates the QP in (H, g, A, l, u) into (Hs, gs, As, ls, us):
+// each velocity change in units of its joint's velocity limit and each stage
+// duration in 0.1 s (D), each constraint row to unit ∞-norm (E), and the cost
+// by c = 1/max(mean column ∞-norm of DHD, ‖Dg‖∞). The step is x = D·x̃.
+func (p *Planner) scaleQP() {
+	nv, m, n, N := p.nv, p.m, p.n, p.N
+	for c := 0; c < nv; c++ {
+		if c < N*n {
+			p.dsc[c] = p.vel[c%n]
+		} else {
+			p.dsc[c] = 0.1
+		}
+	}
+	var colSum float64
+	for a := 0; a < nv; a++ {
+		var cm float64
+		for b := 0; b < nv; b++ {
+			v := p.dsc[a] * p.H[a*nv+b] * p.dsc[b]
+			p.Hs[a*nv+b] = v
+			cm = math.Max(cm, math.Abs(v))
+		}
+		colSum += cm
+	}
+	var gn float64
+	for a := 0; a < nv; a++ {
+		p.gs[a] = p.dsc[a] * p.g[a]
+		gn = math.Max(gn, math.Abs(p.gs[a]))
+	}
+	cs := math.Max(colSum/float64(nv), gn)
+	if !(cs > 1e-6) {
+		cs = 1
+	}
+	cs = 1 / cs
+	for k := range p.Hs {
+		p.Hs[k] *= cs
+	}
+	for a := range p.gs {
+		p.gs[a] *= cs
+	}
+	inf := qp.Infinity
+	for i := 0; i < m; i++ {
+		row, out := p.A[i*nv:(i+1)*nv], p.As[i*nv:(i+1)*nv]
+		var rm float64
+		for c, v := range row {
+			w := v * p.dsc[c]
+			out[c] = w
+			rm = math.Max(rm, math.Abs(w))
+		}
+		e := 1.0
+		if rm > 1e-9 {
+			e = 1 / rm
+		}
+		p.esc[i] = e
+		for c := range out {
+			out[c] *= e
+		}
+		p.ls[i], p.us[i] = p.l[i], p.u[i]
+		if p.l[i] > -inf {
+			p.ls[i] *= e
+		}
+		if p.u[i] < inf {
+			p.us[i] *= e
+		}
+	}
 }
 
 // dump writes the current QP to DumpDir.

@@ -35,6 +35,11 @@ type Config struct {
 	IntraOpThreads int `yaml:"intra_op_threads"`
 	// InterOpThreads is the number of operators run in parallel. Default (0): 1.
 	InterOpThreads int `yaml:"inter_op_threads"`
+	// Device is where the model runs: "cpu" (default, also "") or "cuda" (ONNX Runtime's CUDA
+	// execution provider, for a robot's onboard GPU; needs a GPU build of the library).
+	Device string `yaml:"device"`
+	// CUDADevice is the GPU index with Device cuda. Default 0.
+	CUDADevice int `yaml:"cuda_device"`
 }
 
 // Validate reports the first bad field.
@@ -44,6 +49,14 @@ func (c Config) Validate() error {
 	}
 	if c.InterOpThreads < 0 {
 		return fmt.Errorf("ort: config: inter_op_threads = %d, want >= 0 (0 means 1)", c.InterOpThreads)
+	}
+	switch c.Device {
+	case "", "cpu", "cuda":
+	default:
+		return fmt.Errorf("ort: config: device = %q, want cpu or cuda", c.Device)
+	}
+	if c.CUDADevice < 0 {
+		return fmt.Errorf("ort: config: cuda_device = %d, want >= 0", c.CUDADevice)
 	}
 	return nil
 }
@@ -138,6 +151,11 @@ func NewSession(model []byte, inputs, outputs []Tensor, cfg Config) (*Session, e
 	if err := opts.SetInterOpNumThreads(orOne(cfg.InterOpThreads)); err != nil {
 		return nil, fmt.Errorf("ort: inter_op_threads: %w", err)
 	}
+	if cfg.Device == "cuda" {
+		if err := appendCUDA(opts, cfg.CUDADevice); err != nil {
+			return nil, err
+		}
+	}
 	s.s, err = onnx.NewAdvancedSessionWithONNXData(model, inNames, outNames, inVals, outVals, opts)
 	if err != nil {
 		return nil, fmt.Errorf("ort: new session: %w", err)
@@ -219,4 +237,22 @@ func (s *Session) Close() error {
 	}
 	s.inputs, s.outputs = nil, nil
 	return errors.Join(errs...)
+}
+
+// appendCUDA adds the CUDA execution provider, or says clearly that the loaded library
+// cannot provide it.
+func appendCUDA(opts *onnx.SessionOptions, dev int) error {
+	hint := fmt.Sprintf("the ONNX Runtime library %s has no usable CUDA execution provider (`make deps` installs the CPU build; install a GPU build of ONNX Runtime 1.24+ with CUDA and cuDNN and point %s at it, or set device: cpu)", Library(), LibEnv)
+	co, err := onnx.NewCUDAProviderOptions()
+	if err != nil {
+		return fmt.Errorf("ort: device cuda: %s: %w", hint, err)
+	}
+	defer co.Destroy()
+	if err := co.Update(map[string]string{"device_id": fmt.Sprint(dev)}); err != nil {
+		return fmt.Errorf("ort: device cuda: %s: %w", hint, err)
+	}
+	if err := opts.AppendExecutionProviderCUDA(co); err != nil {
+		return fmt.Errorf("ort: device cuda: %s: %w", hint, err)
+	}
+	return nil
 }

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/forecast"
+	"github.com/agilecatch/catch/forecast/ort"
+	"github.com/agilecatch/catch/perception"
+	"github.com/agilecatch/catch/sim"
+)
+
+// forecastEval is the JSON of `catch forecast eval`.
+type forecastEval struct {
+	Model     string          `json:"model"`
+	Source    string          `json:"source"`
+	Windows   int             `json:"windows"`
+	Sampler   string          `json:"sampler"`
+	Steps     int             `json:"steps"`
+	Diffusion string          `json:"diffusion"`
+	Device    string          `json:"device"`
+	Scores    forecast.Scores `json:"interpolant"`
+	Physics   forecast.Scores `json:"physics"`
+	// ESRatio is the model's energy score over the baseline's (below 1: the model is better).
+	ESRatio float64 `json:"energy_score_ratio"`
+}
+
+func init() {
+	parent := &cobra.Command{Use: "forecast", Short: "Evaluate trajectory forecasters", Args: cobra.NoArgs}
+	var (
+		model, scenario, trajectories, ballName, method, diffusion, device string
+		n, samples, steps                                                  int
+		seed                                                               uint64
+		asJSON                                                             bool
+		stride, noise, minCover, flowNoise                                 float64
+	)
+	eval := &cobra.Command{
+		Use:   "eval",
+		Short: "Score a forecast model and the physics baseline on simulated or recorded flights",
+		Long: `Scores the interpolant model (run by ONNX Runtime) and the physics baseline
+(the estimator's state and covariance flown with the drag/Magnus model) on the
+same windows: --n simulated throws of --scenario (one forecast per throw, at a
+random time 0.06–0.45 s into the flight), or every --stride seconds along the
+recorded flights of --trajectories. Prints the energy score over the whole
+horizon, CRPS per coordinate and the coverage of the central 50% and 90%
+intervals at 0.3 s ahead, the error of the sample mean, and the time per
+forecast.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if model == "" {
+				return fmt.Errorf("--model: required")
+			}
+			m, err := forecast.LoadModel(model)
+			if err != nil {
+				return err
+			}
+			if (scenario == "") == (trajectories == "") {
+				return fmt.Errorf("give exactly one of --scenario or --trajectories")
+			}
+			if samples < 2 {
+				return fmt.Errorf("--samples %d: want ≥ 2", samples)
+			}
+			sc := forecast.SamplerConfig{Method: method, Steps: steps, Diffusion: diffusion, FlowNoise: flowNoise}
+			if steps > 0 && method == "" {
+				sc.Method = forecast.MethodEM
+				if steps <= 4 && m.Flow != nil {
+					sc.Method = forecast.MethodFlow
+				}
+			}
+			if _, err := forecast.NewInterpolant(m, nil, nil, sc); err != nil {
+				return err
+			}
+			wc := forecast.WindowConfig{Horizons: m.Meta.Horizons, Fit: m.Meta.Fit}
+			var windows []forecast.Window
+			props := m.Meta.Ball
+			var src string
+			if scenario != "" {
+				s, err := sim.Lookup(scenario)
+				if err != nil {
+					return err
+				}
+				if s, err = scenarioWithBall(s, ballName); err != nil {
+					return err
+				}
+				if n < 1 {
+					return fmt.Errorf("--n %d: want ≥ 1", n)
+				}
+				if s.Ball != m.Meta.Ball.Name {
+					fmt.Fprintf(os.Stderr, "catch: warning: scenario ball %s, model trained for %s\n", s.Ball, m.Meta.Ball.Name)
+				}
+				props = s.BallProps()
+				noise = s.Observation.NoiseM
+				src = "sim:" + s.Name
+				if windows, err = forecast.SimWindows(s, n, seed, wc); err != nil {
+					return err
+				}
+			} else {
+				if ballName == "" {
+					return fmt.Errorf("--trajectories needs --ball (one of %s)", strings.Join(ball.SetNames(), ", "))
+				}
+				if props, err = ball.ByName(ballName); err != nil {
+					return fmt.Errorf("--ball: %w", err)
+				}
+				if !(stride > 0) {
+					return fmt.Errorf("--stride %v: want > 0", stride)
+				}
+				flights, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				if err != nil {
+					return err
+				}
+				src = "recorded:" + trajectories
+				windows = forecast.FlightWindows(flights, m.Meta.LatencyS, stride, minCover, wc)
+				if len(windows) == 0 {
+					return fmt.Errorf("--trajectories %s: no flight is long enough for %d horizons of %g s", trajectories, m.Meta.Horizons.H, m.Meta.Horizons.Dt)
+				}
+			}
+			if err := ort.Init(""); err != nil {
+				return failed(err)
+			}
+			f, err := ort.NewForecaster(m, samples, sc, ort.Config{Device: device})
+			if err != nil {
+				return failed(err)
+			}
+			defer f.Close()
+			ecfg := forecast.EvalConfig{Samples: samples, Seed: seed}
+			ms, err := forecast.Evaluate("interpolant", f, nil, windows, ecfg)
+			if err != nil {
+				return failed(err)
+			}
+			phys, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons})
+			if err != nil {
+				return failed(err)
+			}
+			est, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise}, props)
+			if err != nil {
+				return failed(err)
+			}
+			ps, err := forecast.Evaluate("physics", phys, est, windows, ecfg)
+			if err != nil {
+				return failed(err)
+			}
+			meth, k := f.Method()
+			res := forecastEval{Model: model, Source: src, Windows: len(windows), Sampler: meth, Steps: k,
+				Diffusion: m.Meta.Diffusion, Device: orCPU(device), Scores: ms, Physics: ps, ESRatio: ms.EnergyScore / ps.EnergyScore}
+			if diffusion != "" {
+				res.Diffusion = diffusion
+			}
+			return printForecastEval(cmd.OutOrStdout(), &res, asJSON)
+		},
+	}
+	fl := eval.Flags()
+	fl.StringVar(&model, "model", "", "model FILE.onnx (its flow map FILE.flow.onnx is loaded too)")
+	fl.StringVar(&scenario, "scenario", "", "scenario to simulate throws from")
+	fl.IntVar(&n, "n", 500, "simulated throws (one forecast each)")
+	fl.Uint64Var(&seed, "seed", 1001, "seed of the throws and of the samplers (use one the model was not trained with)")
+	fl.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
+	fl.StringVar(&ballName, "ball", "", "ball set (required with --trajectories; overrides the scenario's)")
+	fl.Float64Var(&stride, "stride", 0.05, "seconds between forecasts along a recorded flight")
+	fl.Float64Var(&minCover, "min-cover-s", 0.3, "recorded flights: forecast where the flight lasts at least this long after Now (bounces end flights before 0.6 s); the energy score covers the part the flight covers")
+	fl.Float64Var(&noise, "noise-m", 0.003, "observation noise σ the baseline's estimator assumes for recorded flights, m")
+	fl.IntVar(&samples, "samples", 256, "samples per forecast")
+	fl.IntVar(&steps, "steps", 0, "sampler steps (≤ 4 uses the flow map when the model has one; default: the model's)")
+	fl.StringVar(&method, "method", "", "sampler: flow, em or ode (default flow when the model has a flow map)")
+	fl.StringVar(&diffusion, "diffusion", "", "override the model's diffusion for em: sigma or follmer")
+	fl.Float64Var(&flowNoise, "flow-noise", 1, "scale of the flow map's starting noise (below 1 narrows the samples)")
+	fl.StringVar(&device, "device", "cpu", "ONNX Runtime device: cpu or cuda")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	parent.AddCommand(eval)
+	root.AddCommand(parent)
+}
+
+func orCPU(d string) string {
+	if d == "" {
+		return "cpu"
+	}
+	return d
+}
+
+func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "%s on %s: %d windows, sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Sampler, r.Steps, r.Diffusion, r.Device)
+	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc")
+	for _, s := range []forecast.Scores{r.Scores, r.Physics} {
+		fmt.Fprintf(w, "%-12s %8.4f %7.1f %7.1f %7.1f %18.3f %18.3f %7.1fmm %9.2f\n", s.Name, s.EnergyScore,
+			s.CRPS[0]*1000, s.CRPS[1]*1000, s.CRPS[2]*1000, s.Cov50, s.Cov90, s.MeanErr*1000, s.MSPerForecast)
+	}
+	fmt.Fprintf(w, "energy score over %.2f s (model) / %.2f s (physics) of horizon on average\n", r.Scores.Horizon, r.Physics.Horizon)
+	fmt.Fprintf(w, "energy score ratio model/physics: %.3f\n", r.ESRatio)
+	return nil
+}

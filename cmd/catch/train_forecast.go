@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"gopkg.in/yaml.v3"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/forecast"
+	"github.com/agilecatch/catch/sim"
+)
+
+// forecastTrainParent returns the `catch train` command, creating it if no other file has
+// (train_es.go looks it up the same way, so whichever init runs first creates it).
+func forecastTrainParent() *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == "train" {
+			return c
+		}
+	}
+	c := &cobra.Command{Use: "train", Short: "Train a learned component (forecast, …)", Args: cobra.NoArgs}
+	root.AddCommand(c)
+	return c
+}
+
+// scenarioWithBall returns sc with its ball replaced by a named set (through YAML, so the
+// scenario's defaults and validation apply).
+func scenarioWithBall(sc *sim.Scenario, name string) (*sim.Scenario, error) {
+	if name == "" || name == sc.Ball {
+		return sc, nil
+	}
+	if _, err := ball.ByName(name); err != nil {
+		return nil, fmt.Errorf("--ball: %w", err)
+	}
+	c := *sc
+	c.Ball = name
+	data, err := yaml.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	return sim.ParseScenario(data)
+}
+
+func init() {
+	var (
+		scenario, ballName, out, trajectories, hidden, ckpt, lossPNG, datasetOut string
+		episodes, perFlight, steps, distill, batch, distillConds, emSteps        int
+		seed                                                                     uint64
+		latencyMS, lr, eps                                                       float64
+	)
+	cmd := &cobra.Command{
+		Use:   "forecast",
+		Short: "Train a stochastic-interpolant trajectory forecaster and export it to ONNX",
+		Long: `Generates a dataset of observation windows and true futures from --episodes
+simulated throws of --scenario (with the scenario's camera rate, noise, dropouts
+and latency), or from recorded flights (--trajectories, CSV with t or t_ns and
+x,y,z or x_m,y_m,z_m; cut at gaps > 0.1 s and bounces), trains the drift network
+of the interpolant by square-loss regression, picks the diffusion on held-out
+windows, distils a 1–4-step flow map, and writes FILE.onnx (drift) and
+FILE.flow.onnx (flow map), both ONNX models carrying the metadata.
+
+A checkpoint (default FILE.ckpt) is written atomically as training goes; a run
+started again with the same arguments resumes from it, and it is removed when
+the model is written. The loss curve goes to FILE.loss.png.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" || !strings.HasSuffix(out, ".onnx") {
+				return fmt.Errorf("--out %q: want a FILE.onnx path", out)
+			}
+			if (scenario == "") == (trajectories == "") {
+				return fmt.Errorf("give exactly one of --scenario or --trajectories")
+			}
+			var hid []int
+			for _, f := range strings.Split(hidden, ",") {
+				v, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil || v < 1 {
+					return fmt.Errorf("--hidden %q: want comma-separated positive widths", hidden)
+				}
+				hid = append(hid, v)
+			}
+			tc := forecast.TrainConfig{Hidden: hid, Steps: steps, DistillSteps: distill, DistillConds: distillConds, EMSteps: emSteps, Batch: batch, LR: lr, Eps: eps, Seed: seed,
+				Checkpoint: ckpt, LossPNG: lossPNG}
+			if tc.Checkpoint == "" {
+				tc.Checkpoint = strings.TrimSuffix(out, ".onnx") + ".ckpt"
+			}
+			if tc.LossPNG == "" {
+				tc.LossPNG = strings.TrimSuffix(out, ".onnx") + ".loss.png"
+			}
+			if err := tc.Validate(); err != nil {
+				return err
+			}
+			wc := forecast.WindowConfig{PerFlight: perFlight}
+			meta := forecast.Meta{Seed: seed, Episodes: episodes}
+			var windows []forecast.Window
+			start := time.Now()
+			if scenario != "" {
+				sc, err := sim.Lookup(scenario)
+				if err != nil {
+					return err
+				}
+				if sc, err = scenarioWithBall(sc, ballName); err != nil {
+					return err
+				}
+				if episodes < 1 {
+					return fmt.Errorf("--episodes %d: want ≥ 1", episodes)
+				}
+				meta.Ball = sc.BallProps()
+				meta.LatencyS = sc.Observation.LatencyMS / 1000
+				meta.Source = "sim:" + sc.Name
+				if windows, err = forecast.SimWindows(sc, episodes, seed, wc); err != nil {
+					return err
+				}
+			} else {
+				if ballName == "" {
+					return fmt.Errorf("--trajectories needs --ball (one of %s)", strings.Join(ball.SetNames(), ", "))
+				}
+				p, err := ball.ByName(ballName)
+				if err != nil {
+					return fmt.Errorf("--ball: %w", err)
+				}
+				flights, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				if err != nil {
+					return err
+				}
+				meta.Ball = p
+				meta.LatencyS = latencyMS / 1000
+				meta.Source = "recorded:" + trajectories
+				meta.Episodes = len(flights)
+				windows = forecast.FlightWindows(flights, meta.LatencyS, 0.02, 0, wc)
+			}
+			ds, skipped := forecast.BuildDataset(&meta.Ball, windows, wc)
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			logger.Info("dataset", "source", meta.Source, "examples", ds.Len(), "skipped", skipped, "took", time.Since(start).Round(time.Millisecond))
+			if datasetOut != "" {
+				f, err := os.Create(datasetOut)
+				if err != nil {
+					return fmt.Errorf("--dataset-out: %w", err)
+				}
+				if _, err := ds.WriteTo(f); err != nil {
+					f.Close()
+					return failed(err)
+				}
+				if err := f.Close(); err != nil {
+					return failed(err)
+				}
+			}
+			tc.Log = logger
+			var progress io.Writer
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				progress = os.Stderr
+			}
+			tc.Progress = progress
+			m, rep, err := forecast.Train(ds, meta, tc)
+			if err != nil {
+				return failed(err)
+			}
+			if err := m.Save(out); err != nil {
+				return failed(err)
+			}
+			os.Remove(tc.Checkpoint)
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wrote %s", out)
+			if m.Flow != nil {
+				fmt.Fprintf(w, " and %s", forecast.FlowPath(out))
+			}
+			fmt.Fprintf(w, " (%d examples, %d held out; drift loss %.4g, flow loss %.4g; diffusion %s; %s)\n",
+				rep.Examples, rep.Held, rep.DriftLoss, rep.FlowLoss, m.Meta.Diffusion, time.Since(start).Round(time.Second))
+			for _, q := range rep.Quality {
+				fmt.Fprintf(w, "  held-out energy score %-4s %3d steps %-8s %.4f m\n", q.Method, q.Steps, q.Diffusion, q.EnergyScore)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&scenario, "scenario", "", "scenario name or .yaml file to simulate throws from")
+	f.StringVar(&ballName, "ball", "", "ball set (overrides the scenario's; required with --trajectories)")
+	f.IntVar(&episodes, "episodes", 2000, "simulated throws")
+	f.IntVar(&perFlight, "per-flight", 8, "windows (forecast times) per flight")
+	f.Uint64Var(&seed, "seed", 1, "seed of the throws, the initialisation and the minibatches")
+	f.StringVar(&out, "out", "", "output model FILE.onnx (the flow map goes to FILE.flow.onnx)")
+	f.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
+	f.Float64Var(&latencyMS, "latency-ms", 0, "observation latency assumed for recorded flights, ms")
+	f.StringVar(&hidden, "hidden", "128,128", "hidden layer widths")
+	f.IntVar(&steps, "steps", 2500, "Adam steps on the drift")
+	f.IntVar(&distill, "distill-steps", 1500, "Adam steps on the flow map (negative: no flow map)")
+	f.IntVar(&distillConds, "distill-conds", 2000, "training windows the teacher ODE is run from (4 trajectories each)")
+	f.IntVar(&batch, "batch", 256, "minibatch size")
+	f.IntVar(&emSteps, "em-steps", 50, "default Euler–Maruyama steps of the model (also used to pick the diffusion)")
+	f.Float64Var(&lr, "lr", 2e-3, "peak learning rate")
+	f.Float64Var(&eps, "eps", 1, "ε of the interpolant's σ(s) = ε(1−s)")
+	f.StringVar(&ckpt, "checkpoint", "", "checkpoint file (default FILE.ckpt)")
+	f.StringVar(&lossPNG, "loss-png", "", "loss curve PNG (default FILE.loss.png)")
+	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
+	forecastTrainParent().AddCommand(cmd)
+}

@@ -1,0 +1,42 @@
+// Package forecast predicts where the ball will be: N sampled future trajectories at fixed
+// horizons (default every 20 ms out to 0.6 s), written into a caller-owned
+// control.Forecast (Pos sample-major, m, world frame; T0 the forecast's time on the trial
+// clock). Two Forecasters:
+//
+//   - Physics, the baseline: the estimator's state and 6×6 covariance (ball.Estimate) are
+//     sampled and each sample is flown with the drag/Magnus model of package ball, with the
+//     estimator's white acceleration noise along the way. It knows nothing of an unestimated
+//     spin.
+//   - Interpolant, the learned forecaster (DESIGN.md §7): the recent observations are fitted
+//     (FitWindow: drag model plus a constant extra acceleration, which is how spin shows);
+//     the condition is that fit in the heading frame (Frame: origin at the ball, x′ along the
+//     horizontal velocity; physics is invariant under it, so one model serves every throw
+//     direction); the target x₁ is the future trajectory's residual from the drag-model
+//     extrapolation (Reference), scaled per coordinate. The stochastic interpolant
+//     X_s = (1−s)x₀ + s²x₁ + ε(1−s)W_s with x₀ = 0 (the point mass at the condition) has a
+//     drift b(s, x, c) fitted by square loss; samples come from Euler–Maruyama on
+//     dX = b_g ds + g dW from X₀ = 0, batched over samples, with g the interpolant's σ or
+//     the Föllmer-type choice (picked after training on held-out windows). A flow map of the
+//     probability-flow ODE, distilled from the drift, samples in 1–4 steps.
+//
+// Training (Train) runs in Go: datasets from simulated throws of a sim.Scenario
+// (SimWindows: the scenario's camera rate, noise, dropouts and latency) or from recorded
+// flights (ReadFlights: CSV with t or t_ns and x,y,z or x_m,y_m,z_m, cut at gaps and
+// bounces); an MLP with exact gradients (MLP.Backward), Adam, seeded minibatches, a progress
+// bar, a loss-curve PNG and atomic checkpoints a crashed run resumes from. A Model is saved
+// as two ONNX files (FILE.onnx: the drift; FILE.flow.onnx: the flow map), each carrying
+// Meta (ball, horizons, normalisation, diffusion) as JSON metadata; forecast/ort runs them
+// on ONNX Runtime (CPU by default, CUDA with device: cuda). The native MLP runs them too,
+// for tests and machines without ONNX Runtime.
+//
+// Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
+// coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the
+// time per forecast; `catch forecast eval` prints them for a model and the baseline.
+//
+// # Goroutines
+//
+// A Forecaster is not safe for concurrent use: one goroutine (the forecast worker) owns it,
+// fills a control.Forecast and publishes it (a latest-value slot) for the control loop.
+// After the first call at a sample count, Physics.Forecast and Interpolant.Forecast (with
+// the native nets) allocate nothing.
+package forecast

@@ -1,0 +1,126 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+)
+
+// DefaultProcessNoise is the physics baseline's white acceleration density, m/s²/√Hz: the
+// estimator's default (perception.DefaultProcessNoise), so the baseline's samples spread as
+// the estimator's own covariance prediction would.
+const DefaultProcessNoise = 0.1
+
+// PhysicsConfig configures the physics baseline. The zero value means the defaults.
+type PhysicsConfig struct {
+	Horizons Horizons `yaml:"horizons"`
+	// ProcessNoise is the white acceleration density added along each sample's flight,
+	// m/s²/√Hz; default 0.1. A negative value means none.
+	ProcessNoise float64 `yaml:"process_noise_mps2_rthz"`
+}
+
+// Physics is the baseline forecaster: it draws initial states from the estimate's Gaussian
+// (position and velocity covariance; the estimate's spin is used as is) and flies each with
+// the drag/Magnus model of package ball, adding the process noise. It reads Input.Estimate
+// only. After NewPhysics, Forecast does not allocate.
+type Physics struct {
+	props ball.Props
+	h     Horizons
+	q     float64
+}
+
+// NewPhysics returns the baseline for a ball.
+func NewPhysics(props ball.Props, cfg PhysicsConfig) (*Physics, error) {
+	if err := props.Validate(); err != nil {
+		return nil, fmt.Errorf("forecast: physics: %w", err)
+	}
+	if err := cfg.Horizons.Validate(); err != nil {
+		return nil, err
+	}
+	q := cfg.ProcessNoise
+	switch {
+	case q == 0:
+		q = DefaultProcessNoise
+	case q < 0:
+		q = 0
+	}
+	return &Physics{props: props, h: cfg.Horizons.WithDefaults(), q: q}, nil
+}
+
+// Horizons implements Forecaster.
+func (p *Physics) Horizons() (float64, int) { return p.h.Dt, p.h.H }
+
+// Forecast implements Forecaster.
+func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) error {
+	if err := checkDst(dst, p.h.H); err != nil {
+		return err
+	}
+	if in.Estimate == nil || !in.Estimate.Valid {
+		return ErrNoCondition
+	}
+	est := in.Estimate
+	var l [6][6]float64
+	cholesky(&est.Cov, &l)
+	dst.T0, dst.Dt, dst.H = in.Now, p.h.Dt, p.h.H
+	// Substeps of at most propStep; the process noise enters as a velocity kick per substep.
+	sub := int(math.Ceil(p.h.Dt/propStep - 1e-9))
+	hs := p.h.Dt / float64(sub)
+	kick := p.q * math.Sqrt(hs)
+	// The estimate refers to est.T; fly it to Now first (normally est.T == Now).
+	lead := in.Now - est.T
+	for n := 0; n < dst.N; n++ {
+		var z [6]float64
+		for i := range z {
+			z[i] = rng.NormFloat64()
+		}
+		s := est.State
+		for i := 0; i < 6; i++ {
+			var d float64
+			for j := 0; j <= i; j++ {
+				d += l[i][j] * z[j]
+			}
+			if i < 3 {
+				s.P[i] += d
+			} else {
+				s.V[i-3] += d
+			}
+		}
+		stepTo(&p.props, &s, 0, lead)
+		out := dst.Pos[n*p.h.H*3:]
+		for h := 0; h < p.h.H; h++ {
+			for j := 0; j < sub; j++ {
+				p.props.Step(&s, hs)
+				if kick > 0 {
+					s.V[0] += kick * rng.NormFloat64()
+					s.V[1] += kick * rng.NormFloat64()
+					s.V[2] += kick * rng.NormFloat64()
+				}
+			}
+			copy(out[h*3:h*3+3], s.P[:])
+		}
+	}
+	return nil
+}
+
+// cholesky writes the lower factor of a 6×6 covariance (row-major); a non-positive pivot
+// (a singular or slightly indefinite covariance) gets a zero column instead of failing.
+func cholesky(c *[36]float64, l *[6][6]float64) {
+	for i := 0; i < 6; i++ {
+		for j := 0; j <= i; j++ {
+			s := c[i*6+j]
+			for k := 0; k < j; k++ {
+				s -= l[i][k] * l[j][k]
+			}
+			if i == j {
+				if s > 0 {
+					l[i][i] = math.Sqrt(s)
+				}
+			} else if l[j][j] > 0 {
+				l[i][j] = s / l[j][j]
+			}
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package forecast
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/sim"
+)
+
+// smallDataset is a light-ball dataset of n throws × 4 windows.
+func smallDataset(t testing.TB, n int) (*Dataset, Meta) {
+	sc, err := sim.Lookup("light-ball")
+	require.NoError(t, err)
+	wc := WindowConfig{PerFlight: 4}
+	ws, err := SimWindows(sc, n, 7, wc)
+	require.NoError(t, err)
+	props := sc.BallProps()
+	ds, skipped := BuildDataset(&props, ws, wc)
+	require.Zero(t, skipped)
+	return ds, Meta{Ball: props, Source: "sim:light-ball", Seed: 7, Episodes: n}
+}
+
+// A short run end to end (drift, diffusion choice, distillation, loss plot); run again on
+// its checkpoint, it resumes at the end and returns the same model; a run stopped mid-way
+// (fewer steps, then more) continues from its checkpoint.
+func TestTrainCheckpointResume(t *testing.T) {
+	ds, meta := smallDataset(t, 70)
+	dir := t.TempDir()
+	cfg := TrainConfig{Hidden: []int{16}, Steps: 40, DistillSteps: 20, DistillConds: 64, ValConds: 16, EMSteps: 4, Seed: 5,
+		Checkpoint: filepath.Join(dir, "ck"), CheckpointEvery: 10, LossPNG: filepath.Join(dir, "loss.png")}
+	m1, rep1, err := Train(ds, meta, cfg)
+	require.NoError(t, err)
+	require.False(t, rep1.Resumed)
+	require.Len(t, rep1.Quality, 7) // em×2 diffusions, ode, flow 1–4
+	require.FileExists(t, cfg.LossPNG)
+	require.NoError(t, m1.Meta.Validate())
+
+	m2, rep2, err := Train(ds, meta, cfg)
+	require.NoError(t, err)
+	require.True(t, rep2.Resumed)
+	require.Equal(t, "done", rep2.ResumedFromPhase)
+	require.Equal(t, m1.Drift.W, m2.Drift.W)
+	require.Equal(t, m1.Flow.W, m2.Flow.W)
+
+	// A checkpoint mid-drift: the run continues from its step, not from 0.
+	ck, err := readCheckpoint(cfg.Checkpoint)
+	require.NoError(t, err)
+	ck.Phase, ck.Step = "drift", 30
+	ck.Losses = ck.Losses[:30]
+	require.NoError(t, writeCheckpoint(cfg.Checkpoint, ck))
+	_, rep3, err := Train(ds, meta, cfg)
+	require.NoError(t, err)
+	require.True(t, rep3.Resumed)
+	require.Equal(t, 30, rep3.ResumedFromStep)
+}
