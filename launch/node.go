@@ -14,6 +14,7 @@ import (
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/hardware/ros"
+	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/robot"
 )
@@ -42,6 +43,16 @@ type NodeConfig struct {
 	// controller). Results then do not depend on the machine's load. Only
 	// for the simulated arm; default false (wall clock, real time).
 	Lockstep bool `yaml:"lockstep"`
+	// TrialLog, when set, is a file the controller node appends one JSON
+	// line per throw to (hardware/triallog; crash-safe). Default: none.
+	TrialLog string `yaml:"trial_log"`
+	// DryRun computes and publishes everything but never sends a command to
+	// the arm (they go to topics.dry_run_command). Default false.
+	DryRun bool `yaml:"dry_run"`
+	// RequireArm withholds commands (as in a dry run) until an arming
+	// request (/catch/arm true, or `node controller --arm`) passes
+	// CheckArming. Default false (the simulated arm); robot.yaml sets it.
+	RequireArm bool `yaml:"require_arm"`
 }
 
 // WithDefaults returns c with zero fields set.
@@ -90,13 +101,15 @@ func (c NodeConfig) Validate() error {
 // ControllerNode is `catch node controller`: ball observations → estimator →
 // controller → safety → arm, on the real-time loop, over ROS.
 type ControllerNode struct {
-	Loop  *control.Loop
-	IO    *ros.ControllerIO
-	rob   *robot.Robot
-	cfg   NodeConfig
-	clk   control.TimeBase
-	log   *slog.Logger
-	props ball.Props
+	Loop *control.Loop
+	IO   *ros.ControllerIO
+	// Recorder is the trial logger (nil without node.trial_log).
+	Recorder *Recorder
+	rob      *robot.Robot
+	cfg      NodeConfig
+	clk      control.TimeBase
+	log      *slog.Logger
+	props    ball.Props
 }
 
 // NewControllerNode wires a controller node for the named controller.
@@ -140,12 +153,28 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 	if len(io.Joints()) != rob.Chain.DOF() {
 		return nil, fmt.Errorf("node.ros.joint_names: %d names for a %d-joint chain", len(io.Joints()), rob.Chain.DOF())
 	}
-	loop, err := control.NewLoop(nc.Loop, clk, io, ctrl, est, safety, log)
+	var armIO control.ArmIO = io
+	var rec *Recorder
+	if nc.TrialLog != "" {
+		w, err := triallog.Open(nc.TrialLog, triallog.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("node.trial_log: %w", err)
+		}
+		clockName := "wall"
+		if nc.Lockstep {
+			clockName = "lockstep"
+		}
+		rec = NewRecorder(io, clk, w, triallog.Throw{Source: "ros", Controller: controller, Clock: clockName,
+			PeriodNS: int64(nc.Loop.Period()), Joints: io.Joints(), Ball: nc.Ball}, log)
+		armIO = rec
+	}
+	loop, err := control.NewLoop(nc.Loop, clk, armIO, ctrl, est, safety, log)
 	if err != nil {
 		return nil, err
 	}
 	loop.SetProps(&props)
-	io.SetHooks(ros.Hooks{
+	n := &ControllerNode{Loop: loop, IO: io, Recorder: rec, rob: rob, cfg: nc, clk: clk, log: log, props: props}
+	hooks := ros.Hooks{
 		Observe: loop.Observe,
 		EStop: func(on bool) {
 			if on {
@@ -154,8 +183,57 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 			loop.EStop(on)
 		},
 		Rearm: func(seq uint32, epoch time.Duration) { loop.Rearm(control.Rearm{Seq: seq, Epoch: epoch}) },
-	})
-	return &ControllerNode{Loop: loop, IO: io, rob: rob, cfg: nc, clk: clk, log: log, props: props}, nil
+		Arm:   func(on bool) { _ = n.Arm(on) },
+	}
+	if rec != nil {
+		rec.SetLoop(loop)
+		hooks.Observe, hooks.Rearm, hooks.Sensor = rec.Observe, rec.Rearm, rec.Sensor
+		hooks.EStop = func(on bool) {
+			if on {
+				log.Warn("e-stop received")
+			}
+			rec.EStop(on)
+		}
+	}
+	io.SetHooks(hooks)
+	if nc.DryRun || nc.RequireArm {
+		io.SetSending(false)
+	}
+	return n, nil
+}
+
+// Arm starts (on) or stops sending commands to the arm. Starting needs
+// node.require_arm's check (CheckArming against the driver's joint names and
+// current positions) to pass and is refused in a dry run.
+func (n *ControllerNode) Arm(on bool) error {
+	if !on {
+		n.IO.SetSending(false)
+		n.log.Warn("disarmed: commands withheld")
+		return nil
+	}
+	if n.cfg.DryRun {
+		err := fmt.Errorf("arming refused: dry run (node.dry_run / --dry-run)")
+		n.log.Warn(err.Error())
+		return err
+	}
+	if err := n.CheckArming(); err != nil {
+		n.log.Error(err.Error())
+		return err
+	}
+	n.IO.SetSending(true)
+	n.log.Warn("armed: sending commands to the arm")
+	return nil
+}
+
+// CheckArming runs CheckArming on the newest joint state.
+func (n *ControllerNode) CheckArming() error {
+	dof := n.rob.Chain.DOF()
+	st := control.ArmState{Q: make([]float64, dof), Qd: make([]float64, dof)}
+	var q []float64
+	if _, ok := n.IO.ReadState(&st); ok {
+		q = st.Q
+	}
+	return CheckArming(n.IO.Joints(), n.rob.Limits, n.IO.DriverJoints(), q)
 }
 
 // Run starts the node and blocks until ctx is done; the loop runs without
@@ -179,6 +257,14 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 		}
 	}
 	n.Loop.Start(ctx)
+	if n.Recorder != nil {
+		// Runs after the loop has stopped (deferred calls run last-first).
+		defer func() {
+			if err := n.Recorder.Close(); err != nil {
+				n.log.Error("trial log", "err", err)
+			}
+		}()
+	}
 	defer n.Loop.Close()
 	viz := time.NewTicker(time.Duration(float64(time.Second) / n.cfg.VizHz))
 	defer viz.Stop()
@@ -267,6 +353,8 @@ func (n *ControllerNode) diagnostics(now time.Time, ts *control.TickState) *diag
 		{"joint_states_received", u(recv)}, {"joint_states_rejected", u(rej)}, {"last_rejection", last},
 		{"bad_observations", u(badObs)}, {"commands_dropped", u(n.IO.CommandsDropped())}, {"obs_dropped", u(s.ObsDropped)},
 		{"registrations", strconv.FormatInt(n.IO.Conn().Registrations(), 10)},
+		{"sending_commands", strconv.FormatBool(n.IO.Sending())}, {"dry_run", strconv.FormatBool(n.cfg.DryRun)},
+		{"commands_withheld", u(n.IO.Withheld())},
 	}
 	return ros.Diagnostics(now, "catch: control loop", "catch_controller", level, msg, kv)
 }

@@ -48,6 +48,9 @@ APT_PACKAGES=(
   gcc
   g++
   libopencv-dev
+  # OpenCV's sample data: the stereo chessboard images the calibration tests use
+  # (/usr/share/doc/opencv-doc/examples/data/left01.jpg … right14.jpg).
+  opencv-doc
   # ROS 1 (Debian's own build of ROS Noetic's core): master, roslaunch, rostopic.
   python3-rosmaster
   python3-roslaunch

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +81,8 @@ is retried every node.ros.retry_s, and a restarted master is re-registered
 with.`,
 	}
 
-	var ctrlName, cfgPath, statsOut string
+	var ctrlName, cfgPath, statsOut, trialLog string
+	var dryRun, armFlag bool
 	controller := &cobra.Command{
 		Use:   "controller [__name:=NAME]",
 		Short: "Observations → estimator → controller → safety → arm, at 250 Hz over ROS",
@@ -100,6 +102,18 @@ command type and frame in the config's node.ros section.`,
 			if err != nil {
 				return err
 			}
+			if trialLog != "" {
+				cfg.Node.TrialLog = trialLog
+			}
+			if dryRun {
+				cfg.Node.DryRun = true
+			}
+			if armFlag {
+				if cfg.Node.DryRun {
+					return fmt.Errorf("--arm with a dry run: choose one")
+				}
+				cfg.Node.RequireArm = true
+			}
 			log := nodeLogger()
 			n, err := launch.NewControllerNode(&cfg, rob, ctrlName, name, log)
 			if err != nil {
@@ -107,8 +121,38 @@ command type and frame in the config's node.ros section.`,
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			log.Info("controller node starting", "controller", ctrlName, "name", name, "master", cfg.Node.ROS.WithDefaults().MasterURI)
+			log.Info("controller node starting", "controller", ctrlName, "name", name, "master", cfg.Node.ROS.WithDefaults().MasterURI,
+				"dry_run", cfg.Node.DryRun, "require_arm", cfg.Node.RequireArm, "trial_log", cfg.Node.TrialLog)
+			var armErr error
+			if armFlag {
+				ctx2, cancel := context.WithCancel(ctx)
+				defer cancel()
+				ctx = ctx2
+				go func() {
+					// Arm once the driver's first joint state is in; a failed
+					// check stops the node.
+					deadline := time.Now().Add(10 * time.Second)
+					for ctx.Err() == nil {
+						if n.IO.DriverJoints() != nil {
+							time.Sleep(50 * time.Millisecond) // a few states: ReadState has one
+							if armErr = n.Arm(true); armErr != nil {
+								cancel()
+							}
+							return
+						}
+						if time.Now().After(deadline) {
+							armErr = fmt.Errorf("--arm: no joint state from the driver within 10 s")
+							cancel()
+							return
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}()
+			}
 			err = n.Run(ctx)
+			if err == nil {
+				err = armErr
+			}
 			st := n.Stats()
 			if statsOut != "" {
 				b, _ := json.MarshalIndent(st, "", "  ")
@@ -125,6 +169,9 @@ command type and frame in the config's node.ros section.`,
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
 	f.StringVar(&statsOut, "stats-out", "", "write the loop statistics as JSON to this file on exit")
 	f.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: joint-state stamps pace the loop (with 'node simarm --lockstep')")
+	f.StringVar(&trialLog, "trial-log", "", "append one JSON line per throw to this file (overrides node.trial_log)")
+	f.BoolVar(&dryRun, "dry-run", false, "compute and publish everything, never send a command to the arm (commands go to /catch/dry_run/command)")
+	f.BoolVar(&armFlag, "arm", false, "send commands to the arm once the driver's joint names and positions pass the URDF check (else they are withheld until /catch/arm true, with node.require_arm)")
 	node.AddCommand(controller)
 
 	var (

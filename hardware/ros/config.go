@@ -26,6 +26,14 @@ type Topics struct {
 	// starts a new catch; Armed echoes it once the controller is ready.
 	Rearm string `yaml:"rearm"` // default /catch/rearm
 	Armed string `yaml:"armed"` // std_msgs/Header, default /catch/armed
+	// Arm (std_msgs/Bool) asks the controller node to start (true) or stop
+	// (false) sending commands to the arm when node.require_arm is set;
+	// default /catch/arm.
+	Arm string `yaml:"arm"`
+	// DryRunCommand receives the commands a node that is not sending (dry
+	// run, or not armed) computed, in the command topic's type; default
+	// /catch/dry_run/command.
+	DryRunCommand string `yaml:"dry_run_command"`
 	// Image is the camera topic of the perception node (sensor_msgs/Image);
 	// default /camera/image_raw.
 	Image string `yaml:"image"`
@@ -110,6 +118,8 @@ func (c Config) WithDefaults() Config {
 	def(&t.Sensor, "catch/sensor")
 	def(&t.Rearm, "catch/rearm")
 	def(&t.Armed, "catch/armed")
+	def(&t.Arm, "catch/arm")
+	def(&t.DryRunCommand, "catch/dry_run/command")
 	def(&t.Image, "camera/image_raw")
 	def(&c.CommandType, CommandTrajectory)
 	def(&c.ArrayFields, "positions_velocities")

@@ -27,6 +27,11 @@ type Hooks struct {
 	EStop func(on bool)
 	// Rearm gets a new catch: throw seq, released at epoch (loop clock).
 	Rearm func(seq uint32, epoch time.Duration)
+	// Sensor gets the catch sensor (/catch/sensor).
+	Sensor func(caught bool)
+	// Arm gets an arming request (/catch/arm): true to start sending
+	// commands, false to stop.
+	Arm func(on bool)
 }
 
 // ControllerIO is the controller node's ROS side. It is the loop's
@@ -48,7 +53,15 @@ type ControllerIO struct {
 	cmds  *cmdQueue
 	wake  chan struct{}
 
-	cmdPub, ballPub, planPub, fcPub, diagPub, armedPub *Publisher
+	cmdPub, ballPub, planPub, fcPub, diagPub, armedPub, dryPub *Publisher
+
+	// sending: commands go to the command topic; otherwise to the dry-run
+	// topic (counted in withheld).
+	sending  atomic.Bool
+	withheld atomic.Uint64
+	// driverNames are the joint names of the newest joint state message
+	// (accepted or not), as the driver reports them.
+	driverNames atomic.Pointer[[]string]
 
 	received, rejected, badObs atomic.Uint64
 	obsIn                      atomic.Uint64 // observation messages received
@@ -81,10 +94,13 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 		wake: make(chan struct{}, 1),
 	}
 	t := cfg.Topics
+	c.sending.Store(true)
 	if cfg.CommandType == CommandFloat64Array {
 		c.cmdPub = conn.Publish(t.Command, &std_msgs.Float64MultiArray{}, false)
+		c.dryPub = conn.Publish(t.DryRunCommand, &std_msgs.Float64MultiArray{}, false)
 	} else {
 		c.cmdPub = conn.Publish(t.Command, &trajectory_msgs.JointTrajectory{}, false)
+		c.dryPub = conn.Publish(t.DryRunCommand, &trajectory_msgs.JointTrajectory{}, false)
 	}
 	c.ballPub = conn.Publish(t.BallState, &nav_msgs.Odometry{}, false)
 	c.planPub = conn.Publish(t.Plan, &visualization_msgs.MarkerArray{}, false)
@@ -95,6 +111,16 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	conn.Subscribe(t.Observation, c.onObservation)
 	conn.Subscribe(t.EStop, func(m *std_msgs.Bool) {
 		if h := c.hooks.EStop; h != nil {
+			h(m.Data)
+		}
+	})
+	conn.Subscribe(t.Sensor, func(m *std_msgs.Bool) {
+		if h := c.hooks.Sensor; h != nil {
+			h(m.Data)
+		}
+	})
+	conn.Subscribe(t.Arm, func(m *std_msgs.Bool) {
+		if h := c.hooks.Arm; h != nil {
 			h(m.Data)
 		}
 	})
@@ -137,7 +163,30 @@ func (c *ControllerIO) Close() {
 	c.conn.Close()
 }
 
+// SetSending chooses where commands go: the arm's command topic (true, the
+// default) or only the dry-run topic (false).
+func (c *ControllerIO) SetSending(on bool) { c.sending.Store(on) }
+
+// Sending reports whether commands go to the arm.
+func (c *ControllerIO) Sending() bool { return c.sending.Load() }
+
+// Withheld counts commands computed while not sending.
+func (c *ControllerIO) Withheld() uint64 { return c.withheld.Load() }
+
+// DriverJoints returns the joint names of the newest joint state message
+// (nil before the first).
+func (c *ControllerIO) DriverJoints() []string {
+	if p := c.driverNames.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func (c *ControllerIO) onJointState(m *sensor_msgs.JointState) {
+	if p := c.driverNames.Load(); p == nil || !equalNames(*p, m.Name) {
+		names := append([]string(nil), m.Name...)
+		c.driverNames.Store(&names)
+	}
 	n := len(c.jm.Names)
 	s := &armSample{at: c.clock.Now(), q: make([]float64, n), qd: make([]float64, n)}
 	if err := c.jm.FromJointState(m, s.q, s.qd); err != nil {
@@ -240,7 +289,13 @@ func (c *ControllerIO) publishCommands(ctx context.Context) {
 			}
 			// Stamped with the tick that made it: the arm side can tell the
 			// time between commands even when the network bunches them.
-			c.cmdPub.Write(c.jm.CommandMsg(&c.cfg, c.clock.Time(at), cmd.Q, cmd.Qd))
+			msg := c.jm.CommandMsg(&c.cfg, c.clock.Time(at), cmd.Q, cmd.Qd)
+			if c.sending.Load() {
+				c.cmdPub.Write(msg)
+			} else {
+				c.withheld.Add(1)
+				c.dryPub.Write(msg)
+			}
 		}
 	}
 }
@@ -334,3 +389,15 @@ func (c *ControllerIO) PublishArmed(seq uint32, stamp time.Time) {
 
 // FrameID returns the frame of published positions.
 func (c *ControllerIO) FrameID() string { return c.cfg.FrameID }
+
+func equalNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
