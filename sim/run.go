@@ -33,6 +33,10 @@ type RunOptions struct {
 	// state fidelity; Fidelity names it in the summary (default "state").
 	NewObserver func() (Observer, error)
 	Fidelity    string
+	// NewForecaster, when set, builds one forecaster per worker, with the
+	// buffer its samples go to (forecast.NewBuffer); the controller sees
+	// them as Input.Forecast.
+	NewForecaster func() (Forecaster, control.Forecast, error)
 	// Log, when set, receives one JSON line per trial as it completes
 	// (each line is a single Write, so a crash loses at most the trials in
 	// flight).
@@ -130,6 +134,13 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 				return Summary{}, nil, err
 			}
 			w.SetObserver(o)
+		}
+		if opts.NewForecaster != nil {
+			f, buf, err := opts.NewForecaster()
+			if err != nil {
+				return Summary{}, nil, err
+			}
+			w.SetForecaster(f, buf)
 		}
 		worlds[k], ctrls[k] = w, c
 		ctrlName = c.Name()

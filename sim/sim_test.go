@@ -271,3 +271,49 @@ func TestConfigBadInput(t *testing.T) {
 		})
 	}
 }
+
+// countingForecaster hands out a one-sample forecast at the estimate.
+type countingForecaster struct{ starts, obs, calls int }
+
+func (c *countingForecaster) StartThrow(*Throw) error { c.starts++; return nil }
+func (c *countingForecaster) Observe(float64, ball.Vec) { c.obs++ }
+func (c *countingForecaster) Forecast(now float64, est *ball.Estimate, dst *control.Forecast) bool {
+	c.calls++
+	dst.T0, dst.Dt, dst.H, dst.N = now, 0.02, 1, 1
+	copy(dst.Pos, est.State.P[:])
+	return true
+}
+
+// seesForecast records whether the controller was given forecasts.
+type seesForecast struct {
+	control.Hold
+	with, without int
+}
+
+func (s *seesForecast) Step(in *control.Input, out *control.Command) (control.Status, error) {
+	if in.Forecast != nil && in.Forecast.N == 1 {
+		s.with++
+	} else {
+		s.without++
+	}
+	return s.Hold.Step(in, out)
+}
+
+func TestForecasterReachesController(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	w, err := NewWorld(Config{}, rob, sc)
+	require.NoError(t, err)
+	fc := &countingForecaster{}
+	w.SetForecaster(fc, control.Forecast{Pos: make([]float64, 3)})
+	ctrl := &seesForecast{}
+	var res TrialResult
+	require.NoError(t, RunTrial(w, ctrl, sc, 1, 0, &res))
+	require.Equal(t, 1, fc.starts)
+	require.Positive(t, fc.obs, "every observation reaches the forecaster")
+	require.Positive(t, fc.calls)
+	require.LessOrEqual(t, fc.calls, fc.obs, "one forecast per batch of new observations at most")
+	require.Positive(t, ctrl.with)
+	require.Positive(t, ctrl.without, "no forecast before the estimate is valid")
+}

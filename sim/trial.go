@@ -96,6 +96,21 @@ type Observer interface {
 	Observe(t float64, truth ball.Vec, rng *rand.Rand) (p ball.Vec, ok bool)
 }
 
+// Forecaster supplies sampled future ball positions to the controller
+// (control.Input.Forecast), which the MPC's robust mode uses to choose its
+// catch time. Package forecast implements it; the caller wires it in,
+// because forecast imports sim for its training data. A Forecaster belongs
+// to one World.
+type Forecaster interface {
+	// StartThrow is called before each trial.
+	StartThrow(th *Throw) error
+	// Observe receives every observation handed to the estimator.
+	Observe(t float64, p ball.Vec)
+	// Forecast writes samples for the estimate at now into dst, or returns
+	// false when there is no forecast yet.
+	Forecast(now float64, est *ball.Estimate, dst *control.Forecast) bool
+}
+
 // stateObserver is state fidelity: truth plus Gaussian noise, with dropouts.
 type stateObserver struct{ obs Observation }
 
@@ -162,6 +177,8 @@ type World struct {
 	jac      []float64
 	obs      []pendingObs
 	observer Observer
+	fc       Forecaster
+	fcBuf    control.Forecast
 	// StepMS collects the controller's compute time per step, ms: the CPU
 	// time of the stepping thread (see threadCPU), so a loaded machine does
 	// not inflate it. A controller that plans in other goroutines (async
@@ -214,13 +231,25 @@ func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
 // fidelity).
 func (w *World) SetObserver(o Observer) { w.observer = o }
 
+// SetForecaster gives the controller forecast samples from f, written into
+// buf (from forecast.NewBuffer) after every new observation.
+func (w *World) SetForecaster(f Forecaster, buf control.Forecast) {
+	w.fc, w.fcBuf = f, buf
+}
+
 // Close releases the observer's resources when it has any (an Observer may
 // implement io.Closer, e.g. to free OpenCV images).
 func (w *World) Close() error {
+	var err error
 	if c, ok := w.observer.(io.Closer); ok {
-		return c.Close()
+		err = c.Close()
 	}
-	return nil
+	if c, ok := w.fc.(io.Closer); ok {
+		if e := c.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // Reach returns the world's reachability checker.
@@ -244,6 +273,12 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	copy(w.prevQd, w.arm.Qd)
 	if err := w.observer.StartThrow(th, rng); err != nil {
 		return fmt.Errorf("observer: %w", err)
+	}
+	w.in.Forecast = nil
+	if w.fc != nil {
+		if err := w.fc.StartThrow(th); err != nil {
+			return fmt.Errorf("forecaster: %w", err)
+		}
 	}
 	props := th.Ball
 	w.in.Props = &props
@@ -273,12 +308,21 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			k := 0
 			for k < len(w.obs) && w.obs[k].avail <= t+1e-12 {
 				w.est.Observe(w.obs[k].t, w.obs[k].p)
+				if w.fc != nil {
+					w.fc.Observe(w.obs[k].t, w.obs[k].p)
+				}
 				k++
 			}
 			if k > 0 {
 				w.obs = append(w.obs[:0], w.obs[k:]...)
 			}
 			w.est.Estimate(t, &w.in.Ball)
+			if w.fc != nil && k > 0 {
+				w.in.Forecast = nil
+				if w.in.Ball.Valid && w.fc.Forecast(t, &w.in.Ball, &w.fcBuf) {
+					w.in.Forecast = &w.fcBuf
+				}
+			}
 			copy(w.in.Arm.Q, w.arm.Q)
 			copy(w.in.Arm.Qd, w.arm.Qd)
 			w.in.Now = time.Duration(t * float64(time.Second))

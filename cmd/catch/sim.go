@@ -20,7 +20,8 @@ import (
 func init() {
 	var (
 		ctrl, scenario, logPath, cfgPath, fidelity string
-		policyPath                                 string
+		policyPath, fcModel                        string
+		fcSamples                                  int
 		trials, workers                            int
 		seed                                       uint64
 		asJSON                                     bool
@@ -69,6 +70,18 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			var newFc func() (sim.Forecaster, control.Forecast, error)
+			if fcModel != "" {
+				newFc = func() (sim.Forecaster, control.Forecast, error) {
+					return launch.NewSimForecaster(fcModel, sc.BallProps(), fcSamples)
+				}
+				// Fail on a bad model file before any trial runs.
+				f, _, err := launch.NewSimForecaster(fcModel, sc.BallProps(), fcSamples)
+				if err != nil {
+					return fmt.Errorf("--forecast: %w", err)
+				}
+				_ = f.Close()
+			}
 			var newObs func() (sim.Observer, error)
 			if fidelity == "camera" {
 				newObs = func() (sim.Observer, error) { return newCameraObserver(sc.BallProps()) }
@@ -78,6 +91,7 @@ violations, modality, compute time per controller step and miss distances.`,
 				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
 				NewController: func() (control.Controller, error) { return launch.NewController(ctrl, rob, &cfg) },
 				NewObserver:   newObs,
+				NewForecaster: newFc,
 				Fidelity:      fidelity,
 				Log:           log,
 				Progress:      bar,
@@ -98,6 +112,8 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
+	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
+	f.IntVar(&fcSamples, "forecast-samples", 256, "samples per forecast")
 	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
 	root.AddCommand(cmd)
 }
