@@ -275,7 +275,7 @@ func TestConfigBadInput(t *testing.T) {
 // countingForecaster hands out a one-sample forecast at the estimate.
 type countingForecaster struct{ starts, obs, calls int }
 
-func (c *countingForecaster) StartThrow(*Throw) error { c.starts++; return nil }
+func (c *countingForecaster) StartThrow(*Throw) error   { c.starts++; return nil }
 func (c *countingForecaster) Observe(float64, ball.Vec) { c.obs++ }
 func (c *countingForecaster) Forecast(now float64, est *ball.Estimate, dst *control.Forecast) bool {
 	c.calls++
