@@ -14,15 +14,32 @@ import (
 // simulator (and a real arm's safety layer) checks, whatever rounding the
 // check applies.
 const (
-	velMargin  = 0.98  // fraction of the velocity limit used
-	accMargin  = 0.98  // fraction of the acceleration limit used per tick
-	brakeFrac  = 0.5   // braking toward a position limit uses half the acceleration limit
-	posMarginM = 1e-3  // rad or m kept from each position limit
-	turnRampS  = 0.1   // the net-turn offset ramps in over this time after the catch
-	jerkLimit  = 2000. // rad/s³ (m/s³ rail) counted as a jerk excess in Stats
-	ikPosTol   = 5e-3  // m: IK targets are re-solved every estimate, coarse is enough
-	ikAngTol   = 0.05  // rad
-	servoAcc   = 0.6   // fraction of the acceleration limit the approach plans to brake with
+	velMargin     = 0.98 // fraction of the velocity limit used
+	accMargin     = 0.98 // fraction of the acceleration limit used per tick
+	brakeFrac     = 0.5  // braking toward a position limit uses half the acceleration limit
+	posMarginM    = 1e-3 // rad or m kept from each position limit
+	turnRampS     = 0.1  // the net-turn offset ramps in over this time after the catch
+	jerkFrac      = 1.0  // a commanded acceleration change above this fraction of the limit in one tick counts as a jerk excess
+	ikPosTol      = 5e-3 // m: IK targets are re-solved every estimate, coarse is enough
+	ikAngTol      = 0.05 // rad
+	servoAcc      = 0.6  // fraction of the acceleration limit the approach plans to brake with
+	sideSwitchM   = 0.1  // m the ball must move past the centre line to switch sides
+	ikWarmIters   = 8    // IK iterations from the previous solution
+	ikColdIters   = 30   // IK iterations from the preferred posture
+	catchZM       = 1.15 // m: height the catch region is centred on
+	catchSigXM    = 0.15 // m: x scale of the catch-region score
+	catchSigZM    = 0.25 // m: z scale of the catch-region score
+	catchYM       = 0.8  // m: |y| beyond which the score rises steeply
+	catchBackM    = 0.35 // m behind x_c where the scan stops
+	cradleRho     = 0.4  // weight of head rotation against limit-scaled joint speed in the cradle direction
+	cradleVel     = 0.95 // fraction of the velocity limit the cradle may use
+	cradleAcc     = 0.7  // fraction of the acceleration limit the cradle may use
+	netUpRad      = 0.45 // rad the net turns up after the catch (plus the learned offsets)
+	cradleDec     = 0.8  // fraction of the acceleration limit the cradle may brake with after the catch
+	shoulderZM    = 1.09 // m: height of the shipped arm's shoulder pitch axis (it runs along the rail)
+	reachRM       = 0.7  // m: catch points farther than this from the shoulder axis (in x–z) score worse
+	reachWM       = 0.05 // m: how fast the score rises beyond reachRM
+	catchMinLeadS = 0.03 // s: candidates at least this far ahead of the estimate
 )
 
 // Stats are counters of one trial that the rewards use; the controller
@@ -32,7 +49,7 @@ type Stats struct {
 	Planned   int // plans made (new estimates used)
 	IKFailed  int // plans whose IK did not reach the target within tolerance
 	Braked    int // ticks in which a joint was braked for a position limit
-	JerkTicks int // ticks in which a commanded jerk exceeded jerkLimit
+	JerkTicks int // ticks in which a joint's commanded acceleration changed by more than jerkFrac of its limit (a bang-bang reversal)
 }
 
 // ObsStats accumulates observation statistics (count, sum, sum of squares)
@@ -95,13 +112,17 @@ type Controller struct {
 	tc            float64 // predicted catch time, s
 	pc, vc        ball.Vec
 	qIK, d        []float64
-	seed, seed2   []float64
+	seed, qWarm   []float64
 	jr, nn, g, dq []float64
+	mm, mx        []float64 // n×n and 3×n scratch of the cradle direction
+	up            []float64 // joint motion per radian of net turned up
 	pred          []float64 // NPred × 6
 	pose          robot.Pose
 	jac           []float64
 	jjt           [36]float64
 	rhs, y        [6]float64
+	side          float64 // +1: head left of the carriage, −1: right
+	dScale, dVel  float64 // max_j |d_j|/Acc_j, max_j |d_j|/Vel_j
 
 	qRef, qdDes         []float64
 	obs, norm, hid, res []float64
@@ -141,8 +162,8 @@ func NewController(pol *Policy, rob *robot.Robot, controlRateHz float64) (*Contr
 		n: n, period: 1 / controlRateHz, def: def,
 		ready: make([]float64, n), qCmd: make([]float64, n), qdCmd: make([]float64, n), accPrev: make([]float64, n),
 		hist: make([]float64, hl*n), histLen: hl,
-		qIK: make([]float64, n), d: make([]float64, n), seed: make([]float64, n), seed2: make([]float64, n),
-		jr: make([]float64, 6*n), nn: make([]float64, n*n), g: make([]float64, n), dq: make([]float64, n),
+		qIK: make([]float64, n), d: make([]float64, n), seed: make([]float64, n), qWarm: make([]float64, n),
+		jr: make([]float64, 6*n), nn: make([]float64, n*n), mm: make([]float64, n*n), mx: make([]float64, 3*n), up: make([]float64, n), g: make([]float64, n), dq: make([]float64, n),
 		pred: make([]float64, 6*fc.NPred), jac: make([]float64, 6*n),
 		qRef: make([]float64, n), qdDes: make([]float64, n),
 		obs: make([]float64, pol.Net.In), norm: make([]float64, pol.Net.In), hid: make([]float64, pol.Net.Hidden),
@@ -187,6 +208,7 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	copy(c.qIK, arm.Q)
 	clear(c.d)
 	clear(c.pred)
+	clear(c.up)
 	c.stats = Stats{}
 	return nil
 }
@@ -225,9 +247,15 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	var sdot float64
 	if c.has {
 		code = control.Tracking
-		vc := 1.5 + 1.0*p[pCradle]
-		pre := math.Max(0.02, 0.15+0.05*p[pPre])
-		post := math.Max(0.02, 0.3+0.1*p[pPost])
+		// Cradle speed and times, made feasible for the joints: no joint
+		// above cradleVel of its velocity limit, none accelerating above
+		// cradleAcc of its limit.
+		vc := math.Max(0, 2.0+1.0*p[pCradle])
+		if c.dVel > 0 {
+			vc = math.Min(vc, cradleVel/c.dVel)
+		}
+		pre := math.Max(vc*c.dScale/cradleAcc, 0.15+0.05*p[pPre])
+		post := math.Max(vc*c.dScale/cradleDec, 0.15+0.1*p[pPost])
 		var s float64
 		s, sdot = cradle(now+lead-c.tc, vc, pre, post)
 		dt := now + lead - c.tc
@@ -237,7 +265,7 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 			code = control.Cradling
 		}
 		for j := 0; j < n; j++ {
-			c.qRef[j] = c.qIK[j] + c.d[j]*s + ramp*0.3*p[pTurn+j]
+			c.qRef[j] = c.qIK[j] + c.d[j]*s + ramp*(netUpRad*c.up[j]+0.3*p[pTurn+j])
 		}
 	} else {
 		copy(c.qRef, c.ready)
@@ -298,7 +326,7 @@ func (c *Controller) decode(out *control.Command) {
 			braked = true
 		}
 		a := (v - prev) / dt
-		if math.Abs(a-c.accPrev[j]) > jerkLimit*dt {
+		if math.Abs(a-c.accPrev[j]) > jerkFrac*am {
 			jerky = true
 		}
 		c.accPrev[j] = a
@@ -352,13 +380,28 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 	fc := &c.fc
 	st := est.State
 	xc := 0.25 + 0.1*p[pPlane]
-	if st.P[0] <= xc {
-		return // already past the catch plane: keep the previous plan
-	}
 	stride := int(math.Round(fc.PredDtS / predStep))
-	found := false
-	var pc, vc ball.Vec
-	var tHit float64
+	// The catch point is the point of the predicted flight that best fits
+	// the region the head reaches well (x near x_c, z near catchZM, y
+	// within the rail's reach), not a fixed plane: a steep lob that drops
+	// before the plane, or crosses it too high, is met where it passes
+	// closest to that region. The discrete minimum is refined by a parabola
+	// through its neighbours so the catch point moves smoothly.
+	score := func(q *ball.State) float64 {
+		dx, dz := (q.P[0]-xc)/catchSigXM, (q.P[2]-catchZM)/catchSigZM
+		f := dx*dx + dz*dz
+		if r := math.Hypot(q.P[0], q.P[2]-shoulderZM) - reachRM; r > 0 {
+			f += r * r / (reachWM * reachWM)
+		}
+		if ay := math.Abs(q.P[1]) - catchYM; ay > 0 {
+			f += ay * ay / (0.1 * 0.1)
+		}
+		return f
+	}
+	var s0, b0, b1, b2 ball.State
+	f0, bf0, bf1, bf2 := math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)
+	bi, needNext := -1, false
+	scanning := true
 	filled := 0
 	steps := int(predMaxS / predStep)
 	for i := 0; i <= steps; i++ {
@@ -367,32 +410,41 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 			r[0], r[1], r[2], r[3], r[4], r[5] = st.P[0], st.P[1], st.P[2], st.V[0], st.V[1], st.V[2]
 			filled++
 		}
-		if found && filled == fc.NPred {
-			break
-		}
-		if found {
-			props.Step(&st, predStep)
-			continue
-		}
-		prev := st
-		props.Step(&st, predStep)
-		t := float64(i+1) * predStep
-		if st.P[0] <= xc && prev.P[0] > xc {
-			f := (prev.P[0] - xc) / (prev.P[0] - st.P[0])
-			lerp(&pc, &vc, &prev, &st, f)
-			tHit, found = t-predStep+f*predStep, true
-			if pc[2] < fc.ZMinM && prev.P[2] >= fc.ZMinM {
-				found = false
+		if scanning {
+			f := math.Inf(1)
+			if float64(i)*predStep >= catchMinLeadS && st.P[2] >= fc.ZMinM {
+				f = score(&st)
+			}
+			if needNext {
+				b2, bf2, needNext = st, f, false
+			}
+			if f < bf1 {
+				b0, bf0, b1, bf1, bi, needNext = s0, f0, st, f, i, true
+			}
+			s0, f0 = st, f
+			// The score along a flight has one minimum: stop well past it.
+			if st.P[2] < fc.ZMinM || st.P[0] < xc-catchBackM || (bi >= 0 && f > bf1+4) {
+				scanning = false
 			}
 		}
-		if !found && st.P[2] < fc.ZMinM && prev.P[2] >= fc.ZMinM && st.V[2] < 0 {
-			f := (prev.P[2] - fc.ZMinM) / (prev.P[2] - st.P[2])
-			lerp(&pc, &vc, &prev, &st, f)
-			tHit, found = t-predStep+f*predStep, true
+		if !scanning && !needNext && filled == fc.NPred {
+			break
 		}
+		props.Step(&st, predStep)
 	}
-	if !found {
+	if bi < 0 {
 		return
+	}
+	pc, vc := b1.P, b1.V
+	tHit := float64(bi) * predStep
+	if den := bf0 - 2*bf1 + bf2; !math.IsInf(bf0, 0) && !math.IsInf(bf2, 0) && den > 1e-12 {
+		delta := math.Max(-0.5, math.Min(0.5, (bf0-bf2)/(2*den)))
+		if delta < 0 {
+			lerp(&pc, &vc, &b0, &b1, 1+delta)
+		} else {
+			lerp(&pc, &vc, &b1, &b2, delta)
+		}
+		tHit += delta * predStep
 	}
 	sp := math.Sqrt(vc[0]*vc[0] + vc[1]*vc[1] + vc[2]*vc[2])
 	if sp < 0.1 {
@@ -405,44 +457,121 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 	// The IK starts warm from the previous solution and is pulled toward
 	// this posture in the null space, so the solution is unique near it and
 	// moves smoothly as the estimate improves.
+	// The side (head left or right of the carriage) is chosen on the first
+	// plan and kept unless the ball moves clearly to the other side, so
+	// estimate noise near the centre line does not flip the configuration.
+	cold := !c.has
+	switch {
+	case !c.has:
+		c.side = 1
+		if pc[1] < 0 {
+			c.side = -1
+		}
+	case pc[1]*c.side < -sideSwitchM:
+		c.side, cold = -c.side, true
+	}
 	copy(c.seed, c.ready)
-	rail := pc[1] - fc.RailOffsetM*math.Tanh(pc[1]/fc.RailOffsetWidthM)
+	rail := pc[1] - fc.RailOffsetM*c.side*math.Max(math.Abs(math.Tanh(pc[1]/fc.RailOffsetWidthM)), 0.5)
 	rail = math.Max(c.lim.Lower[0]+0.02, math.Min(c.lim.Upper[0]-0.02, rail))
 	c.seed[0] = rail
 	c.seed[1] = math.Atan2(pc[1]-rail, math.Max(pc[0], 0.1))
 	nrm := ball.Vec{-vhat[0], -vhat[1], -vhat[2]}
-	if !c.has {
+	if cold {
 		copy(c.qIK, c.seed)
 	}
-	if !c.solveIK(pc, nrm) {
+	ok, e := c.solveIK(pc, nrm, ikIters(cold))
+	if !ok && !cold {
+		// The warm start may sit in a poor local minimum: retry from the
+		// preferred posture and keep the better solution.
+		copy(c.qWarm, c.qIK)
+		copy(c.qIK, c.seed)
+		var e2 float64
+		ok, e2 = c.solveIK(pc, nrm, ikColdIters)
+		if e2 > e {
+			copy(c.qIK, c.qWarm)
+		}
+	}
+	if !ok {
 		c.stats.IKFailed++
 	}
 	c.stats.Planned++
-	// d: least-norm joint velocity moving the head at unit speed along the
-	// flight direction without turning it (damped J⁺ at the IK pose).
+	// d: the joint velocity moving the head origin at unit speed along the
+	// flight direction that minimises Σ (q̇_j/v_j)² + ρ²|ω_head|² (v_j the
+	// velocity limits, ρ = cradleRho): the cradle loads the joints in
+	// proportion to what they can do, and the head turns little (a head
+	// that spins throws the ball out; a head kept strictly from turning
+	// needs so much joint speed that the cradle gets too slow to hold it).
 	c.chain.FKJacobian(c.qIK, &c.pose, c.jac)
 	n := c.n
-	const lambda = 1e-3
-	for r := 0; r < 6; r++ {
+	// M = W⁻² + ρ²J_ωᵀJ_ω; d = M⁻¹J_vᵀ(J_v M⁻¹ J_vᵀ)⁻¹ v̂
+	for i := 0; i < n; i++ {
+		for j := 0; j <= i; j++ {
+			var v float64
+			for r := 3; r < 6; r++ {
+				v += c.jac[r*n+i] * c.jac[r*n+j]
+			}
+			v *= cradleRho * cradleRho
+			if i == j {
+				v += 1 / (c.lim.Vel[i] * c.lim.Vel[i])
+			}
+			c.mm[i*n+j] = v
+		}
+	}
+	// X = M⁻¹J_vᵀ (n×3), column by column (factorise once)
+	cholFactor(c.mm, n)
+	for r := 0; r < 3; r++ {
+		cholSolve(c.mm, n, c.jac[r*n:(r+1)*n], c.mx[r*n:(r+1)*n])
+	}
+	for r := 0; r < 3; r++ {
 		for s := 0; s <= r; s++ {
 			var v float64
 			for j := 0; j < n; j++ {
-				v += c.jac[r*n+j] * c.jac[s*n+j]
+				v += c.jac[r*n+j] * c.mx[s*n+j]
 			}
 			if r == s {
-				v += lambda
+				v += 1e-9
 			}
-			c.jjt[r*6+s] = v
+			c.jjt[r*3+s] = v
 		}
 	}
-	c.rhs = [6]float64{vhat[0], vhat[1], vhat[2], 0, 0, 0}
-	chol6(&c.jjt, &c.rhs, &c.y)
+	c.rhs = [6]float64{vhat[0], vhat[1], vhat[2]}
+	chol3(&c.jjt, &c.rhs, &c.y)
 	for j := 0; j < n; j++ {
-		var v float64
+		c.d[j] = c.mx[j]*c.y[0] + c.mx[n+j]*c.y[1] + c.mx[2*n+j]*c.y[2]
+	}
+	c.dScale, c.dVel = 0, 0
+	for j := 0; j < n; j++ {
+		c.dScale = math.Max(c.dScale, math.Abs(c.d[j])/c.lim.Acc[j])
+		c.dVel = math.Max(c.dVel, math.Abs(c.d[j])/c.lim.Vel[j])
+	}
+	// up: the joint motion that turns the net normal toward straight up by
+	// one radian without moving the head origin (least-norm in
+	// velocity-limit units); after the catch the reference turns the net up
+	// by netUpRad along it, so gravity helps hold the ball in the pocket.
+	clear(c.up)
+	ax := ball.Vec{-vhat[1], vhat[0], 0} // n × ẑ with n = −v̂
+	if an := math.Hypot(ax[0], ax[1]); an > 0.1 {
 		for r := 0; r < 6; r++ {
-			v += c.jac[r*n+j] * c.y[r]
+			for s := 0; s <= r; s++ {
+				var v float64
+				for j := 0; j < n; j++ {
+					v += c.jac[r*n+j] * c.lim.Vel[j] * c.lim.Vel[j] * c.jac[s*n+j]
+				}
+				if r == s {
+					v += 1e-6
+				}
+				c.jjt[r*6+s] = v
+			}
 		}
-		c.d[j] = v
+		c.rhs = [6]float64{0, 0, 0, ax[0] / an, ax[1] / an, 0}
+		chol6(&c.jjt, &c.rhs, &c.y)
+		for j := 0; j < n; j++ {
+			var v float64
+			for r := 0; r < 6; r++ {
+				v += c.jac[r*n+j] * c.y[r]
+			}
+			c.up[j] = v * c.lim.Vel[j] * c.lim.Vel[j]
+		}
 	}
 	c.tc = est.T + tHit
 	c.pc, c.vc = pc, vc
@@ -453,6 +582,41 @@ func lerp(p, v *ball.Vec, a, b *ball.State, f float64) {
 	for k := 0; k < 3; k++ {
 		p[k] = a.P[k] + f*(b.P[k]-a.P[k])
 		v[k] = a.V[k] + f*(b.V[k]-a.V[k])
+	}
+}
+
+// chol3 solves A y = b for the symmetric positive definite 3×3 A whose
+// lower triangle is in a (row-major, stride 3).
+func chol3(a *[36]float64, b, y *[6]float64) {
+	const n = 3
+	for j := 0; j < n; j++ {
+		d := a[j*n+j]
+		for k := 0; k < j; k++ {
+			d -= a[j*n+k] * a[j*n+k]
+		}
+		d = math.Sqrt(math.Max(d, 1e-300))
+		a[j*n+j] = d
+		for i := j + 1; i < n; i++ {
+			v := a[i*n+j]
+			for k := 0; k < j; k++ {
+				v -= a[i*n+k] * a[j*n+k]
+			}
+			a[i*n+j] = v / d
+		}
+	}
+	for i := 0; i < n; i++ {
+		v := b[i]
+		for k := 0; k < i; k++ {
+			v -= a[i*n+k] * y[k]
+		}
+		y[i] = v / a[i*n+i]
+	}
+	for i := n - 1; i >= 0; i-- {
+		v := y[i]
+		for k := i + 1; k < n; k++ {
+			v -= a[k*n+i] * y[k]
+		}
+		y[i] = v / a[i*n+i]
 	}
 }
 
@@ -497,17 +661,17 @@ func chol6(a *[36]float64, b, y *[6]float64) {
 // toward the preferred posture c.seed. It reports whether the result is
 // within ikPosTol and ikAngTol. A fixed number of iterations keeps the cost
 // bounded (it starts warm from the previous solution).
-func (c *Controller) solveIK(pos, nrm ball.Vec) bool {
+func (c *Controller) solveIK(pos, nrm ball.Vec, iters int) (bool, float64) {
 	n := c.n
 	const (
-		w     = 0.3  // m per unit of normal-direction error
-		mu    = 1e-4 // prior weight
-		damp  = 1e-4 // Levenberg damping
-		iters = 8
+		w    = 0.3  // m per unit of normal-direction error
+		mu   = 1e-4 // prior weight
+		damp = 1e-4 // Levenberg damping
 	)
 	q := c.qIK
 	var r [6]float64
 	ok := false
+	var res float64
 	for it := 0; it <= iters; it++ {
 		c.chain.FKJacobian(q, &c.pose, c.jac)
 		u := c.pose.Axis(1)
@@ -518,7 +682,9 @@ func (c *Controller) solveIK(pos, nrm ball.Vec) bool {
 			pe += r[k] * r[k]
 			dot += nrm[k] * u[k]
 		}
-		ok = math.Sqrt(pe) <= ikPosTol && math.Acos(math.Max(-1, math.Min(1, dot))) <= ikAngTol
+		ang := math.Acos(math.Max(-1, math.Min(1, dot)))
+		ok = math.Sqrt(pe) <= ikPosTol && ang <= ikAngTol
+		res = math.Sqrt(pe) + w*ang
 		if it == iters {
 			break
 		}
@@ -553,7 +719,52 @@ func (c *Controller) solveIK(pos, nrm ball.Vec) bool {
 			q[i] = math.Max(c.lim.Lower[i]+posMarginM, math.Min(c.lim.Upper[i]-posMarginM, q[i]+c.dq[i]))
 		}
 	}
-	return ok
+	return ok, res
+}
+
+func ikIters(cold bool) int {
+	if cold {
+		return ikColdIters
+	}
+	return ikWarmIters
+}
+
+// cholFactor factorises the symmetric positive definite n×n A (lower
+// triangle in a, row-major) in place: A = L Lᵀ.
+func cholFactor(a []float64, n int) {
+	for j := 0; j < n; j++ {
+		d := a[j*n+j]
+		for k := 0; k < j; k++ {
+			d -= a[j*n+k] * a[j*n+k]
+		}
+		d = math.Sqrt(math.Max(d, 1e-300))
+		a[j*n+j] = d
+		for i := j + 1; i < n; i++ {
+			v := a[i*n+j]
+			for k := 0; k < j; k++ {
+				v -= a[i*n+k] * a[j*n+k]
+			}
+			a[i*n+j] = v / d
+		}
+	}
+}
+
+// cholSolve solves L Lᵀ x = b with the factor from cholFactor.
+func cholSolve(a []float64, n int, b, x []float64) {
+	for i := 0; i < n; i++ {
+		v := b[i]
+		for k := 0; k < i; k++ {
+			v -= a[i*n+k] * x[k]
+		}
+		x[i] = v / a[i*n+i]
+	}
+	for i := n - 1; i >= 0; i-- {
+		v := x[i]
+		for k := i + 1; k < n; k++ {
+			v -= a[k*n+i] * x[k]
+		}
+		x[i] = v / a[i*n+i]
+	}
 }
 
 // cholN solves A x = b for the symmetric positive definite n×n A whose

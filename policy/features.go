@@ -19,7 +19,7 @@ type FeatureConfig struct {
 	// the observation; default 5.
 	NPred int `json:"n_pred" yaml:"n_pred"`
 	// PredDtS is the spacing of the predicted states from the estimate's
-	// time, s; default 0.1. It must be a multiple of 10 ms (the predictor's
+	// time, s; default 0.1. It must be a multiple of 20 ms (the predictor's
 	// step).
 	PredDtS float64 `json:"pred_dt_s" yaml:"pred_dt_s"`
 	// RailOffsetM is how far from the intercept, toward the robot's centre
@@ -32,9 +32,9 @@ type FeatureConfig struct {
 	// RailOffsetWidthM smooths the side switch near the centre line
 	// (offset = −RailOffsetM·tanh(y/width)); default 0.05 m.
 	RailOffsetWidthM float64 `json:"rail_offset_width_m" yaml:"rail_offset_width_m"`
-	// ZMinM is the lowest intercept height considered; a ball that drops
-	// below it before the catch plane is met where it crosses this height;
-	// default 0.4 m.
+	// ZMinM is the lowest catch point considered: the predictor's search
+	// for the catch point stops where the ball drops below it; default
+	// 0.4 m.
 	ZMinM float64 `json:"z_min_m" yaml:"z_min_m"`
 	// FreezeS stops re-planning this long before the predicted catch, so a
 	// ball already in the net does not move the plan; default 0.04 s.
@@ -102,9 +102,9 @@ func (c FeatureConfig) Validate() error {
 func (c FeatureConfig) ObsLen(dof int) int { return dof*(3+c.NHist) + 6*c.NPred + 2 }
 
 // predStep is the predictor's RK4 step, s: a ball flight is smooth enough
-// that 10 ms steps agree with the 1 ms simulation to well under a millimetre
+// that 20 ms steps agree with the 1 ms simulation to about a millimetre
 // over a second.
-const predStep = 0.01
+const predStep = 0.02
 
 // predMaxS bounds how far ahead the predictor looks for an intercept.
 const predMaxS = 1.5

@@ -12,10 +12,10 @@ import (
 const (
 	pGain     = 0  // 7 joint gains K_j = GainBase·exp(p), 1/s
 	pLead     = 7  // look-ahead L on the reference = 0.04 + 0.05·p s (action latency and tracking lag)
-	pCradle   = 8  // head speed along the ball's flight at the catch = 1.5 + 1.0·p m/s
+	pCradle   = 8  // head speed along the ball's flight at the catch = 2.0 + 1.0·p m/s (capped by the joints' limits)
 	pPre      = 9  // time the head accelerates to that speed before the catch = 0.15 + 0.05·p s
-	pPost     = 10 // time it decelerates to rest after the catch = 0.3 + 0.1·p s
-	pPlane    = 11 // catch plane x_c = 0.25 + 0.1·p m
+	pPost     = 10 // time it decelerates to rest after the catch = 0.15 + 0.1·p s (at least what the limits need)
+	pPlane    = 11 // x the catch region is centred on, x_c = 0.25 + 0.1·p m
 	pFF       = 12 // feed-forward gain on ṡ·d = 1 + 0.5·p
 	pTurn     = 13 // 7 joint offsets 0.3·p rad ramped in after the catch (net turns up)
 	nStruct   = 20 // number of structural parameters

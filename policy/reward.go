@@ -26,8 +26,9 @@ type RewardConfig struct {
 	// default 1.
 	Limit float64 `yaml:"limit"`
 	// Brake is the penalty per second of commands braked for a position
-	// limit by the decode, and Jerk per second of commands whose jerk
-	// exceeded 2000 rad/s³; defaults 0.5 and 0.5.
+	// limit by the decode, and Jerk per second of commands in which a
+	// joint's commanded acceleration swung by more than its acceleration
+	// limit within one tick (a bang-bang reversal); defaults 0.5 and 0.5.
 	Brake float64 `yaml:"brake"`
 	Jerk  float64 `yaml:"jerk"`
 }
