@@ -23,6 +23,7 @@ func init() {
 		set       qp.Settings
 		noPolish  bool
 		timeLimit time.Duration
+		method    string
 	)
 	solve := &cobra.Command{
 		Use:   "solve FILE.json",
@@ -35,6 +36,11 @@ func init() {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set.TimeLimit = timeLimit
 			set.DisablePolish = noPolish
+			m, err := qp.ParseMethod(method)
+			if err != nil {
+				return err
+			}
+			set.Method = m
 			return qpSolve(cmd.OutOrStdout(), args[0], set, asJSON)
 		},
 	}
@@ -45,6 +51,8 @@ func init() {
 	f.Float64Var(&set.EpsRel, "eps-rel", 0, "relative tolerance (0: default 1e-4)")
 	f.DurationVar(&timeLimit, "time-limit", 0, "wall-time limit of the solve, e.g. 50ms (0: none)")
 	f.BoolVar(&noPolish, "no-polish", false, "skip solution polishing")
+	f.StringVar(&method, "method", "ipm", "admm, ipm, or auto (ADMM, then interior point when ADMM does not converge or polish); ipm is the most accurate")
+	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
 	qpCmd.AddCommand(solve)
 	root.AddCommand(qpCmd)
 }
@@ -55,6 +63,8 @@ type qpSolveOutput struct {
 	Objective  *float64  `json:"objective"`
 	X          []float64 `json:"x"`
 	Iterations int       `json:"iterations"`
+	Method     string    `json:"method"`
+	IPMIters   int       `json:"ipm_iterations"`
 	SolveMS    float64   `json:"solve_ms"`
 	SetupMS    float64   `json:"setup_ms"`
 	PrimalRes  *float64  `json:"primal_residual"`
@@ -82,6 +92,7 @@ func qpSolve(w io.Writer, path string, set qp.Settings, asJSON bool) error {
 	if asJSON {
 		out := qpSolveOutput{
 			Status: res.Status.String(), X: res.X, Iterations: res.Iterations,
+			Method: res.Method.String(), IPMIters: res.IPMIterations,
 			SolveMS: ms(total), SetupMS: ms(res.SetupTime), Polished: res.Polished,
 			Objective: finiteOrNil(res.Objective), PrimalRes: finiteOrNil(res.PrimalResidual),
 			DualRes: finiteOrNil(res.DualResidual),
@@ -106,10 +117,12 @@ func qpSolve(w io.Writer, path string, set qp.Settings, asJSON bool) error {
 		fmt.Fprintf(w, "reference   %.10g (relative error %.2e)\n", ref,
 			math.Abs(res.Objective-ref)/math.Max(1, math.Abs(ref)))
 	}
-	fmt.Fprintf(w, "iterations  %d (rho %.3g, %d rho updates, polished %v)\n", res.Iterations, res.Rho, res.RhoUpdates, res.Polished)
+	fmt.Fprintf(w, "method      %s\n", res.Method)
+	fmt.Fprintf(w, "iterations  %d (%d interior point; rho %.3g, %d rho updates, polished %v)\n",
+		res.Iterations, res.IPMIterations, res.Rho, res.RhoUpdates, res.Polished)
 	fmt.Fprintf(w, "residuals   primal %.3e, dual %.3e\n", res.PrimalResidual, res.DualResidual)
-	fmt.Fprintf(w, "time        %.3f ms (setup %.3f, factor %.3f, iterate %.3f, polish %.3f)\n",
-		ms(total), ms(res.SetupTime), ms(res.FactorTime), ms(res.IterateTime), ms(res.PolishTime))
+	fmt.Fprintf(w, "time        %.3f ms (setup %.3f, factor %.3f, iterate %.3f, interior point %.3f, polish %.3f)\n",
+		ms(total), ms(res.SetupTime), ms(res.FactorTime), ms(res.IterateTime), ms(res.IPMTime), ms(res.PolishTime))
 	return nil
 }
 

@@ -51,7 +51,28 @@ func TestQPSolve(t *testing.T) {
 	require.Positive(t, res.Iterations)
 	require.GreaterOrEqual(t, res.SolveMS, 0.0)
 
-	code, out = runCaptured(t, "qp", "solve", "--json=false", good)
+	for _, m := range []string{"admm", "ipm", "auto"} {
+		code, out = runCaptured(t, "qp", "solve", "--json=true", "--method", m, "--max-iter", "0",
+			"--eps-abs", "0", "--eps-rel", "0", "--time-limit", "0", good)
+		require.Equal(t, 0, code, out)
+		var r struct {
+			Status    string  `json:"status"`
+			Objective float64 `json:"objective"`
+			Method    string  `json:"method"`
+			IPMIters  int     `json:"ipm_iterations"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &r), m)
+		require.Equal(t, "solved", r.Status, m)
+		require.InDelta(t, -99.96, r.Objective, 1e-6, m) // polished in every method
+		if m == "ipm" {
+			require.Equal(t, "ipm", r.Method)
+			require.Positive(t, r.IPMIters)
+		} else {
+			require.Equal(t, "admm", r.Method, m) // HS21 needs no fallback
+		}
+	}
+
+	code, out = runCaptured(t, "qp", "solve", "--json=false", "--method", "auto", good)
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "status      solved")
 	require.Contains(t, out, "reference   -99.96")
@@ -64,6 +85,7 @@ func TestQPSolve(t *testing.T) {
 		{"malformed file", []string{"qp", "solve", bad}},
 		{"no argument", []string{"qp", "solve"}},
 		{"bad flag", []string{"qp", "solve", "--eps-abs", "x", good}},
+		{"bad method", []string{"qp", "solve", "--method", "simplex", good}},
 	} {
 		code, _ := runCaptured(t, c.args...)
 		require.Equal(t, 2, code, c.name)

@@ -42,7 +42,23 @@
 // refinement against the exact KKT system. When polishing fails, ADMM goes on
 // at 100× tighter tolerances and polishes again (PolishRetries).
 //
-// Why ADMM rather than an interior-point method: the planner solves small
+// Settings.Method selects MethodIPM instead: a dense primal–dual
+// interior-point method (Mehrotra predictor–corrector) on the same scaled
+// data in slack form (each finite side of a row gets a slack and a
+// multiplier, l = u rows stay equalities, rows with both bounds beyond
+// ±Infinity/2 are dropped). Each iteration factors the normal matrix
+// P + ρI + AᵀWA once (dense Cholesky, sparse rows cheap to assemble) and
+// solves the regularised augmented Newton system with GMRES preconditioned by
+// that factor, twice (predictor, corrector); it stops when both residuals meet
+// EpsAbs/EpsRel and the duality gap meets EpsGap, detects infeasibility from
+// diverging multipliers or iterates (the same certificates as ADMM), reports
+// Stalled when it can make no progress, and polishes its answer like ADMM.
+// MethodAuto runs ADMM and falls back to the interior point when ADMM ends
+// IterationLimit or SolvedInaccurate or converges without a successful polish,
+// returning the better answer. Interior-point buffers are allocated by New
+// only for these two methods; Solve allocates nothing in any method.
+//
+// Why ADMM by default rather than the interior-point method: the planner solves small
 // dense QPs (n ≈ 10–60, m ≈ 20–150) thousands of times per second, each close
 // to the previous one. ADMM factors once per (P, A, ρ) and then each
 // iteration costs two triangular solves and two products with A (a few µs at
@@ -50,8 +66,8 @@
 // points cannot do well; it degrades gracefully under a time limit (the
 // iterate is always usable); and it yields infeasibility certificates without
 // a homogeneous embedding. Its weakness is high accuracy on badly conditioned
-// problems; polishing closes most of that gap (see scripts/qp-maros.sh for the
-// Maros–Meszaros quality benchmark).
+// problems; polishing closes most of that gap, and MethodIPM or MethodAuto the
+// rest (see scripts/qp-maros.sh for the Maros–Meszaros quality benchmark).
 //
 // # Concurrency
 //

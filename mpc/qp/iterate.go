@@ -57,11 +57,25 @@ func (s *Solver) residuals(x, z, y []float64) resid {
 	return r
 }
 
-// Solve runs ADMM from the current iterate (zero after New or ColdStart, the
-// WarmStart point, or else the previous Solve's result), then polishes. It
-// allocates nothing.
+// Solve runs the configured method and allocates nothing. ADMM starts from
+// the current iterate (zero after New or ColdStart, the WarmStart point, or
+// else the previous Solve's result) and then polishes; the interior-point
+// method starts from its own central point and leaves its answer as the next
+// ADMM warm start.
 func (s *Solver) Solve() Result {
 	t0 := time.Now()
+	switch s.set.Method {
+	case MethodIPM:
+		res := Result{SetupTime: s.setupTime}
+		return s.solveIPM(&res, t0)
+	case MethodAuto:
+		return s.solveAuto(t0)
+	}
+	return s.solveADMM(t0)
+}
+
+// solveADMM is Solve for MethodADMM.
+func (s *Solver) solveADMM(t0 time.Time) Result {
 	set := s.set
 	res := Result{SetupTime: s.setupTime, Status: IterationLimit}
 	if s.needFac {

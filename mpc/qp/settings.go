@@ -6,6 +6,43 @@ import (
 	"time"
 )
 
+// Method selects the algorithm of Solve.
+type Method int
+
+const (
+	// MethodADMM (the default) is OSQP's ADMM: cheap iterations, warm
+	// starts, the fast path for the planner's small repeated QPs.
+	MethodADMM Method = iota
+	// MethodIPM is a primal–dual interior-point method (Mehrotra
+	// predictor–corrector): one dense factorisation per iteration, 10–60
+	// iterations, high accuracy on badly conditioned and LP-like problems, no
+	// warm start.
+	MethodIPM
+	// MethodAuto runs ADMM and falls back to the interior-point method when
+	// ADMM hits MaxIter, ends SolvedInaccurate, or converges but cannot
+	// polish (polishing enabled). The better of the two answers is returned.
+	MethodAuto
+)
+
+var methodNames = [...]string{"admm", "ipm", "auto"}
+
+func (m Method) String() string {
+	if m < 0 || int(m) >= len(methodNames) {
+		return fmt.Sprintf("Method(%d)", int(m))
+	}
+	return methodNames[m]
+}
+
+// ParseMethod reads "admm", "ipm" or "auto".
+func ParseMethod(s string) (Method, error) {
+	for i, n := range methodNames {
+		if s == n {
+			return Method(i), nil
+		}
+	}
+	return 0, fmt.Errorf("qp: method %q, want admm, ipm or auto", s)
+}
+
 // Settings tune the solver. The zero value means "all defaults"; every zero
 // field is replaced by the default written beside it.
 type Settings struct {
@@ -55,6 +92,19 @@ type Settings struct {
 	PolishRetries    int
 	PolishDelta      float64
 	PolishRefineIter int
+
+	// Method is the algorithm (default MethodADMM). Interior-point buffers
+	// (an extra n×n matrix and O(m) vectors) are allocated by New only for
+	// MethodIPM and MethodAuto.
+	Method Method
+	// IPMMaxIter bounds the interior-point iterations of one Solve
+	// (default 100).
+	IPMMaxIter int
+	// EpsGap is the interior-point method's relative duality-gap tolerance
+	// (default 1e-7): besides meeting EpsAbs/EpsRel on both residuals it stops
+	// only when Σ slack·multiplier ≤ EpsGap·max(1, |½xᵀPx + qᵀx|), so its
+	// objective is accurate to about that relative error.
+	EpsGap float64
 }
 
 // withDefaults fills zero fields and checks ranges.
@@ -73,6 +123,10 @@ func (s Settings) withDefaults() (Settings, error) {
 	def(&s.Alpha, 1.6)
 	def(&s.AdaptiveRhoTolerance, 5)
 	def(&s.PolishDelta, 1e-7)
+	def(&s.EpsGap, 1e-7)
+	if s.IPMMaxIter == 0 {
+		s.IPMMaxIter = 100
+	}
 	if s.MaxIter == 0 {
 		s.MaxIter = 10000
 	}
@@ -94,7 +148,7 @@ func (s Settings) withDefaults() (Settings, error) {
 	}{
 		{"EpsAbs", s.EpsAbs}, {"EpsRel", s.EpsRel}, {"EpsPrimalInfeasible", s.EpsPrimalInfeasible},
 		{"EpsDualInfeasible", s.EpsDualInfeasible}, {"Rho", s.Rho}, {"Sigma", s.Sigma},
-		{"PolishDelta", s.PolishDelta},
+		{"PolishDelta", s.PolishDelta}, {"EpsGap", s.EpsGap},
 	}
 	for _, f := range pos {
 		if !(f.v > 0) || math.IsInf(f.v, 0) {
@@ -116,6 +170,10 @@ func (s Settings) withDefaults() (Settings, error) {
 		return s, fmt.Errorf("qp: settings: AdaptiveRhoInterval = %d, want ≥ 0", s.AdaptiveRhoInterval)
 	case s.ScalingIter < 0:
 		return s, fmt.Errorf("qp: settings: ScalingIter = %d, want ≥ 0", s.ScalingIter)
+	case s.IPMMaxIter < 0:
+		return s, fmt.Errorf("qp: settings: IPMMaxIter = %d, want ≥ 0", s.IPMMaxIter)
+	case s.Method < MethodADMM || s.Method > MethodAuto:
+		return s, fmt.Errorf("qp: settings: Method = %d, want MethodADMM, MethodIPM or MethodAuto", int(s.Method))
 	case s.PolishRefineIter < 0:
 		return s, fmt.Errorf("qp: settings: PolishRefineIter = %d, want ≥ 0", s.PolishRefineIter)
 	}

@@ -32,10 +32,14 @@ const (
 	TimeLimit
 	// NonConvex: an UpdateP made P indefinite, so the matrix could not be factored.
 	NonConvex
+	// Stalled: the interior-point method could make no further progress
+	// (vanishing steps or an unfactorable Newton system) before meeting the
+	// tolerances; the last iterate is returned.
+	Stalled
 )
 
 var statusNames = [...]string{"unsolved", "solved", "solved_inaccurate", "primal_infeasible",
-	"dual_infeasible", "iteration_limit", "time_limit", "non_convex"}
+	"dual_infeasible", "iteration_limit", "time_limit", "non_convex", "stalled"}
 
 func (s Status) String() string {
 	if s < 0 || int(s) >= len(statusNames) {
@@ -47,8 +51,13 @@ func (s Status) String() string {
 // Result reports one Solve. X and Y alias solver-owned buffers that the next
 // Solve overwrites; copy them to keep them.
 type Result struct {
-	Status     Status
-	Iterations int
+	Status Status
+	// Method is the algorithm that produced X and Y (MethodAuto reports
+	// MethodIPM when it fell back and kept the interior-point answer).
+	Method Method
+	// Iterations counts all iterations of this Solve, ADMM and
+	// interior-point; IPMIterations the interior-point part.
+	Iterations, IPMIterations int
 	// Objective is ½xᵀPx + qᵀx + r at X (NaN when infeasible).
 	Objective float64
 	// PrimalResidual ‖Ax − z‖∞ and DualResidual ‖Px + q + Aᵀy‖∞ at the
@@ -62,7 +71,9 @@ type Result struct {
 	// SetupTime is the cost of New (or the last Update that rescaled);
 	// FactorTime, IterateTime and PolishTime split SolveTime, the wall time of
 	// this Solve.
+	// IPMTime is the interior-point part (factorisations included).
 	SetupTime, FactorTime, IterateTime, PolishTime, SolveTime time.Duration
+	IPMTime                                                   time.Duration
 	// X (length n) is the primal solution, or the unboundedness direction for
 	// DualInfeasible; Y (length m) the constraint multipliers (y > 0 at an
 	// active upper bound, y < 0 at a lower), or the Farkas certificate for
@@ -118,6 +129,8 @@ type Solver struct {
 	setupTime    time.Duration
 	rhoInterval  int
 	factorTimeOf time.Duration // duration of the most recent factorisation
+
+	ipm *ipmWork // nil unless Settings.Method uses the interior-point method
 }
 
 // New validates p, allocates every buffer, scales the problem and factors
@@ -149,6 +162,9 @@ func New(p *Problem, s Settings) (*Solver, error) {
 		sv.act = make([]int8, m)
 		sv.xp = fn(n)
 		sv.yp = fn(m)
+	}
+	if set.Method != MethodADMM {
+		sv.ipm = newIPMWork(n, m, set.Method == MethodAuto)
 	}
 	if p.P != nil {
 		copy(sv.p0, p.P)
@@ -489,6 +505,9 @@ func (s *Solver) buildNormal(k, w []float64, act []int8, shift float64) {
 			continue
 		}
 		wi := w[i]
+		if wi == 0 {
+			continue
+		}
 		row := s.as[i*n : (i+1)*n]
 		nz := 0
 		for j, v := range row {
