@@ -33,7 +33,7 @@ GOTESTFLAGS += -count=1
 endif
 BENCHTIME  ?= 500ms
 BENCHCOUNT ?= 1
-DEMO_ARGS  ?= bench --scenarios nominal,hand-lob --trials 150 --seed 1 --out out/demo
+DEMO_ARGS  ?= bench --scenarios nominal,hand-lob --trials 300 --seed 1 --out out/demo
 
 # with_master runs $(1) with ROS_MASTER_URI pointing at a fresh rosmaster on a free loopback
 # port, stops that master afterwards whatever happened (also on Ctrl-C), and exits with the
