@@ -53,6 +53,9 @@ type NodeConfig struct {
 	// request (/catch/arm true, or `node controller --arm`) passes
 	// CheckArming. Default false (the simulated arm); robot.yaml sets it.
 	RequireArm bool `yaml:"require_arm"`
+	// Camera is the image stream of camera fidelity (simarm --fidelity
+	// camera → perception node); both nodes must read the same values.
+	Camera CameraStreamConfig `yaml:"camera"`
 }
 
 // WithDefaults returns c with zero fields set.
@@ -71,6 +74,7 @@ func (c NodeConfig) WithDefaults() NodeConfig {
 	if c.SettleS == 0 {
 		c.SettleS = 0.15
 	}
+	c.Camera = c.Camera.WithDefaults()
 	return c
 }
 
@@ -94,6 +98,9 @@ func (c NodeConfig) Validate() error {
 	}
 	if !(c.SettleS >= 0.02 && c.SettleS <= 10) {
 		return fmt.Errorf("node.settle_s = %v: want [0.02, 10]", c.SettleS)
+	}
+	if err := c.Camera.Validate(); err != nil {
+		return fmt.Errorf("node.camera: %w", err)
 	}
 	return nil
 }

@@ -20,7 +20,8 @@ import (
 // → gocv detection and stereo triangulation (vision.Tracker) → ball
 // observations (geometry_msgs/PointStamped) stamped with the frames'
 // capture time. Frames of one time step are matched by stamp (within
-// SyncTolerance); a camera's newer frame replaces an unmatched older one.
+// SyncTolerance) among the last frameQueue frames of each camera; frames
+// older than a matched set are dropped.
 type PerceptionNode struct {
 	IO  *ros.PerceptionIO
 	rig *camera.Rig
@@ -28,15 +29,20 @@ type PerceptionNode struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	latest []*ros.Image
+	latest [][]*ros.Image // per camera, oldest first, at most frameQueue
 	wake   chan struct{}
 	t0     time.Time
+	last   time.Time // stamp of the last stereo step
 	// Counters, read with Stats.
 	steps, found, dropped int
 }
 
 // SyncTolerance is how far apart the stamps of one stereo step may be.
 const SyncTolerance = time.Millisecond
+
+// TrackGap is the pause in the frame stream after which the tracker starts
+// a new track (the simulated thrower pauses between throws).
+const TrackGap = 200 * time.Millisecond
 
 // NewPerceptionNode builds the node for a camera rig and ball.
 func NewPerceptionNode(cfg *Config, rig *camera.Rig, props ball.Props, nodeName string, log *slog.Logger) (*PerceptionNode, error) {
@@ -46,11 +52,13 @@ func NewPerceptionNode(cfg *Config, rig *camera.Rig, props ball.Props, nodeName 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tr, err := vision.NewTracker(vision.TrackerConfig{Estimator: cfg.Sim.Estimator}, rig, props)
+	tc := vision.TrackerConfig{Estimator: cfg.Sim.Estimator}
+	tc.Detector.Downscale = cfg.Node.WithDefaults().Camera.DetectorDownscale
+	tr, err := vision.NewTracker(tc, rig, props)
 	if err != nil {
 		return nil, err
 	}
-	n := &PerceptionNode{rig: rig, tr: tr, log: log, latest: make([]*ros.Image, len(rig.Cameras)), wake: make(chan struct{}, 1)}
+	n := &PerceptionNode{rig: rig, tr: tr, log: log, latest: make([][]*ros.Image, len(rig.Cameras)), wake: make(chan struct{}, 1)}
 	names := make([]string, len(rig.Cameras))
 	for i, c := range rig.Cameras {
 		names[i] = c.Name
@@ -66,10 +74,12 @@ func NewPerceptionNode(cfg *Config, rig *camera.Rig, props ball.Props, nodeName 
 
 func (n *PerceptionNode) onImage(i int, img ros.Image) {
 	n.mu.Lock()
-	if n.latest[i] != nil {
-		n.dropped++ // replaced before its partners came
+	q := n.latest[i]
+	if len(q) == frameQueue {
+		n.dropped++ // never matched within the queue's span
+		q = q[1:]
 	}
-	n.latest[i] = &img
+	n.latest[i] = append(q, &img)
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -77,37 +87,51 @@ func (n *PerceptionNode) onImage(i int, img ros.Image) {
 	}
 }
 
-// takeSet returns a full set of frames with matching stamps, if there is one.
+// frameQueue is how many frames per camera wait for their partners (the
+// cameras' streams come over separate connections and may lag each other by
+// a few frames).
+const frameQueue = 8
+
+// takeSet returns the oldest full set of frames with matching stamps, if
+// there is one; frames older than it are dropped.
 func (n *PerceptionNode) takeSet() ([]*ros.Image, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var ref time.Time
-	for i, img := range n.latest {
-		if img == nil {
-			return nil, false
-		}
-		if i == 0 {
-			ref = img.Stamp
-		} else if d := img.Stamp.Sub(ref); d > SyncTolerance || d < -SyncTolerance {
-			// Drop the older frame(s); wait for the partner of the newest.
-			for j, o := range n.latest {
-				if o.Stamp.Before(img.Stamp.Add(-SyncTolerance)) {
-					n.latest[j] = nil
-					n.dropped++
-				}
-			}
-			if img.Stamp.Before(ref.Add(-SyncTolerance)) {
-				n.latest[i] = nil
-				n.dropped++
-			}
+	for _, q := range n.latest {
+		if len(q) == 0 {
 			return nil, false
 		}
 	}
-	set := append([]*ros.Image(nil), n.latest...)
-	for i := range n.latest {
-		n.latest[i] = nil
+	match := func(q []*ros.Image, ref time.Time) int {
+		for j, img := range q {
+			if d := img.Stamp.Sub(ref); d <= SyncTolerance && d >= -SyncTolerance {
+				return j
+			}
+		}
+		return -1
 	}
-	return set, true
+	set := make([]*ros.Image, len(n.latest))
+	for _, cand := range n.latest[0] {
+		ok := true
+		idx := make([]int, len(n.latest))
+		for i := 1; i < len(n.latest); i++ {
+			if idx[i] = match(n.latest[i], cand.Stamp); idx[i] < 0 {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		idx[0] = match(n.latest[0], cand.Stamp)
+		for i := range n.latest {
+			set[i] = n.latest[i][idx[i]]
+			n.dropped += idx[i] // older frames never matched
+			n.latest[i] = n.latest[i][idx[i]+1:]
+		}
+		return set, true
+	}
+	return nil, false
 }
 
 // Stats returns stereo steps processed, steps with a ball found, frames dropped unmatched.
@@ -151,6 +175,11 @@ func (n *PerceptionNode) Run(ctx context.Context) error {
 			if n.t0.IsZero() {
 				n.t0 = set[0].Stamp
 			}
+			// A gap in the stream (between throws) starts a new track.
+			if !n.last.IsZero() && (set[0].Stamp.Sub(n.last) > TrackGap || set[0].Stamp.Before(n.last)) {
+				n.tr.Reset()
+			}
+			n.last = set[0].Stamp
 			if err := n.tr.Step(set[0].Stamp.Sub(n.t0).Seconds(), mats, &res); err != nil {
 				return fmt.Errorf("perception: tracker: %w", err)
 			}

@@ -29,6 +29,12 @@ type SimArmOptions struct {
 	Log      *slog.Logger
 	// Result receives each trial's result as it completes.
 	Result func(sim.TrialResult)
+	// Fidelity is "state" (default: ball observations with the scenario's
+	// noise on /ball/observation) or "camera": rendered frames of the
+	// default rig (node.camera: scaled, at the scenario's camera rate or
+	// node.camera.rate_hz) on <camera>/image_raw as sensor_msgs/Image,
+	// stamped with the frame time, for `catch node perception`.
+	Fidelity string
 }
 
 // SimArm is the simulated robot and thrower behind the same topics as a real
@@ -54,6 +60,7 @@ type SimArm struct {
 	lastCmd  atomic.Int64
 	cmdSig   chan struct{}
 	timeouts atomic.Int64
+	cam      *simCam // camera fidelity; nil in state fidelity
 }
 
 type timedCmd struct {
@@ -93,6 +100,21 @@ func NewSimArm(opt SimArmOptions) (*SimArm, error) {
 		return nil, err
 	}
 	s.io = io
+	switch opt.Fidelity {
+	case "", "state":
+	case "camera":
+		if opt.Config.Node.Lockstep {
+			return nil, fmt.Errorf("simarm: camera fidelity runs in real time only (lockstep counts observations the perception node makes asynchronously)")
+		}
+		cam, err := newSimCam(opt.Config.Node.WithDefaults().Camera, opt.Scenario.BallProps().Radius)
+		if err != nil {
+			return nil, err
+		}
+		s.cam = cam
+		io.AddCameras(cam.names())
+	default:
+		return nil, fmt.Errorf("simarm: fidelity %q: want state or camera", opt.Fidelity)
+	}
 	return s, nil
 }
 
@@ -128,6 +150,9 @@ func (s *SimArm) takeCmds(dst []timedCmd) []timedCmd {
 func (s *SimArm) Run(ctx context.Context) error {
 	s.io.Start(ctx)
 	defer s.io.Close()
+	if s.cam != nil {
+		defer s.cam.close()
+	}
 	if err := s.io.Conn().WaitConnected(ctx); err != nil {
 		return err
 	}
@@ -358,7 +383,11 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 	b := th.Init
 	dt := sim.PhysicsStep
 	perFrame := int(math.Round(w.frame.Seconds() / dt))
-	camEvery := int(math.Max(1, math.Round(1/(th.Obs.RateHz*dt))))
+	camRate := th.Obs.RateHz
+	if s.cam != nil && s.cam.cfg.RateHz > 0 {
+		camRate = s.cam.cfg.RateHz
+	}
+	camEvery := int(math.Max(1, math.Round(1/(camRate*dt))))
 	camPhase := rng.IntN(camEvery)
 	obsLat := th.Obs.LatencyMS / 1000
 	type pend struct {
@@ -366,6 +395,17 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 		p        ball.Vec
 	}
 	var pending []pend
+	type pendImg struct {
+		avail float64
+		stamp time.Time
+		imgs  []ros.Image
+	}
+	var pendingImgs []pendImg
+	if s.cam != nil {
+		if err := s.cam.startThrow(i); err != nil {
+			return err
+		}
+	}
 	steps := int(math.Ceil(w.maxT / dt))
 	res.MissDistanceM = math.Inf(1)
 	var head sim.HeadMotion
@@ -389,7 +429,24 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 		end := k + perFrame
 		for ; k < end && k < steps; k++ {
 			t := float64(k) * dt
-			if (k-camPhase)%camEvery == 0 && k >= camPhase && b.P[2] > 0 {
+			if s.cam != nil && (k-camPhase)%camEvery == 0 && k >= camPhase {
+				// Camera fidelity: the frames of this instant (the ball as
+				// it is at t; below the floor it is hidden), published after
+				// the scenario's latency.
+				imgs, err := s.cam.render(t, b.P, b.V, b.P[2] <= 0)
+				if err != nil {
+					return err
+				}
+				pendingImgs = append(pendingImgs, pendImg{avail: t + obsLat, stamp: release.Add(time.Duration(t * float64(time.Second))), imgs: imgs})
+			}
+			for len(pendingImgs) > 0 && pendingImgs[0].avail <= t+1e-12 {
+				for ci, img := range pendingImgs[0].imgs {
+					img.Stamp = pendingImgs[0].stamp
+					s.io.PublishImage(ci, img)
+				}
+				pendingImgs = pendingImgs[1:]
+			}
+			if s.cam == nil && (k-camPhase)%camEvery == 0 && k >= camPhase && b.P[2] > 0 {
 				if !(th.Obs.Dropout > 0 && rng.Float64() < th.Obs.Dropout) {
 					n := th.Obs.NoiseM
 					p := ball.Vec{b.P[0] + n*rng.NormFloat64(), b.P[1] + n*rng.NormFloat64(), b.P[2] + n*rng.NormFloat64()}

@@ -179,6 +179,7 @@ command type and frame in the config's node.ros section.`,
 		seed                                    uint64
 		trials, first                           int
 		pause                                   float64
+		imageScale                              float64
 	)
 	simarm := &cobra.Command{
 		Use:   "simarm [__name:=NAME]",
@@ -204,8 +205,14 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			if err != nil {
 				return err
 			}
-			if fidelity != "state" {
-				return fmt.Errorf("--fidelity %q: accepted: state (camera fidelity needs the gocv stereo tracker of perception/vision, not available yet)", fidelity)
+			if fidelity != "state" && fidelity != "camera" {
+				return fmt.Errorf("--fidelity %q: accepted: state, camera", fidelity)
+			}
+			if imageScale != 0 {
+				cfg.Node.Camera.Scale = imageScale
+			}
+			if err := cfg.Node.Validate(); err != nil {
+				return err
 			}
 			if trials < 0 || first < 0 || pause < 0 {
 				return fmt.Errorf("--trials, --first and --pause must not be negative")
@@ -225,7 +232,7 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			var werr error
 			s, err := launch.NewSimArm(launch.SimArmOptions{
 				Config: &cfg, Robot: rob, Scenario: sc, Seed: seed, First: first, Trials: trials, PauseS: pause,
-				NodeName: name, Log: log,
+				NodeName: name, Log: log, Fidelity: fidelity,
 				Result: func(r sim.TrialResult) {
 					log.Info("throw", "trial", r.Index, "catchable", r.Catchable, "caught", r.Caught, "miss_m", r.MissDistanceM, "limit_violations", r.LimitViolations)
 					if out != nil && werr == nil {
@@ -257,10 +264,12 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 	g.StringVar(&resultsPath, "results", "", "append one JSON line per throw to this file (- for stdout)")
 	g.StringVar(&simCfg, "config", "", "run configuration YAML (robot, sim, node)")
 	g.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: wait for the controller's command of each tick (with 'node controller --lockstep')")
-	g.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with the scenario's noise)")
+	g.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with the scenario's noise on ball/observation) or camera (rendered frames of the default rig on <camera>/image_raw for 'catch node perception'; size and rate in node.camera)")
+	g.Float64Var(&imageScale, "image-scale", 0, "camera fidelity: image size as a fraction of 1280×1024 (overrides node.camera.scale, default 0.5; the perception node needs the same)")
 	node.AddCommand(simarm)
 
 	var rigPath, percCfg, ballName string
+	var percScale float64
 	perc := &cobra.Command{
 		Use:   "perception [__name:=NAME]",
 		Short: "Camera frames (sensor_msgs/Image per camera) → ball observations",
@@ -279,11 +288,24 @@ ball/observation, stamped with the frames' capture time.`,
 			if err != nil {
 				return err
 			}
-			rig := camera.DefaultRig()
+			if percScale != 0 {
+				cfg.Node.Camera.Scale = percScale
+			}
+			if err := cfg.Node.Validate(); err != nil {
+				return err
+			}
+			base := camera.DefaultRig()
 			if rigPath != "" {
-				if rig, err = camera.LoadRig(rigPath); err != nil {
+				if base, err = camera.LoadRig(rigPath); err != nil {
 					return err
 				}
+			}
+			// The images' camera model: the rig with its intrinsics scaled
+			// as simarm's camera fidelity scales its frames (node.camera.scale;
+			// 1 for a real camera at full resolution).
+			rig, err := cfg.Node.Camera.Rig(base)
+			if err != nil {
+				return err
 			}
 			props, err := ball.ByName(ballName)
 			if err != nil {
@@ -306,6 +328,7 @@ ball/observation, stamped with the frames' capture time.`,
 	h.StringVar(&rigPath, "rig", "", "camera rig YAML (camera_info calibrations and poses); default the built-in stereo pair")
 	h.StringVar(&percCfg, "config", "", "run configuration YAML (node.ros, sim.estimator)")
 	h.StringVar(&ballName, "ball", "tennis", "ball set the tracker looks for")
+	h.Float64Var(&percScale, "image-scale", 0, "image size as a fraction of the rig's calibration (overrides node.camera.scale, default 0.5 to match 'node simarm --fidelity camera'; 1 for a real camera's full frames)")
 	node.AddCommand(perc)
 	root.AddCommand(node)
 }

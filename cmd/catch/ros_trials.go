@@ -59,8 +59,11 @@ the same summary as 'catch sim' (same throws and observation noise for the
 same seed), plus the controller loop's statistics under "ros".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if fidelity != "state" {
-				return fmt.Errorf("--fidelity %q: accepted: state (camera fidelity needs the perception node's tracker)", fidelity)
+			if fidelity != "state" && fidelity != "camera" {
+				return fmt.Errorf("--fidelity %q: accepted: state, camera", fidelity)
+			}
+			if fidelity == "camera" && lockstep {
+				return fmt.Errorf("--fidelity camera runs in real time only (no --lockstep)")
 			}
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
@@ -81,7 +84,7 @@ same seed), plus the controller loop's statistics under "ros".`,
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, logPath: logPath, nice: niceness, lockstep: lockstep})
+			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, logPath: logPath, nice: niceness, lockstep: lockstep, fidelity: fidelity})
 			if err != nil {
 				return failed(err)
 			}
@@ -106,7 +109,7 @@ same seed), plus the controller loop's statistics under "ros".`,
 	f.Uint64Var(&seed, "seed", 1, "random seed (same throws as 'catch sim --seed')")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
-	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (simarm publishes noisy 3D observations) or camera (simarm publishes rendered images, node.camera: 640×512 by default; a third process, 'catch node perception', detects and triangulates)")
 	f.Float64Var(&pause, "pause", 0.1, "seconds between throws")
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
 	f.BoolVar(&lockstep, "lockstep", false, "simulated time: the simulated arm waits for the controller's command of each 4 ms tick, so results do not depend on the machine's load (default: real time)")
@@ -123,6 +126,7 @@ type rosTrialsOpts struct {
 	keep                             bool
 	nice                             int
 	lockstep                         bool
+	fidelity                         string
 }
 
 func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
@@ -201,8 +205,30 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 			return fmt.Errorf("controller node did not stop on SIGINT within 10 s")
 		}
 	}
+	if o.fidelity == "" {
+		o.fidelity = "state"
+	}
+	percDone := make(chan error, 1)
+	if o.fidelity == "camera" {
+		perc, percLog, err := start1("perception", append(append([]string{"node", "perception"}, cfgArgs...), "__name:=perception", "__ns:="+ns)...)
+		if err != nil {
+			stopCtl()
+			return out, err
+		}
+		defer percLog.Close()
+		go func() { percDone <- perc.Wait() }()
+		defer func() {
+			_ = perc.Process.Signal(os.Interrupt)
+			select {
+			case <-percDone:
+			case <-time.After(10 * time.Second):
+				_ = perc.Process.Kill()
+				<-percDone
+			}
+		}()
+	}
 	simArgs := append([]string{"node", "simarm", "--scenario", o.scenario, "--seed", strconv.FormatUint(o.seed, 10),
-		"--trials", strconv.Itoa(o.trials), "--pause", strconv.FormatFloat(o.pause, 'g', -1, 64), "--results", resultsPath}, cfgArgs...)
+		"--trials", strconv.Itoa(o.trials), "--pause", strconv.FormatFloat(o.pause, 'g', -1, 64), "--results", resultsPath, "--fidelity", o.fidelity}, cfgArgs...)
 	sa, saLog, err := start1("simarm", append(simArgs, "__name:=simarm", "__ns:="+ns)...)
 	if err != nil {
 		stopCtl()
@@ -217,6 +243,12 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 		if runErr != nil {
 			runErr = fmt.Errorf("simarm node failed (%v); its log:\n%s", runErr, tail(filepath.Join(dir, "simarm.log")))
 		}
+	case err := <-percDone:
+		_ = sa.Process.Signal(os.Interrupt)
+		<-saDone
+		stopCtl()
+		percDone <- err // for the deferred stop
+		return out, fmt.Errorf("perception node exited early (%v); its log:\n%s", err, tail(filepath.Join(dir, "perception.log")))
 	case err := <-ctlDone:
 		_ = sa.Process.Signal(os.Interrupt)
 		<-saDone
@@ -254,7 +286,7 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 		return out, fmt.Errorf("controller statistics: %w", err)
 	}
 	out.Summary = sim.Summarize(results, nil)
-	out.Controller, out.Scenario, out.Fidelity, out.Seed = o.ctrl, results[0].Scenario, "state", o.seed
+	out.Controller, out.Scenario, out.Fidelity, out.Seed = o.ctrl, results[0].Scenario, o.fidelity, o.seed
 	w := out.ROS.Loop.WorkUS
 	out.ComputeMS = sim.ComputeStats{P50: w.P50 / 1e3, P99: w.P99 / 1e3, Max: w.Max / 1e3}
 	out.WallS = time.Since(start).Seconds()

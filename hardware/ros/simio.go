@@ -27,6 +27,24 @@ type SimIO struct {
 	onCommand func(stamp time.Time, q, qd []float64)
 	onArmed   func(seq uint32)
 	badCmds   atomic.Uint64
+	imgPubs   []*Publisher
+	imgFrames []string
+}
+
+// AddCameras declares one sensor_msgs/Image topic per camera
+// (<name>/image_raw, as PerceptionIO subscribes them) for camera fidelity;
+// call it before Start.
+func (s *SimIO) AddCameras(names []string) {
+	for _, n := range names {
+		s.imgPubs = append(s.imgPubs, s.conn.Publish(ImageTopic(n), &sensor_msgs.Image{}, false))
+		s.imgFrames = append(s.imgFrames, n)
+	}
+}
+
+// PublishImage publishes camera i's frame (img.Data must not change
+// afterwards); the header's frame id is the camera's name.
+func (s *SimIO) PublishImage(i int, img Image) {
+	s.imgPubs[i].Write(ImageMsg(s.imgFrames[i], img))
 }
 
 // NewSimIO declares the simulated arm's topics.

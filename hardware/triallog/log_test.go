@@ -24,6 +24,10 @@ func bigThrow(seq uint32, n int, rng *rand.Rand) Throw {
 	return th
 }
 
+// crashTicks sizes each line of the crash test (about 250 bytes a tick), so
+// a line takes several write(2) calls' worth of buffer.
+const crashTicks = 400
+
 // TestCrashChild is the writer process TestCrashSafe kills; it does nothing
 // unless started by it.
 func TestCrashChild(t *testing.T) {
@@ -34,8 +38,10 @@ func TestCrashChild(t *testing.T) {
 	w, err := Open(path, Options{NoSync: true})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 7))
-	for seq := uint32(0); ; seq++ {
-		require.NoError(t, w.Append(bigThrow(seq, 2000, rng)))
+	// Bounded, so an orphaned child cannot fill the disk: the parent kills
+	// it long before this many lines.
+	for seq := uint32(0); seq < 20000; seq++ {
+		require.NoError(t, w.Append(bigThrow(seq, crashTicks, rng)))
 	}
 }
 
@@ -49,12 +55,15 @@ func TestCrashSafe(t *testing.T) {
 	cmd := exec.Command(self, "-test.run=^TestCrashChild$")
 	cmd.Env = append(os.Environ(), "TRIALLOG_CRASH_CHILD="+path)
 	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	rng := rand.New(rand.NewPCG(1, 2))
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		b, _ := os.ReadFile(path)
-		if bytes.Count(b, []byte{'\n'}) >= 3 {
-			break
+		// Three lines are at least three line sizes; count newlines only then.
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 3*crashTicks*200 {
+			if b, _ := os.ReadFile(path); bytes.Count(b, []byte{'\n'}) >= 3 {
+				break
+			}
 		}
 		require.True(t, time.Now().Before(deadline), "the child wrote fewer than 3 lines in 60 s")
 		time.Sleep(5 * time.Millisecond)
@@ -70,7 +79,7 @@ func TestCrashSafe(t *testing.T) {
 	require.Len(t, throws, st.Lines)
 	for i, th := range throws {
 		require.Equal(t, uint32(i), th.Seq, "lines in order, none lost before the last")
-		require.Len(t, th.Ticks, 2000, "a parsed line is a whole throw")
+		require.Len(t, th.Ticks, crashTicks, "a parsed line is a whole throw")
 	}
 	t.Logf("killed writer left %d complete lines, %d torn tail", st.Lines, st.Truncated)
 
