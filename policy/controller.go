@@ -36,7 +36,7 @@ const (
 	cradleAcc     = 0.7  // fraction of the acceleration limit the cradle may use
 	netUpRad      = 0.45 // rad the net turns up after the catch (plus the learned offsets)
 	cradleDec     = 0.8  // fraction of the acceleration limit the cradle may brake with after the catch
-	shoulderZM    = 1.09 // m: height of the shipped arm's shoulder pitch axis (it runs along the rail)
+	shoulderZM    = 1.09 // m: fallback height of the shoulder pitch axis when the chain has no horizontal revolute joint
 	reachRM       = 0.7  // m: catch points farther than this from the shoulder axis (in x–z) score worse
 	reachWM       = 0.05 // m: how fast the score rises beyond reachRM
 	catchMinLeadS = 0.03 // s: candidates at least this far ahead of the estimate
@@ -100,6 +100,12 @@ type Controller struct {
 	n      int
 	period float64
 	def    ball.Props
+
+	// shoulderLink is the chain link (FKLink index) whose frame sits on the
+	// shoulder pitch axis (-1: none found), shoulderX/Z that axis's x and z
+	// at the ready pose (FK at Reset).
+	shoulderLink         int
+	shoulderX, shoulderZ float64
 
 	ready, qCmd, qdCmd, accPrev []float64
 	hist                        []float64 // ring of measured q, histLen × n
@@ -167,7 +173,8 @@ func NewController(pol *Policy, rob *robot.Robot, controlRateHz float64) (*Contr
 		pred: make([]float64, 6*fc.NPred), jac: make([]float64, 6*n),
 		qRef: make([]float64, n), qdDes: make([]float64, n),
 		obs: make([]float64, pol.Net.In), norm: make([]float64, pol.Net.In), hid: make([]float64, pol.Net.Hidden),
-		res: make([]float64, nOut),
+		res:          make([]float64, nOut),
+		shoulderLink: shoulderLinkIndex(rob), shoulderZ: shoulderZM,
 	}
 	return c, nil
 }
@@ -197,6 +204,12 @@ func (c *Controller) Reset(arm control.ArmState) error {
 		return fmt.Errorf("policy: reset: arm state has %d/%d joints, want %d", len(arm.Q), len(arm.Qd), c.n)
 	}
 	copy(c.ready, arm.Q)
+	c.shoulderX, c.shoulderZ = 0, shoulderZM
+	if c.shoulderLink >= 0 {
+		var ps robot.Pose
+		c.chain.FKLink(arm.Q, c.shoulderLink, &ps)
+		c.shoulderX, c.shoulderZ = ps.P[0], ps.P[2]
+	}
 	copy(c.qCmd, arm.Q)
 	copy(c.qdCmd, arm.Qd)
 	clear(c.accPrev)
@@ -390,7 +403,7 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 	score := func(q *ball.State) float64 {
 		dx, dz := (q.P[0]-xc)/catchSigXM, (q.P[2]-catchZM)/catchSigZM
 		f := dx*dx + dz*dz
-		if r := math.Hypot(q.P[0], q.P[2]-shoulderZM) - reachRM; r > 0 {
+		if r := math.Hypot(q.P[0]-c.shoulderX, q.P[2]-c.shoulderZ) - reachRM; r > 0 {
 			f += r * r / (reachWM * reachWM)
 		}
 		if ay := math.Abs(q.P[1]) - catchYM; ay > 0 {
@@ -818,4 +831,53 @@ func cradle(tau, vc, pre, post float64) (s, sdot float64) {
 	default:
 		return vc * post / 2, 0
 	}
+}
+
+// shoulderLinkIndex finds the shoulder pitch frame in the robot's chain: the
+// child link of the first revolute joint along the chain whose axis is
+// horizontal at zero joint angles (the first joint that lifts the arm), or
+// -1 when there is none.
+func shoulderLinkIndex(rob *robot.Robot) int {
+	if rob == nil || rob.Model == nil || rob.Chain == nil {
+		return -1
+	}
+	joints := map[string]robot.Joint{}
+	for _, j := range rob.Model.Joints {
+		joints[j.Child] = j
+	}
+	links := rob.Chain.LinkNames()
+	var rot [3][3]float64 = robot.Identity().R
+	for i, name := range links {
+		j, ok := joints[name]
+		if !ok || i == 0 {
+			continue
+		}
+		// Orientation of the joint frame at q = 0 (rotations of earlier
+		// joints at zero are the identity, so compose the origins only).
+		rot = mulR(rot, j.Origin.R)
+		if j.Type != robot.Revolute && j.Type != robot.Continuous {
+			continue
+		}
+		var ax [3]float64
+		for r := 0; r < 3; r++ {
+			for k := 0; k < 3; k++ {
+				ax[r] += rot[r][k] * j.Axis[k]
+			}
+		}
+		if math.Abs(ax[2]) < 1e-6 {
+			return i
+		}
+	}
+	return -1
+}
+
+func mulR(a, b [3][3]float64) (out [3][3]float64) {
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			for k := 0; k < 3; k++ {
+				out[i][j] += a[i][k] * b[k][j]
+			}
+		}
+	}
+	return out
 }

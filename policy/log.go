@@ -9,13 +9,17 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // CSVHeader is the first line of the training CSV.
-const CSVHeader = "iteration,episodes,eval_episodes,mean_reward,max_reward,catch_rate,eval_success,eval_reward,evaluated,wall_s"
+// success_rate and eval_reward are the latest eval on the eval scenario
+// (nominal by default), mix_success and mix_reward the latest eval over the
+// training scenarios (the best-policy criterion).
+const CSVHeader = "iteration,episodes,eval_episodes,mean_reward,max_reward,catch_rate,success_rate,eval_reward,mix_success,mix_reward,evaluated,wall_s"
 
 // CSVLine formats one iteration for the training CSV (eval columns are
 // the latest eval, empty before the first).
@@ -26,8 +30,8 @@ func (s IterStats) CSVLine() string {
 		}
 		return strconv.FormatFloat(v, 'g', 6, 64)
 	}
-	return fmt.Sprintf("%d,%d,%d,%s,%s,%s,%s,%s,%t,%s", s.Iteration, s.Episodes, s.EvalEpisode, f(s.MeanReward), f(s.MaxReward),
-		f(s.CatchRate), f(s.EvalSuccess), f(s.EvalReward), s.Evaluated, f(s.WallS))
+	return fmt.Sprintf("%d,%d,%d,%s,%s,%s,%s,%s,%s,%s,%t,%s", s.Iteration, s.Episodes, s.EvalEpisode, f(s.MeanReward), f(s.MaxReward),
+		f(s.CatchRate), f(s.EvalSuccess), f(s.EvalReward), f(s.MixSuccess), f(s.MixReward), s.Evaluated, f(s.WallS))
 }
 
 // WriteCSV writes the whole history as a CSV file (atomically), so a
@@ -45,10 +49,11 @@ func WriteCSV(path string, hist []IterStats) error {
 // eval success rate (top) and the mean rollout reward (bottom) against
 // training episodes.
 func WritePlot(path string, hist []IterStats) error {
-	succ, rew := plotter.XYs{}, plotter.XYs{}
+	succ, mix, rew := plotter.XYs{}, plotter.XYs{}, plotter.XYs{}
 	for _, s := range hist {
 		if s.Evaluated {
 			succ = append(succ, plotter.XY{X: float64(s.Episodes), Y: s.EvalSuccess})
+			mix = append(mix, plotter.XY{X: float64(s.Episodes), Y: s.MixSuccess})
 		}
 		rew = append(rew, plotter.XY{X: float64(s.Episodes), Y: s.MeanReward})
 	}
@@ -59,11 +64,14 @@ func WritePlot(path string, hist []IterStats) error {
 	bot := plot.New()
 	bot.X.Label.Text = "training episodes"
 	bot.Y.Label.Text = "mean reward"
+	top.Add(plotter.NewGrid())
+	bot.Add(plotter.NewGrid())
 	for _, x := range []struct {
-		p   *plot.Plot
-		xys plotter.XYs
-	}{{top, succ}, {bot, rew}} {
-		x.p.Add(plotter.NewGrid())
+		p     *plot.Plot
+		xys   plotter.XYs
+		name  string
+		color int
+	}{{top, succ, "eval scenario (nominal)", 0}, {top, mix, "training mix (selects the best)", 1}, {bot, rew, "", 0}} {
 		if len(x.xys) == 0 {
 			continue
 		}
@@ -71,7 +79,11 @@ func WritePlot(path string, hist []IterStats) error {
 		if err != nil {
 			return err
 		}
+		l.Color = plotutil.Color(x.color)
 		x.p.Add(l)
+		if x.name != "" {
+			x.p.Legend.Add(x.name, l)
+		}
 	}
 	const w, h = 8 * vg.Inch, 6 * vg.Inch
 	img := vgimg.New(w, h)

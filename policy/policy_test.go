@@ -345,3 +345,18 @@ func TestDirectionsOrthogonal(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestPolicyShoulderFromURDF: the shoulder pitch axis the catch-point score
+// measures reach from comes from the robot description (FK at the ready
+// pose), on the shipped arm 0.8 m carriage + 0.29 m link_1.
+func TestPolicyShoulderFromURDF(t *testing.T) {
+	rob := defaultRobot(t)
+	k := shoulderLinkIndex(rob)
+	require.GreaterOrEqual(t, k, 0)
+	require.Equal(t, "link_2", rob.Chain.LinkNames()[k])
+	c, err := NewController(NewPolicy(FeatureConfig{}, 4, 1), rob, 250)
+	require.NoError(t, err)
+	require.NoError(t, c.Reset(control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, 7)}))
+	require.InDelta(t, 1.09, c.shoulderZ, 1e-9)
+	require.InDelta(t, 0, c.shoulderX, 1e-9)
+}

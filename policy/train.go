@@ -40,9 +40,13 @@ type TrainConfig struct {
 	Sigma float64 `yaml:"sigma"`
 	// Hidden is the MLP width of a new policy; default 32.
 	Hidden int `yaml:"hidden"`
-	// EvalEvery runs the unperturbed policy on the eval batch every so many
-	// steps; default 5. EvalEpisodes is the batch size (default 200) and
-	// EvalScenario its scenario (default nominal).
+	// EvalEvery runs the unperturbed policy on the eval batches every so
+	// many steps (and once on the prior before the first step); default 5.
+	// EvalEpisodes is the batch size per scenario (default 200): one batch
+	// of each training scenario, whose mean catch rate (the mix success)
+	// selects the best policy, and one of EvalScenario (default nominal;
+	// shared with the training batch of that name), whose catch rate is
+	// logged as the success rate.
 	EvalEvery    int    `yaml:"eval_every"`
 	EvalEpisodes int    `yaml:"eval_episodes"`
 	EvalScenario string `yaml:"eval_scenario"`
@@ -174,18 +178,25 @@ type IterStats struct {
 	MaxReward   float64 `json:"max_reward"`
 	CatchRate   float64 `json:"catch_rate"` // of this step's perturbed rollouts
 	// EvalSuccess and EvalReward are the latest eval of the unperturbed
-	// policy (NaN before the first).
+	// policy on the eval scenario (NaN before the first).
 	EvalSuccess float64 `json:"eval_success"`
 	EvalReward  float64 `json:"eval_reward"`
-	Evaluated   bool    `json:"evaluated"` // an eval ran at this step
-	WallS       float64 `json:"wall_s"`
+	// MixSuccess and MixReward are the latest eval of the unperturbed
+	// policy over the training scenarios (the mean of one batch each; NaN
+	// before the first): the best policy is chosen on them.
+	MixSuccess float64 `json:"mix_success"`
+	MixReward  float64 `json:"mix_reward"`
+	Evaluated  bool    `json:"evaluated"` // an eval ran at this step
+	WallS      float64 `json:"wall_s"`
 }
 
 // State is the trainer's resumable state (the checkpoint).
 type State struct {
-	Policy    *Policy     `json:"policy"` // current parameters θ
-	Best      *Policy     `json:"best"`   // best eval so far
-	BestEval  float64     `json:"best_eval"`
+	Policy    *Policy     `json:"policy"`      // current parameters θ
+	Best      *Policy     `json:"best"`        // best mix eval so far
+	BestEval  float64     `json:"best_eval"`   // its mix success (−1: none yet)
+	BestRew   float64     `json:"best_reward"` // its mix reward (breaks ties)
+	BestIter  int         `json:"best_iteration"`
 	Iteration int         `json:"iteration"` // steps done
 	Episodes  int64       `json:"episodes"`
 	EvalEps   int64       `json:"eval_episodes"`
@@ -204,9 +215,14 @@ type Trainer struct {
 	simCfg sim.Config
 	scen   []*sim.Scenario
 	eval   *sim.Scenario
-	st     State
-	obs    *ObsStats
-	period float64
+	// evalSet is the scenarios of one eval (each training scenario once,
+	// then the eval scenario when it is not among them); mixN is how many
+	// of them are training scenarios.
+	evalSet []*sim.Scenario
+	mixN    int
+	st      State
+	obs     *ObsStats
+	period  float64
 
 	workers []*worker
 	// scratch of one step
@@ -281,6 +297,17 @@ func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) 
 		t.scen = append(t.scen, all[name])
 	}
 	t.eval = all[cfg.EvalScenario]
+	seen := map[string]bool{}
+	for _, sc := range t.scen {
+		if !seen[sc.Name] {
+			seen[sc.Name] = true
+			t.evalSet = append(t.evalSet, sc)
+		}
+	}
+	t.mixN = len(t.evalSet)
+	if !seen[t.eval.Name] {
+		t.evalSet = append(t.evalSet, t.eval)
+	}
 	t.obs = &ObsStats{N: st.ObsN, Sum: st.ObsSum, SumSq: st.ObsSumSq}
 	nw := cfg.Workers
 	if nw <= 0 {
@@ -458,6 +485,14 @@ func (t *Trainer) directions(iter int) [][]float64 {
 func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 	start := time.Now()
 	iter := t.st.Iteration
+	evalOn := t.cfg.EvalEvery > 0 && t.cfg.EvalEpisodes > 0
+	if iter == 0 && evalOn && t.st.BestEval < 0 {
+		// The prior is a candidate too: training must not ship anything
+		// worse on the mix than where it started.
+		if _, _, _, _, err := t.evalAndSelect(ctx); err != nil {
+			return IterStats{}, err
+		}
+	}
 	P, m := t.cfg.Perturbations, t.cfg.EpisodesPerDirection
 	dirs := t.directions(iter)
 	theta := t.st.Policy.Net.Params
@@ -517,7 +552,8 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 	t.st.Iteration++
 	t.st.Episodes += int64(nJobs)
 
-	is := IterStats{Iteration: t.st.Iteration, Episodes: t.st.Episodes, EvalSuccess: math.NaN(), EvalReward: math.NaN()}
+	is := IterStats{Iteration: t.st.Iteration, Episodes: t.st.Episodes, EvalSuccess: math.NaN(), EvalReward: math.NaN(),
+		MixSuccess: math.NaN(), MixReward: math.NaN()}
 	var sum, mx float64
 	mx = math.Inf(-1)
 	nc := 0
@@ -530,25 +566,76 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 	}
 	is.MeanReward, is.MaxReward, is.CatchRate = sum/float64(nJobs), mx, float64(nc)/float64(nJobs)
 	if n := len(t.st.History); n > 0 {
-		is.EvalSuccess, is.EvalReward = t.st.History[n-1].EvalSuccess, t.st.History[n-1].EvalReward
+		h := &t.st.History[n-1]
+		is.EvalSuccess, is.EvalReward, is.MixSuccess, is.MixReward = h.EvalSuccess, h.EvalReward, h.MixSuccess, h.MixReward
 	}
-	if t.cfg.EvalEvery > 0 && t.cfg.EvalEpisodes > 0 && (t.st.Iteration%t.cfg.EvalEvery == 0 || t.st.Iteration == 1) {
-		succ, rew, err := t.Evaluate(ctx, t.st.Policy.Net.Params, t.eval, t.cfg.EvalEpisodes)
+	if evalOn && (t.st.Iteration%t.cfg.EvalEvery == 0 || t.st.Iteration == 1) {
+		var err error
+		is.EvalSuccess, is.EvalReward, is.MixSuccess, is.MixReward, err = t.evalAndSelect(ctx)
 		if err != nil {
 			return IterStats{}, err
 		}
-		t.st.EvalEps += int64(t.cfg.EvalEpisodes)
-		is.EvalSuccess, is.EvalReward, is.Evaluated = succ, rew, true
-		if succ >= t.st.BestEval {
-			t.st.BestEval = succ
-			t.st.Best = t.st.Policy.Clone()
-		}
+		is.Evaluated = true
 	}
 	is.EvalEpisode = t.st.EvalEps
 	t.st.WallS += time.Since(start).Seconds()
 	is.WallS = t.st.WallS
 	t.st.History = append(t.st.History, is)
 	return is, nil
+}
+
+// evalAndSelect evaluates the current policy on the eval set, keeps it as
+// the best when its mix success beats the best so far (or ties it with a
+// higher mix reward; the nominal success alone saturates near 1 and would
+// let ties drift to the newest policy), and returns the eval scenario's
+// and the mix's success and reward.
+func (t *Trainer) evalAndSelect(ctx context.Context) (succ, rew, mixSucc, mixRew float64, err error) {
+	n := t.cfg.EvalEpisodes
+	ss, rr, err := t.evaluateSet(ctx, t.st.Policy.Net.Params, t.evalSet, n)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	t.st.EvalEps += int64(n * len(t.evalSet))
+	for k := 0; k < t.mixN; k++ {
+		mixSucc += ss[k] / float64(t.mixN)
+		mixRew += rr[k] / float64(t.mixN)
+	}
+	for k, sc := range t.evalSet {
+		if sc == t.eval {
+			succ, rew = ss[k], rr[k]
+		}
+	}
+	if mixSucc > t.st.BestEval || (mixSucc == t.st.BestEval && mixRew > t.st.BestRew) {
+		t.st.BestEval, t.st.BestRew, t.st.BestIter = mixSucc, mixRew, t.st.Iteration
+		t.st.Best = t.st.Policy.Clone()
+	}
+	return succ, rew, mixSucc, mixRew, nil
+}
+
+// evaluateSet is Evaluate over several scenarios in one parallel batch:
+// the catch rate and mean reward of n throws of each.
+func (t *Trainer) evaluateSet(ctx context.Context, params []float64, set []*sim.Scenario, n int) (success, reward []float64, err error) {
+	rw := make([]float64, n*len(set))
+	ok := make([]bool, n*len(set))
+	err = t.parallel(ctx, len(rw), func(w *worker, j int) error {
+		ep := episode{scen: set[j/n], rng: rolloutRand(t.st.Seed, 1, 0, j%n), params: params}
+		var res sim.TrialResult
+		r, err := t.run(w, &ep, false, &res)
+		rw[j], ok[j] = r, res.Caught
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	success, reward = make([]float64, len(set)), make([]float64, len(set))
+	for j := range rw {
+		k := j / n
+		reward[k] += rw[j] / float64(n)
+		if ok[j] {
+			success[k] += 1 / float64(n)
+		}
+	}
+	return success, reward, nil
 }
 
 // update applies the BGS step from the rewards of the + and − policies of
@@ -640,8 +727,9 @@ func (t *Trainer) Checkpoint(path string) error {
 	return writeAtomic(path, data)
 }
 
-// Result returns the policy to ship: the best eval policy (the current one
-// when no eval ran), with its training record.
+// Result returns the policy to ship: the best policy on the mix eval (the
+// current one when no eval ran), with its training record (EvalSuccess is
+// its mix success).
 func (t *Trainer) Result() *Policy {
 	p := t.st.Best
 	if t.st.BestEval < 0 {

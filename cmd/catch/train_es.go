@@ -50,7 +50,9 @@ func init() {
 simulated throws of the given scenarios (mixed uniformly) with domain
 randomisation. The run is deterministic for a seed whatever the core count.
 
-Writes the best-eval policy to --out, a resumable checkpoint to --out.ckpt
+Writes the policy with the best eval over the training scenarios (one
+batch of --eval-episodes throws each; the eval scenario's success is logged
+separately) to --out, a resumable checkpoint to --out.ckpt
 (every checkpoint_every steps and at the end), and train_es.csv and
 train_es.png (per-step statistics and the training curve) to --log-dir
 (default: the directory of --out). --resume continues from the checkpoint.
@@ -178,11 +180,11 @@ Settings not on the command line come from the es.train section of --config.`,
 					return failed(err)
 				}
 				if bar != nil {
-					bar.Describe(fmt.Sprintf("es: reward %.2f, eval %.3f", is.MeanReward, is.EvalSuccess))
+					bar.Describe(fmt.Sprintf("es: reward %.2f, eval %.3f, mix %.3f", is.MeanReward, is.EvalSuccess, is.MixSuccess))
 					_ = bar.Set(is.Iteration)
 				} else if is.Evaluated {
-					fmt.Fprintf(w, "step %d: %d episodes, mean reward %.3f, eval success %.3f, %.0f s\n",
-						is.Iteration, is.Episodes, is.MeanReward, is.EvalSuccess, is.WallS)
+					fmt.Fprintf(w, "step %d: %d episodes, mean reward %.3f, eval success %.3f, mix success %.3f, %.0f s\n",
+						is.Iteration, is.Episodes, is.MeanReward, is.EvalSuccess, is.MixSuccess, is.WallS)
 				}
 				if is.Iteration%tc.CheckpointEvery == 0 {
 					if err := save(); err != nil {
@@ -198,8 +200,8 @@ Settings not on the command line come from the es.train section of --config.`,
 				return failed(err)
 			}
 			st := tr.State()
-			fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps, %d episodes (+%d eval), best eval success %.3f, %.0f s; policy %s\n",
-				st.Iteration, st.Episodes, st.EvalEps, st.BestEval, st.WallS, out)
+			fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps, %d episodes (+%d eval), best mix success %.3f at step %d, %.0f s; policy %s\n",
+				st.Iteration, st.Episodes, st.EvalEps, st.BestEval, st.BestIter, st.WallS, out)
 			return nil
 		},
 	}
@@ -214,7 +216,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.StringVar(&logDir, "log-dir", "", "directory for train_es.csv and train_es.png (default: that of --out)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
 	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")
-	f.IntVar(&evalN, "eval-episodes", 200, "eval batch size (unperturbed policy, eval scenario)")
+	f.IntVar(&evalN, "eval-episodes", 200, "eval batch size per scenario (unperturbed policy; training scenarios and the eval scenario)")
 	f.IntVar(&evalEvery, "eval-every", 5, "eval every so many steps")
 	f.Float64Var(&stepSize, "step-size", 0.02, "BGS step size α")
 	f.Float64Var(&sigma, "sigma", 0.03, "perturbation scale σ")
