@@ -548,7 +548,8 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 		}
 	}
 	c.rhs = [6]float64{vhat[0], vhat[1], vhat[2]}
-	chol3(&c.jjt, &c.rhs, &c.y)
+	cholFactor(c.jjt[:9], 3)
+	cholSolve(c.jjt[:9], 3, c.rhs[:3], c.y[:3])
 	for j := 0; j < n; j++ {
 		c.d[j] = c.mx[j]*c.y[0] + c.mx[n+j]*c.y[1] + c.mx[2*n+j]*c.y[2]
 	}
@@ -577,7 +578,8 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 			}
 		}
 		c.rhs = [6]float64{0, 0, 0, ax[0] / an, ax[1] / an, 0}
-		chol6(&c.jjt, &c.rhs, &c.y)
+		cholFactor(c.jjt[:], 6)
+		cholSolve(c.jjt[:], 6, c.rhs[:], c.y[:])
 		for j := 0; j < n; j++ {
 			var v float64
 			for r := 0; r < 6; r++ {
@@ -595,76 +597,6 @@ func lerp(p, v *ball.Vec, a, b *ball.State, f float64) {
 	for k := 0; k < 3; k++ {
 		p[k] = a.P[k] + f*(b.P[k]-a.P[k])
 		v[k] = a.V[k] + f*(b.V[k]-a.V[k])
-	}
-}
-
-// chol3 solves A y = b for the symmetric positive definite 3×3 A whose
-// lower triangle is in a (row-major, stride 3).
-func chol3(a *[36]float64, b, y *[6]float64) {
-	const n = 3
-	for j := 0; j < n; j++ {
-		d := a[j*n+j]
-		for k := 0; k < j; k++ {
-			d -= a[j*n+k] * a[j*n+k]
-		}
-		d = math.Sqrt(math.Max(d, 1e-300))
-		a[j*n+j] = d
-		for i := j + 1; i < n; i++ {
-			v := a[i*n+j]
-			for k := 0; k < j; k++ {
-				v -= a[i*n+k] * a[j*n+k]
-			}
-			a[i*n+j] = v / d
-		}
-	}
-	for i := 0; i < n; i++ {
-		v := b[i]
-		for k := 0; k < i; k++ {
-			v -= a[i*n+k] * y[k]
-		}
-		y[i] = v / a[i*n+i]
-	}
-	for i := n - 1; i >= 0; i-- {
-		v := y[i]
-		for k := i + 1; k < n; k++ {
-			v -= a[k*n+i] * y[k]
-		}
-		y[i] = v / a[i*n+i]
-	}
-}
-
-// chol6 solves A y = b for the symmetric positive definite 6×6 A whose
-// lower triangle is in a (row-major), factorising a in place.
-func chol6(a *[36]float64, b, y *[6]float64) {
-	const n = 6
-	for j := 0; j < n; j++ {
-		d := a[j*n+j]
-		for k := 0; k < j; k++ {
-			d -= a[j*n+k] * a[j*n+k]
-		}
-		d = math.Sqrt(math.Max(d, 1e-300))
-		a[j*n+j] = d
-		for i := j + 1; i < n; i++ {
-			v := a[i*n+j]
-			for k := 0; k < j; k++ {
-				v -= a[i*n+k] * a[j*n+k]
-			}
-			a[i*n+j] = v / d
-		}
-	}
-	for i := 0; i < n; i++ {
-		v := b[i]
-		for k := 0; k < i; k++ {
-			v -= a[i*n+k] * y[k]
-		}
-		y[i] = v / a[i*n+i]
-	}
-	for i := n - 1; i >= 0; i-- {
-		v := y[i]
-		for k := i + 1; k < n; k++ {
-			v -= a[k*n+i] * y[k]
-		}
-		y[i] = v / a[i*n+i]
 	}
 }
 
@@ -727,7 +659,8 @@ func (c *Controller) solveIK(pos, nrm ball.Vec, iters int) (bool, float64) {
 				c.nn[i*n+j] = v
 			}
 		}
-		cholN(c.nn, n, c.g, c.dq)
+		cholFactor(c.nn, n)
+		cholSolve(c.nn, n, c.g, c.dq)
 		for i := 0; i < n; i++ {
 			q[i] = math.Max(c.lim.Lower[i]+posMarginM, math.Min(c.lim.Upper[i]-posMarginM, q[i]+c.dq[i]))
 		}
@@ -764,40 +697,6 @@ func cholFactor(a []float64, n int) {
 
 // cholSolve solves L Lᵀ x = b with the factor from cholFactor.
 func cholSolve(a []float64, n int, b, x []float64) {
-	for i := 0; i < n; i++ {
-		v := b[i]
-		for k := 0; k < i; k++ {
-			v -= a[i*n+k] * x[k]
-		}
-		x[i] = v / a[i*n+i]
-	}
-	for i := n - 1; i >= 0; i-- {
-		v := x[i]
-		for k := i + 1; k < n; k++ {
-			v -= a[k*n+i] * x[k]
-		}
-		x[i] = v / a[i*n+i]
-	}
-}
-
-// cholN solves A x = b for the symmetric positive definite n×n A whose
-// lower triangle is in a (row-major), factorising a in place.
-func cholN(a []float64, n int, b, x []float64) {
-	for j := 0; j < n; j++ {
-		d := a[j*n+j]
-		for k := 0; k < j; k++ {
-			d -= a[j*n+k] * a[j*n+k]
-		}
-		d = math.Sqrt(math.Max(d, 1e-300))
-		a[j*n+j] = d
-		for i := j + 1; i < n; i++ {
-			v := a[i*n+j]
-			for k := 0; k < j; k++ {
-				v -= a[i*n+k] * a[j*n+k]
-			}
-			a[i*n+j] = v / d
-		}
-	}
 	for i := 0; i < n; i++ {
 		v := b[i]
 		for k := 0; k < i; k++ {
