@@ -462,27 +462,7 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 			props.Step(&b, dt)
 			w.headMotion(&head)
 			w.pocket.Interact(t+dt, dt, &head, &b)
-			d := dist(b.P, head.O)
-			if d < res.MissDistanceM {
-				res.MissDistanceM = d
-				if sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2]); sp > 1e-9 {
-					res.AlignCos = -(head.R[0][1]*b.V[0] + head.R[1][1]*b.V[1] + head.R[2][1]*b.V[2]) / sp
-				}
-			}
-			if w.pocket.Inside() {
-				res.InPocketS += dt
-				if rv := relVel(&head, &b); rv < 0.04 {
-					res.SlowInPocketS += dt
-				}
-			}
-			if w.pocket.Caught {
-				res.Caught = true
-				res.CatchTimeS = w.pocket.CaughtAt
-				if head.O[1]-w.arm.Q[0] >= 0 {
-					res.Side = "left"
-				} else {
-					res.Side = "right"
-				}
+			if res.Record(dt, &head, &b, w.pocket, w.arm.Q[0]) {
 				s.io.PublishSensor(true)
 				done = true
 				break
@@ -510,32 +490,5 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 }
 
 func (w *simWorld) headMotion(h *sim.HeadMotion) {
-	w.rob.Chain.FKJacobian(w.arm.Q, &w.pose, w.jac)
-	h.O, h.R = w.pose.P, w.pose.R
-	n := len(w.arm.Q)
-	for r := 0; r < 3; r++ {
-		var v, om float64
-		for j := 0; j < n; j++ {
-			v += w.jac[r*n+j] * w.arm.Qd[j]
-			om += w.jac[(r+3)*n+j] * w.arm.Qd[j]
-		}
-		h.V[r], h.W[r] = v, om
-	}
-}
-
-// relVel is the squared speed of the ball relative to the head point it
-// coincides with (as sim's pocket statistics compute it).
-func relVel(h *sim.HeadMotion, b *ball.State) float64 {
-	d := ball.Vec{b.P[0] - h.O[0], b.P[1] - h.O[1], b.P[2] - h.O[2]}
-	wxd := ball.Vec{h.W[1]*d[2] - h.W[2]*d[1], h.W[2]*d[0] - h.W[0]*d[2], h.W[0]*d[1] - h.W[1]*d[0]}
-	var s float64
-	for i := 0; i < 3; i++ {
-		v := b.V[i] - h.V[i] - wxd[i]
-		s += v * v
-	}
-	return s
-}
-
-func dist(a, b ball.Vec) float64 {
-	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+	sim.HeadMotionAt(w.rob.Chain, w.arm.Q, w.arm.Qd, &w.pose, w.jac, h)
 }

@@ -348,30 +348,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 		props.Step(&b, dt)
 		w.headMotion(&head)
 		w.pocket.Interact(t+dt, dt, &head, &b)
-		d := dist(b.P, head.O)
-		if d < res.MissDistanceM {
-			res.MissDistanceM = d
-			sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2])
-			if sp > 1e-9 {
-				// net normal is the head's local y axis (column 1)
-				res.AlignCos = -(head.R[0][1]*b.V[0] + head.R[1][1]*b.V[1] + head.R[2][1]*b.V[2]) / sp
-			}
-		}
-		if w.pocket.Inside() {
-			res.InPocketS += dt
-			_, rv := head.relative(&b)
-			if rv[0]*rv[0]+rv[1]*rv[1]+rv[2]*rv[2] < 0.04 {
-				res.SlowInPocketS += dt
-			}
-		}
-		if w.pocket.Caught {
-			res.Caught = true
-			res.CatchTimeS = w.pocket.CaughtAt
-			if head.O[1]-w.arm.Q[0] >= 0 {
-				res.Side = "left"
-			} else {
-				res.Side = "right"
-			}
+		if res.Record(dt, &head, &b, w.pocket, w.arm.Q[0]) {
 			break
 		}
 		if !w.pocket.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
@@ -412,17 +389,57 @@ func (w *World) checkAndClamp(period float64) bool {
 }
 
 func (w *World) headMotion(h *HeadMotion) {
-	w.rob.Chain.FKJacobian(w.arm.Q, &w.pose, w.jac)
-	h.O, h.R = w.pose.P, w.pose.R
-	n := len(w.arm.Q)
+	HeadMotionAt(w.rob.Chain, w.arm.Q, w.arm.Qd, &w.pose, w.jac, h)
+}
+
+// HeadMotionAt fills h with the chain tip's pose and velocity at joint
+// positions q and velocities qd; pose and jac (6·DOF) are caller-owned
+// scratch, so it allocates nothing.
+func HeadMotionAt(c *robot.Chain, q, qd []float64, pose *robot.Pose, jac []float64, h *HeadMotion) {
+	c.FKJacobian(q, pose, jac)
+	h.O, h.R = pose.P, pose.R
+	n := len(q)
 	for r := 0; r < 3; r++ {
 		var v, om float64
 		for j := 0; j < n; j++ {
-			v += w.jac[r*n+j] * w.arm.Qd[j]
-			om += w.jac[(r+3)*n+j] * w.arm.Qd[j]
+			v += jac[r*n+j] * qd[j]
+			om += jac[(r+3)*n+j] * qd[j]
 		}
 		h.V[r], h.W[r] = v, om
 	}
+}
+
+// Record updates the outcome of a trial after a physics step of dt, once
+// the pocket has interacted with the ball: closest approach and the net's
+// alignment there, time in the pocket (and at rest in it), and the catch
+// with its side relative to the rail carriage at rail position rail. It
+// reports whether the ball is caught. World.Trial and the ROS simarm node
+// share it, so both judge alike.
+func (res *TrialResult) Record(dt float64, head *HeadMotion, b *ball.State, p *Pocket, rail float64) bool {
+	if d := dist(b.P, head.O); d < res.MissDistanceM {
+		res.MissDistanceM = d
+		if sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2]); sp > 1e-9 {
+			// net normal is the head's local y axis (column 1)
+			res.AlignCos = -(head.R[0][1]*b.V[0] + head.R[1][1]*b.V[1] + head.R[2][1]*b.V[2]) / sp
+		}
+	}
+	if p.Inside() {
+		res.InPocketS += dt
+		if _, rv := head.relative(b); rv[0]*rv[0]+rv[1]*rv[1]+rv[2]*rv[2] < 0.04 {
+			res.SlowInPocketS += dt
+		}
+	}
+	if !p.Caught {
+		return false
+	}
+	res.Caught = true
+	res.CatchTimeS = p.CaughtAt
+	if head.O[1]-rail >= 0 {
+		res.Side = "left"
+	} else {
+		res.Side = "right"
+	}
+	return true
 }
 
 func dist(a, b ball.Vec) float64 {
