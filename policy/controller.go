@@ -399,7 +399,10 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 	// within the rail's reach), not a fixed plane: a steep lob that drops
 	// before the plane, or crosses it too high, is met where it passes
 	// closest to that region. The discrete minimum is refined by a parabola
-	// through its neighbours so the catch point moves smoothly.
+	// through its neighbours so the catch point moves smoothly. A point
+	// where the ball falls more steeply than DescentMaxDeg scores worse:
+	// the net would have to face up there (see FeatureConfig).
+	dMax, dW := fc.DescentMaxDeg*math.Pi/180, fc.DescentWidthDeg*math.Pi/180
 	score := func(q *ball.State) float64 {
 		dx, dz := (q.P[0]-xc)/catchSigXM, (q.P[2]-catchZM)/catchSigZM
 		f := dx*dx + dz*dz
@@ -408,6 +411,9 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 		}
 		if ay := math.Abs(q.P[1]) - catchYM; ay > 0 {
 			f += ay * ay / (0.1 * 0.1)
+		}
+		if d := math.Atan2(-q.V[2], math.Hypot(q.V[0], q.V[1])) - dMax; d > 0 {
+			f += d * d / (dW * dW)
 		}
 		return f
 	}

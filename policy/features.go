@@ -36,6 +36,15 @@ type FeatureConfig struct {
 	// for the catch point stops where the ball drops below it; default
 	// 0.4 m.
 	ZMinM float64 `json:"z_min_m" yaml:"z_min_m"`
+	// DescentMaxDeg is the steepest descent (angle of the ball's velocity
+	// below the horizontal) at which a catch point scores as well as a
+	// level one; steeper points score worse by ((descent − max)/width)².
+	// A falling lob met where it drops steeply needs the net facing up,
+	// which the arm cannot do at the centre of the catch region, so the
+	// head meets it earlier, higher up and further out; default 45°.
+	DescentMaxDeg float64 `json:"descent_max_deg" yaml:"descent_max_deg"`
+	// DescentWidthDeg is that width; default 10°.
+	DescentWidthDeg float64 `json:"descent_width_deg" yaml:"descent_width_deg"`
 	// FreezeS stops re-planning this long before the predicted catch, so a
 	// ball already in the net does not move the plan; default 0.04 s.
 	FreezeS float64 `json:"freeze_s" yaml:"freeze_s"`
@@ -63,6 +72,12 @@ func (c *FeatureConfig) setDefaults() {
 	if c.ZMinM == 0 {
 		c.ZMinM = 0.4
 	}
+	if c.DescentMaxDeg == 0 {
+		c.DescentMaxDeg = 45
+	}
+	if c.DescentWidthDeg == 0 {
+		c.DescentWidthDeg = 10
+	}
 	if c.FreezeS == 0 {
 		c.FreezeS = 0.04
 	}
@@ -85,6 +100,10 @@ func (c FeatureConfig) Validate() error {
 		return fmt.Errorf("features.rail_offset_width_m: %v, want (0, 1)", c.RailOffsetWidthM)
 	case !(c.ZMinM >= 0 && c.ZMinM < 3):
 		return fmt.Errorf("features.z_min_m: %v, want [0, 3)", c.ZMinM)
+	case !(c.DescentMaxDeg > 0 && c.DescentMaxDeg <= 90):
+		return fmt.Errorf("features.descent_max_deg: %v, want (0, 90]", c.DescentMaxDeg)
+	case !(c.DescentWidthDeg > 0 && c.DescentWidthDeg <= 90):
+		return fmt.Errorf("features.descent_width_deg: %v, want (0, 90]", c.DescentWidthDeg)
 	case !(c.FreezeS >= 0 && c.FreezeS < 0.5):
 		return fmt.Errorf("features.freeze_s: %v, want [0, 0.5)", c.FreezeS)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/forecast/ort"
 	"github.com/agilecatch/catch/robot"
@@ -359,4 +360,64 @@ func TestPolicyShoulderFromURDF(t *testing.T) {
 	require.NoError(t, c.Reset(control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, 7)}))
 	require.InDelta(t, 1.09, c.shoulderZ, 1e-9)
 	require.InDelta(t, 0, c.shoulderX, 1e-9)
+}
+
+// A lob that comes down steeply through the catch region (a hand-lob throw the
+// policy used to miss): where it falls at 62° the net would have to face
+// nearly up, which the arm cannot do there, so the IK target is far off. The
+// descent limit moves the catch point a few centimetres up the path, to a
+// point the arm reaches with the net facing the ball.
+func TestCatchPointDescentLimit(t *testing.T) {
+	rob := defaultRobot(t)
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	est := ball.Estimate{Valid: true, State: ball.State{P: ball.Vec{3.14, 0.15, 1.37}, V: ball.Vec{-2.91, -0.61, 4.6}}}
+	// headError returns how far the IK solution's head is from the catch point (m) and how
+	// far its net normal is from −v̂ at the catch (deg).
+	headError := func(maxDeg float64) (float64, float64) {
+		c, err := NewController(NewPolicy(FeatureConfig{DescentMaxDeg: maxDeg}, 16, 1), rob, 250)
+		require.NoError(t, err)
+		q := append([]float64(nil), sim.DefaultReadyQ...)
+		require.NoError(t, c.Reset(control.ArmState{Q: q, Qd: make([]float64, len(q))}))
+		c.plan(&est, &props, c.params)
+		require.True(t, c.has, "no catch point")
+		c.chain.FK(c.qIK, &c.pose)
+		u := c.pose.Axis(1)
+		var pe, dot, sp float64
+		for k := 0; k < 3; k++ {
+			pe += (c.pose.P[k] - c.pc[k]) * (c.pose.P[k] - c.pc[k])
+			dot -= u[k] * c.vc[k]
+			sp += c.vc[k] * c.vc[k]
+		}
+		return math.Sqrt(pe), math.Acos(dot/math.Sqrt(sp)) * 180 / math.Pi
+	}
+	pl, al := headError(45)
+	pf, af := headError(90)
+	t.Logf("head error: %.3f m, %.1f° with the limit; %.3f m, %.1f° without", pl, al, pf, af)
+	require.Less(t, pl, 0.06)
+	require.Less(t, al, 6.0)
+	require.Greater(t, pf, 0.15, "without the limit the catch point is out of reach")
+}
+
+func TestFeatureConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		set   func(c *FeatureConfig)
+	}{
+		{"n_hist", func(c *FeatureConfig) { c.NHist = 40 }},
+		{"pred_dt_s", func(c *FeatureConfig) { c.PredDtS = 0.03 }},
+		{"z_min_m", func(c *FeatureConfig) { c.ZMinM = -1 }},
+		{"descent_max_deg", func(c *FeatureConfig) { c.DescentMaxDeg = 95 }},
+		{"descent_max_deg", func(c *FeatureConfig) { c.DescentMaxDeg = math.NaN() }},
+		{"descent_width_deg", func(c *FeatureConfig) { c.DescentWidthDeg = -3 }},
+		{"freeze_s", func(c *FeatureConfig) { c.FreezeS = 0.6 }},
+	} {
+		c := FeatureConfig{}
+		c.setDefaults()
+		require.NoError(t, c.Validate())
+		tc.set(&c)
+		err := c.Validate()
+		require.Error(t, err, tc.field)
+		require.Contains(t, err.Error(), "features."+tc.field)
+	}
 }
