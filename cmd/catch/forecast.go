@@ -29,6 +29,11 @@ type forecastEval struct {
 	Physics   forecast.Scores `json:"physics"`
 	// ESRatio is the model's energy score over the baseline's (below 1: the model is better).
 	ESRatio float64 `json:"energy_score_ratio"`
+	// SpinRef (with --spin-prior) is the physics forecaster fed by an estimator that also
+	// tracks the spin: the Gaussian filter of the true flight model, a reference for what the
+	// observations say about spin. SpinRefRatio is its energy score over the baseline's.
+	SpinRef      *forecast.Scores `json:"physics_spin,omitempty"`
+	SpinRefRatio float64          `json:"physics_spin_ratio,omitempty"`
 }
 
 func init() {
@@ -38,7 +43,7 @@ func init() {
 		n, samples, steps                                                  int
 		seed                                                               uint64
 		asJSON                                                             bool
-		stride, noise, minCover, flowNoise                                 float64
+		stride, noise, minCover, flowNoise, spinPrior, refQ                float64
 	)
 	eval := &cobra.Command{
 		Use:   "eval",
@@ -50,11 +55,20 @@ random time 0.06–0.45 s into the flight), or every --stride seconds along the
 recorded flights of --trajectories. Prints the energy score over the whole
 horizon, CRPS per coordinate and the coverage of the central 50% and 90%
 intervals at 0.3 s ahead, the error of the sample mean, and the time per
-forecast.`,
+forecast.
+
+--spin-prior S adds a reference row, physics-spin: the same physics sampler fed
+by an estimator that tracks the spin too (prior σ S rad/s per axis; a spin of
+uniform direction and magnitude U[0, m] rev/s has σ = 2πm/3), with
+--ref-process-noise. It shows how much of the spin the observations reveal,
+which bounds what any forecaster of the history can gain from it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" {
 				return fmt.Errorf("--model: required")
+			}
+			if !(spinPrior >= 0) {
+				return fmt.Errorf("--spin-prior %v: want ≥ 0", spinPrior)
 			}
 			m, err := forecast.LoadModel(model)
 			if err != nil {
@@ -145,9 +159,28 @@ forecast.`,
 			if err != nil {
 				return failed(err)
 			}
+			var ref *forecast.Scores
+			if spinPrior > 0 {
+				rp, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons, ProcessNoise: refQ})
+				if err != nil {
+					return failed(err)
+				}
+				re, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise, EstimateSpin: true, SpinPriorStd: spinPrior}, props)
+				if err != nil {
+					return failed(err)
+				}
+				rs, err := forecast.Evaluate("physics-spin", rp, re, windows, ecfg)
+				if err != nil {
+					return failed(err)
+				}
+				ref = &rs
+			}
 			meth, k := f.Method()
 			res := forecastEval{Model: model, Source: src, Windows: len(windows), Sampler: meth, Steps: k,
 				Diffusion: m.Meta.Diffusion, Device: orCPU(device), Scores: ms, Physics: ps, ESRatio: ms.EnergyScore / ps.EnergyScore}
+			if ref != nil {
+				res.SpinRef, res.SpinRefRatio = ref, ref.EnergyScore/ps.EnergyScore
+			}
 			if diffusion != "" {
 				res.Diffusion = diffusion
 			}
@@ -170,6 +203,8 @@ forecast.`,
 	fl.StringVar(&diffusion, "diffusion", "", "override the model's diffusion for em: sigma or follmer")
 	fl.Float64Var(&flowNoise, "flow-noise", 1, "scale of the flow map's starting noise (below 1 narrows the samples)")
 	fl.StringVar(&device, "device", "cpu", "ONNX Runtime device: cpu or cuda")
+	fl.Float64Var(&spinPrior, "spin-prior", 0, "add the physics-spin reference row: an estimator that tracks the spin with this prior σ, rad/s (0: no row)")
+	fl.Float64Var(&refQ, "ref-process-noise", 0.03, "white acceleration density of the physics-spin row's samples, m/s²/√Hz (negative: none)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	parent.AddCommand(eval)
 	root.AddCommand(parent)
@@ -190,11 +225,18 @@ func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "%s on %s: %d windows, sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Sampler, r.Steps, r.Diffusion, r.Device)
 	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc")
-	for _, s := range []forecast.Scores{r.Scores, r.Physics} {
+	rows := []forecast.Scores{r.Scores, r.Physics}
+	if r.SpinRef != nil {
+		rows = append(rows, *r.SpinRef)
+	}
+	for _, s := range rows {
 		fmt.Fprintf(w, "%-12s %8.4f %7.1f %7.1f %7.1f %18.3f %18.3f %7.1fmm %9.2f\n", s.Name, s.EnergyScore,
 			s.CRPS[0]*1000, s.CRPS[1]*1000, s.CRPS[2]*1000, s.Cov50, s.Cov90, s.MeanErr*1000, s.MSPerForecast)
 	}
 	fmt.Fprintf(w, "energy score over %.2f s (model) / %.2f s (physics) of horizon on average\n", r.Scores.Horizon, r.Physics.Horizon)
 	fmt.Fprintf(w, "energy score ratio model/physics: %.3f\n", r.ESRatio)
+	if r.SpinRef != nil {
+		fmt.Fprintf(w, "energy score ratio physics-spin/physics: %.3f\n", r.SpinRefRatio)
+	}
 	return nil
 }

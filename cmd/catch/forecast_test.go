@@ -54,6 +54,22 @@ func TestForecastCLITrainEval(t *testing.T) {
 	require.Greater(t, res.Scores.EnergyScore, 0.0)
 	require.InDelta(t, 0.3, res.Scores.AtS, 1e-9)
 
+	require.Nil(t, res.SpinRef)
+
+	// The spin-tracking reference: on the light ball the spin shows in the flight, so tracking
+	// it must beat the spin-blind baseline by far.
+	code, stdout = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "40", "--seed", "9", "--samples", "32", "--spin-prior", "84", "--json")
+	require.Equal(t, 0, code, stdout)
+	res = forecastEval{}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.NotNil(t, res.SpinRef)
+	require.Equal(t, "physics-spin", res.SpinRef.Name)
+	require.Equal(t, res.Physics.Windows, res.SpinRef.Windows)
+	require.Less(t, res.SpinRef.EnergyScore, 0.7*res.Physics.EnergyScore)
+	require.InDelta(t, res.SpinRef.EnergyScore/res.Physics.EnergyScore, res.SpinRefRatio, 1e-12)
+	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--spin-prior", "-1")
+	require.Equal(t, 2, code)
+
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--steps", "9", "--samples", "8")
 	require.Equal(t, 0, code)
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--method", "flow", "--steps", "7")
