@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/internal/dense"
 )
 
 // CondDim is the length of the condition vector the interpolant is trained on (see Cond).
@@ -84,7 +85,7 @@ func FitWindow(props *ball.Props, cfg FitConfig, hist []Obs, now float64) (f Fit
 			}
 		}
 	}
-	ai, good := inv3(&a)
+	ai, good := dense.Inv3(&a)
 	if !good {
 		return f, false
 	}
@@ -260,27 +261,6 @@ func Reference(props *ball.Props, f *Fit, dt float64, h int, dst []float64) {
 		stepTo(props, &s, 0, dt)
 		copy(dst[i*3:i*3+3], s.P[:])
 	}
-}
-
-func inv3(m *[3][3]float64) (out [3][3]float64, ok bool) {
-	c00 := m[1][1]*m[2][2] - m[1][2]*m[2][1]
-	c01 := m[1][2]*m[2][0] - m[1][0]*m[2][2]
-	c02 := m[1][0]*m[2][1] - m[1][1]*m[2][0]
-	det := m[0][0]*c00 + m[0][1]*c01 + m[0][2]*c02
-	if !(math.Abs(det) > 1e-300) || !finite(det) {
-		return out, false
-	}
-	id := 1 / det
-	out[0][0] = c00 * id
-	out[1][0] = c01 * id
-	out[2][0] = c02 * id
-	out[0][1] = (m[0][2]*m[2][1] - m[0][1]*m[2][2]) * id
-	out[1][1] = (m[0][0]*m[2][2] - m[0][2]*m[2][0]) * id
-	out[2][1] = (m[0][1]*m[2][0] - m[0][0]*m[2][1]) * id
-	out[0][2] = (m[0][1]*m[1][2] - m[0][2]*m[1][1]) * id
-	out[1][2] = (m[0][2]*m[1][0] - m[0][0]*m[1][2]) * id
-	out[2][2] = (m[0][0]*m[1][1] - m[0][1]*m[1][0]) * id
-	return out, true
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -171,6 +171,31 @@ func TestSimNominalSync(t *testing.T) {
 	runSim(t, Config{}, 8, 7)
 }
 
+// TestResetForgetsHistory: a trial flown by a controller that has flown other
+// trials before gives the same result as one flown by a fresh controller
+// (the sim's results must not depend on how trials fall on workers).
+func TestResetForgetsHistory(t *testing.T) {
+	rob := testRobot(t)
+	sc, err := sim.Lookup("light-ball")
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	used, err := New(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		var res sim.TrialResult
+		require.NoError(t, sim.RunTrial(w, used, sc, 1, i, &res))
+	}
+	for i := 4; i < 8; i++ {
+		fresh, err := New(Config{}, rob, sim.DefaultReadyQ)
+		require.NoError(t, err)
+		var a, b sim.TrialResult
+		require.NoError(t, sim.RunTrial(w, fresh, sc, 1, i, &a))
+		require.NoError(t, sim.RunTrial(w, used, sc, 1, i, &b))
+		require.Equal(t, a, b, "trial %d", i)
+	}
+}
+
 // TestSimAsync runs the asynchronous controller in the sim. The planner
 // goroutine races the (faster than real time) sim, so only safety is
 // asserted: no limit violations and no controller errors.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/internal/dense"
 	"github.com/agilecatch/catch/mpc/qp"
 	"github.com/agilecatch/catch/robot"
 )
@@ -199,11 +200,15 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 	return p, nil
 }
 
-// Reset forgets warm starts (a new trial).
+// Reset forgets warm starts (a new trial): the IK cache, the candidate
+// rotation and the QP solver's iterate and step size, so a trial's plans do
+// not depend on the trials planned before it.
 func (p *Planner) Reset() {
 	for i := range p.cacheOK {
 		p.cacheOK[i] = false
 	}
+	p.rot = 0
+	_ = p.sol.Reset() // the next re-plan refactors with its own data anyway
 }
 
 // Acc returns the planning accelerations (limits × margin); do not modify.
@@ -488,10 +493,11 @@ func (p *Planner) catchVelocity(q []float64, v [3]float64) {
 		a[r*3+r] += 1e-2
 	}
 	b := v
-	if !cholSolveN(a[:], 3, b[:]) {
+	if !dense.Factor(a[:], 3) {
 		clear(p.qdc)
 		return
 	}
+	dense.Solve(a[:], 3, b[:], b[:])
 	for j := 0; j < n; j++ {
 		var s float64
 		for r := 0; r < 3; r++ {
@@ -708,9 +714,10 @@ func (p *Planner) netUp(pl *Plan) {
 	for r := 0; r < 3; r++ {
 		b[r] = jw[0*3+r]*w[0] + jw[1*3+r]*w[1] + jw[2*3+r]*w[2]
 	}
-	if !cholSolveN(a[:], 3, b[:]) {
+	if !dense.Factor(a[:], 3) {
 		return
 	}
+	dense.Solve(a[:], 3, b[:], b[:])
 	d := 2 * pl.Slow
 	scale := 1.0
 	for c := 0; c < 3; c++ {

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/internal/dense"
 )
 
 // covStep is the longest interval over which the state-transition matrix is
@@ -366,7 +367,7 @@ func (e *Estimator) update(p ball.Vec) bool {
 		}
 		s[i][i] += e.r
 	}
-	si, ok := inv3(&s)
+	si, ok := dense.Inv3(&s)
 	if !ok {
 		return false
 	}
@@ -414,27 +415,6 @@ func (e *Estimator) update(p ball.Vec) bool {
 		}
 	}
 	return true
-}
-
-func inv3(m *[3][3]float64) (out [3][3]float64, ok bool) {
-	c00 := m[1][1]*m[2][2] - m[1][2]*m[2][1]
-	c01 := m[1][2]*m[2][0] - m[1][0]*m[2][2]
-	c02 := m[1][0]*m[2][1] - m[1][1]*m[2][0]
-	det := m[0][0]*c00 + m[0][1]*c01 + m[0][2]*c02
-	if !(math.Abs(det) > 0) || !finite(det) {
-		return out, false
-	}
-	id := 1 / det
-	out[0][0] = c00 * id
-	out[1][0] = c01 * id
-	out[2][0] = c02 * id
-	out[0][1] = (m[0][2]*m[2][1] - m[0][1]*m[2][2]) * id
-	out[1][1] = (m[0][0]*m[2][2] - m[0][2]*m[2][0]) * id
-	out[2][1] = (m[0][1]*m[2][0] - m[0][0]*m[2][1]) * id
-	out[0][2] = (m[0][1]*m[1][2] - m[0][2]*m[1][1]) * id
-	out[1][2] = (m[0][2]*m[1][0] - m[0][0]*m[1][2]) * id
-	out[2][2] = (m[0][0]*m[1][1] - m[0][1]*m[1][0]) * id
-	return out, true
 }
 
 func skew(v ball.Vec) [3][3]float64 {

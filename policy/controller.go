@@ -7,6 +7,7 @@ import (
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/dense"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -537,9 +538,9 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 		}
 	}
 	// X = M⁻¹J_vᵀ (n×3), column by column (factorise once)
-	cholFactor(c.mm, n)
+	dense.Factor(c.mm, n)
 	for r := 0; r < 3; r++ {
-		cholSolve(c.mm, n, c.jac[r*n:(r+1)*n], c.mx[r*n:(r+1)*n])
+		dense.Solve(c.mm, n, c.jac[r*n:(r+1)*n], c.mx[r*n:(r+1)*n])
 	}
 	for r := 0; r < 3; r++ {
 		for s := 0; s <= r; s++ {
@@ -554,8 +555,8 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 		}
 	}
 	c.rhs = [6]float64{vhat[0], vhat[1], vhat[2]}
-	cholFactor(c.jjt[:9], 3)
-	cholSolve(c.jjt[:9], 3, c.rhs[:3], c.y[:3])
+	dense.Factor(c.jjt[:9], 3)
+	dense.Solve(c.jjt[:9], 3, c.rhs[:3], c.y[:3])
 	for j := 0; j < n; j++ {
 		c.d[j] = c.mx[j]*c.y[0] + c.mx[n+j]*c.y[1] + c.mx[2*n+j]*c.y[2]
 	}
@@ -584,8 +585,8 @@ func (c *Controller) plan(est *ball.Estimate, props *ball.Props, p []float64) {
 			}
 		}
 		c.rhs = [6]float64{0, 0, 0, ax[0] / an, ax[1] / an, 0}
-		cholFactor(c.jjt[:], 6)
-		cholSolve(c.jjt[:], 6, c.rhs[:], c.y[:])
+		dense.Factor(c.jjt[:], 6)
+		dense.Solve(c.jjt[:], 6, c.rhs[:], c.y[:])
 		for j := 0; j < n; j++ {
 			var v float64
 			for r := 0; r < 6; r++ {
@@ -665,8 +666,8 @@ func (c *Controller) solveIK(pos, nrm ball.Vec, iters int) (bool, float64) {
 				c.nn[i*n+j] = v
 			}
 		}
-		cholFactor(c.nn, n)
-		cholSolve(c.nn, n, c.g, c.dq)
+		dense.Factor(c.nn, n)
+		dense.Solve(c.nn, n, c.g, c.dq)
 		for i := 0; i < n; i++ {
 			q[i] = math.Max(c.lim.Lower[i]+posMarginM, math.Min(c.lim.Upper[i]-posMarginM, q[i]+c.dq[i]))
 		}
@@ -679,44 +680,6 @@ func ikIters(cold bool) int {
 		return ikColdIters
 	}
 	return ikWarmIters
-}
-
-// cholFactor factorises the symmetric positive definite n×n A (lower
-// triangle in a, row-major) in place: A = L Lᵀ.
-func cholFactor(a []float64, n int) {
-	for j := 0; j < n; j++ {
-		d := a[j*n+j]
-		for k := 0; k < j; k++ {
-			d -= a[j*n+k] * a[j*n+k]
-		}
-		d = math.Sqrt(math.Max(d, 1e-300))
-		a[j*n+j] = d
-		for i := j + 1; i < n; i++ {
-			v := a[i*n+j]
-			for k := 0; k < j; k++ {
-				v -= a[i*n+k] * a[j*n+k]
-			}
-			a[i*n+j] = v / d
-		}
-	}
-}
-
-// cholSolve solves L Lᵀ x = b with the factor from cholFactor.
-func cholSolve(a []float64, n int, b, x []float64) {
-	for i := 0; i < n; i++ {
-		v := b[i]
-		for k := 0; k < i; k++ {
-			v -= a[i*n+k] * x[k]
-		}
-		x[i] = v / a[i*n+i]
-	}
-	for i := n - 1; i >= 0; i-- {
-		v := x[i]
-		for k := i + 1; k < n; k++ {
-			v -= a[k*n+i] * x[k]
-		}
-		x[i] = v / a[i*n+i]
-	}
 }
 
 // cradle is the head's travel s (m) along the ball's flight direction and

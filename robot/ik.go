@@ -3,6 +3,8 @@ package robot
 import (
 	"fmt"
 	"math"
+
+	"github.com/agilecatch/catch/internal/dense"
 )
 
 // IKTarget is what inverse kinematics should reach, in the chain's base
@@ -239,7 +241,8 @@ func (s *IKSolver) solveFrom(q0 []float64, target *IKTarget, nrm [3]float64, use
 				}
 				s.l[i*n+i] += mu
 			}
-			cholSolve(s.l, n, s.g, s.dq)
+			dense.Factor(s.l, n) // a non-definite system gets the regularised step
+			dense.Solve(s.l, n, s.g, s.dq)
 			for i := 0; i < n; i++ {
 				s.qTry[i] = math.Min(math.Max(s.q[i]+s.dq[i], s.lower[i]), s.upper[i])
 			}
@@ -294,38 +297,4 @@ func (s *IKSolver) eval(q, jac []float64, t *IKTarget, nrm [3]float64, useNormal
 		e.angErr = math.Acos(math.Min(math.Max(dot, -1), 1))
 	}
 	e.cost = sq / 2
-}
-
-// cholSolve solves L·Lᵀ x = b for the symmetric positive definite matrix
-// whose lower triangle is in l (n×n, row-major), factorising l in place.
-func cholSolve(l []float64, n int, b, x []float64) {
-	for j := 0; j < n; j++ {
-		d := l[j*n+j]
-		for k := 0; k < j; k++ {
-			d -= l[j*n+k] * l[j*n+k]
-		}
-		d = math.Sqrt(math.Max(d, 1e-300))
-		l[j*n+j] = d
-		for i := j + 1; i < n; i++ {
-			v := l[i*n+j]
-			for k := 0; k < j; k++ {
-				v -= l[i*n+k] * l[j*n+k]
-			}
-			l[i*n+j] = v / d
-		}
-	}
-	for i := 0; i < n; i++ { // L y = b
-		v := b[i]
-		for k := 0; k < i; k++ {
-			v -= l[i*n+k] * x[k]
-		}
-		x[i] = v / l[i*n+i]
-	}
-	for i := n - 1; i >= 0; i-- { // Lᵀ x = y
-		v := x[i]
-		for k := i + 1; k < n; k++ {
-			v -= l[k*n+i] * x[k]
-		}
-		x[i] = v / l[i*n+i]
-	}
 }

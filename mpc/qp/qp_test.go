@@ -241,6 +241,35 @@ func TestWarmStartReducesIterations(t *testing.T) {
 	require.Less(t, wr.Iterations, cold.Iterations)
 }
 
+// After Reset a solver that has solved (and adapted rho on) one problem
+// solves the next exactly as a fresh solver given the same updates does.
+func TestResetMatchesFreshSolver(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	p := randomQP(rng, 20, 40, 4)
+	q := append([]float64(nil), p.Q...)
+	for j := range q {
+		q[j] += rng.NormFloat64()
+	}
+	set := Settings{}
+	used, err := New(p, set)
+	require.NoError(t, err)
+	first := used.Solve()
+	require.Equal(t, Solved, first.Status)
+	def, err := set.withDefaults()
+	require.NoError(t, err)
+	require.NotEqual(t, def.Rho, first.Rho, "the first solve adapts rho")
+	fresh, err := New(p, set)
+	require.NoError(t, err)
+	for _, sv := range []*Solver{used, fresh} {
+		require.NoError(t, sv.UpdateQ(q))
+	}
+	require.NoError(t, used.Reset())
+	got, want := used.Solve(), fresh.Solve()
+	require.Equal(t, want.Status, got.Status)
+	require.Equal(t, want.Iterations, got.Iterations)
+	require.Equal(t, want.X, got.X)
+}
+
 func TestUpdatesMatchFreshSetup(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := randomQP(rng, 20, 40, 3)

@@ -344,6 +344,20 @@ func (s *Solver) ColdStart() {
 	clear(s.y)
 }
 
+// Reset makes the solver forget its history: the next Solve starts from
+// x = 0, y = 0 with the settings' initial step size rho (adaptive rho moves
+// it from solve to solve). After Reset the solver behaves as one just made
+// by NewSolver with the current problem data.
+func (s *Solver) Reset() error {
+	s.ColdStart()
+	if s.rho == s.set.Rho {
+		return nil
+	}
+	s.rho = s.set.Rho
+	s.setRhoVec()
+	return s.factor()
+}
+
 // scale runs Ruiz equilibration on the KKT matrix [P Aᵀ; A 0] and the cost
 // scaling, OSQP style, filling ps, as, qs, ls, us, d, e and c.
 func (s *Solver) scale() {
