@@ -25,6 +25,11 @@ type CameraStreamConfig struct {
 	// scenario's camera rate (125 Hz nominal), frames on the same grid as
 	// state fidelity's observations.
 	RateHz float64 `yaml:"rate_hz"`
+	// Encoding is the pixel format simarm publishes: bayer_rggb8 (default:
+	// the raw colour-filter mosaic an industrial colour camera streams, one
+	// byte per pixel, which the perception node demosaics) or bgr8 (three
+	// bytes per pixel: three times the copying in both nodes).
+	Encoding string `yaml:"encoding"`
 	// DetectorDownscale is the perception node's full-frame search stride
 	// (vision.DetectorConfig.Downscale); default 2 (the ball's image is
 	// ≈ 2.5 px in radius at release in half-size frames).
@@ -38,6 +43,9 @@ func (c CameraStreamConfig) WithDefaults() CameraStreamConfig {
 	}
 	if c.DetectorDownscale == 0 {
 		c.DetectorDownscale = 2
+	}
+	if c.Encoding == "" {
+		c.Encoding = "bayer_rggb8"
 	}
 	return c
 }
@@ -53,6 +61,9 @@ func (c CameraStreamConfig) Validate() error {
 	}
 	if c.DetectorDownscale < 1 || c.DetectorDownscale > 8 {
 		return fmt.Errorf("detector_downscale = %d: want 1..8", c.DetectorDownscale)
+	}
+	if c.Encoding != "bayer_rggb8" && c.Encoding != "bgr8" {
+		return fmt.Errorf("encoding = %q: want bayer_rggb8 or bgr8", c.Encoding)
 	}
 	return nil
 }

@@ -28,4 +28,8 @@ func TestShippedNodeConfigs(t *testing.T) {
 	require.ErrorContains(t, bad.Validate(), "node.viz_hz")
 	bad = launch.NodeConfig{Ball: "bowling"}
 	require.ErrorContains(t, bad.Validate(), "node.ball")
+	bad = launch.NodeConfig{Camera: launch.CameraStreamConfig{Encoding: "yuv422"}}
+	require.ErrorContains(t, bad.Validate(), "node.camera: encoding")
+	bad = launch.NodeConfig{Camera: launch.CameraStreamConfig{Scale: 2}}
+	require.ErrorContains(t, bad.Validate(), "node.camera: scale")
 }

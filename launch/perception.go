@@ -196,18 +196,30 @@ func (n *PerceptionNode) Run(ctx context.Context) error {
 	}
 }
 
-// toBGR converts a bgr8, rgb8 or mono8 image into dst, an 8-bit BGR Mat
-// (made with gocv.NewMat).
+// bayerCodes are OpenCV's demosaicing codes for ROS's Bayer encodings
+// (OpenCV names a pattern by the second row's first two pixels).
+var bayerCodes = map[string]gocv.ColorConversionCode{
+	"bayer_rggb8": gocv.ColorBayerBGToBGR,
+	"bayer_bggr8": gocv.ColorBayerRGToBGR,
+	"bayer_gbrg8": gocv.ColorBayerGRToBGR,
+	"bayer_grbg8": gocv.ColorBayerGBToBGR,
+}
+
+// toBGR converts a bgr8, rgb8, mono8 or 8-bit Bayer image into dst, an
+// 8-bit BGR Mat (made with gocv.NewMat).
 func toBGR(img *ros.Image, dst *gocv.Mat) error {
 	var typ gocv.MatType
 	ch := 3
 	switch img.Encoding {
 	case "bgr8", "rgb8":
 		typ = gocv.MatTypeCV8UC3
-	case "mono8":
+	case "mono8", "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8":
 		typ, ch = gocv.MatTypeCV8UC1, 1
 	default:
-		return fmt.Errorf("image encoding %q: want bgr8, rgb8 or mono8", img.Encoding)
+		return fmt.Errorf("image encoding %q: want bgr8, rgb8, mono8 or bayer_{rggb,bggr,gbrg,grbg}8", img.Encoding)
+	}
+	if img.Width < 1 || img.Height < 1 || img.Step < img.Width*ch || len(img.Data) < img.Step*(img.Height-1)+img.Width*ch {
+		return fmt.Errorf("image %d×%d, step %d, %d bytes: too few bytes for %s", img.Width, img.Height, img.Step, len(img.Data), img.Encoding)
 	}
 	row := img.Width * ch
 	data := img.Data
@@ -227,8 +239,10 @@ func toBGR(img *ros.Image, dst *gocv.Mat) error {
 		gocv.CvtColor(m, dst, gocv.ColorBGRToRGB) // the same channel swap
 	case "mono8":
 		gocv.CvtColor(m, dst, gocv.ColorGrayToBGR)
-	default:
+	case "bgr8":
 		m.CopyTo(dst)
+	default:
+		gocv.CvtColor(m, dst, bayerCodes[img.Encoding])
 	}
 	return nil
 }
