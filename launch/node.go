@@ -105,6 +105,33 @@ func (c NodeConfig) Validate() error {
 	return nil
 }
 
+// loopParts are what a control loop runs besides its clock and arm: the
+// controller, the ball estimator and the safety layer, built from the run
+// configuration (the controller node and the replay build them alike).
+type loopParts struct {
+	ctrl   control.Controller
+	est    *perception.Estimator
+	safety *control.Safety
+	props  ball.Props
+}
+
+func newLoopParts(cfg *Config, rob *robot.Robot, controller, ballName string) (loopParts, error) {
+	var lp loopParts
+	var err error
+	if lp.ctrl, err = NewController(controller, rob, cfg); err != nil {
+		return lp, err
+	}
+	if lp.props, err = ball.ByName(ballName); err != nil {
+		return lp, err
+	}
+	if lp.est, err = perception.NewEstimator(cfg.Sim.Estimator, lp.props); err != nil {
+		return lp, err
+	}
+	nc := cfg.Node.WithDefaults()
+	lp.safety, err = control.NewSafety(nc.Loop.Safety, rob, nc.Loop.Period().Seconds())
+	return lp, err
+}
+
 // ControllerNode is `catch node controller`: ball observations → estimator →
 // controller → safety → arm, on the real-time loop, over ROS.
 type ControllerNode struct {
@@ -128,22 +155,11 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctrl, err := NewController(controller, rob, cfg)
+	lp, err := newLoopParts(cfg, rob, controller, nc.Ball)
 	if err != nil {
 		return nil, err
 	}
-	props, err := ball.ByName(nc.Ball)
-	if err != nil {
-		return nil, err
-	}
-	est, err := perception.NewEstimator(cfg.Sim.Estimator, props)
-	if err != nil {
-		return nil, err
-	}
-	safety, err := control.NewSafety(nc.Loop.Safety, rob, nc.Loop.Period().Seconds())
-	if err != nil {
-		return nil, err
-	}
+	ctrl, est, safety, props := lp.ctrl, lp.est, lp.safety, lp.props
 	var clk control.TimeBase = control.NewWallClock()
 	var sclk *control.SimClock
 	if nc.Lockstep {

@@ -5,10 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/hardware/triallog"
-	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -54,22 +52,11 @@ func Replay(cfg *Config, rob *robot.Robot, throws []triallog.Throw, tol float64)
 	if len(first.Joints) != dof || len(first.PrevCmdQ) != dof {
 		return nil, fmt.Errorf("replay: the log has %d joints (%d in prev_cmd_q), the robot %d", len(first.Joints), len(first.PrevCmdQ), dof)
 	}
-	ctrl, err := NewController(first.Controller, rob, cfg)
+	lp, err := newLoopParts(cfg, rob, first.Controller, first.Ball)
 	if err != nil {
 		return nil, err
 	}
-	props, err := ball.ByName(first.Ball)
-	if err != nil {
-		return nil, err
-	}
-	est, err := perception.NewEstimator(cfg.Sim.Estimator, props)
-	if err != nil {
-		return nil, err
-	}
-	safety, err := control.NewSafety(nc.Loop.Safety, rob, nc.Loop.Period().Seconds())
-	if err != nil {
-		return nil, err
-	}
+	ctrl, est, safety, props := lp.ctrl, lp.est, lp.safety, lp.props
 	pc := &primeCtrl{Controller: ctrl, q: first.PrevCmdQ, qd: first.PrevCmdQd, on: true}
 	rio := &replayIO{th: first, k: -1, tol: tol}
 	loop, err := control.NewLoop(nc.Loop, control.NewSimClock(false), rio, pc, est, safety, nil)
