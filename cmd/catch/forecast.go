@@ -43,7 +43,7 @@ func init() {
 		n, samples, steps                                                  int
 		seed                                                               uint64
 		asJSON                                                             bool
-		stride, noise, minCover, flowNoise, spinPrior, refQ                float64
+		stride, noise, minCover, flowNoise, spinPrior, refQ, refEstQ       float64
 	)
 	eval := &cobra.Command{
 		Use:   "eval",
@@ -60,8 +60,9 @@ forecast.
 --spin-prior S adds a reference row, physics-spin: the same physics sampler fed
 by an estimator that tracks the spin too (prior σ S rad/s per axis; a spin of
 uniform direction and magnitude U[0, m] rev/s has σ = 2πm/3), with
---ref-process-noise. It shows how much of the spin the observations reveal,
-which bounds what any forecaster of the history can gain from it.`,
+--ref-process-noise and --ref-estimator-noise. It shows how much of the spin
+the observations reveal, which bounds what any forecaster of the history can
+gain from it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" {
@@ -69,6 +70,9 @@ which bounds what any forecaster of the history can gain from it.`,
 			}
 			if !(spinPrior >= 0) {
 				return fmt.Errorf("--spin-prior %v: want ≥ 0", spinPrior)
+			}
+			if !(refEstQ > 0) {
+				return fmt.Errorf("--ref-estimator-noise %v: want > 0", refEstQ)
 			}
 			m, err := forecast.LoadModel(model)
 			if err != nil {
@@ -165,7 +169,7 @@ which bounds what any forecaster of the history can gain from it.`,
 				if err != nil {
 					return failed(err)
 				}
-				re, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise, EstimateSpin: true, SpinPriorStd: spinPrior}, props)
+				re, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise, ProcessNoise: refEstQ, EstimateSpin: true, SpinPriorStd: spinPrior}, props)
 				if err != nil {
 					return failed(err)
 				}
@@ -205,6 +209,7 @@ which bounds what any forecaster of the history can gain from it.`,
 	fl.StringVar(&device, "device", "cpu", "ONNX Runtime device: cpu or cuda")
 	fl.Float64Var(&spinPrior, "spin-prior", 0, "add the physics-spin reference row: an estimator that tracks the spin with this prior σ, rad/s (0: no row)")
 	fl.Float64Var(&refQ, "ref-process-noise", 0.03, "white acceleration density of the physics-spin row's samples, m/s²/√Hz (negative: none)")
+	fl.Float64Var(&refEstQ, "ref-estimator-noise", perception.DefaultProcessNoise, "process noise of the physics-spin row's estimator, m/s²/√Hz (lower: a longer memory)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	parent.AddCommand(eval)
 	root.AddCommand(parent)

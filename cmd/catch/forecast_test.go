@@ -69,6 +69,8 @@ func TestForecastCLITrainEval(t *testing.T) {
 	require.InDelta(t, res.SpinRef.EnergyScore/res.Physics.EnergyScore, res.SpinRefRatio, 1e-12)
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--spin-prior", "-1")
 	require.Equal(t, 2, code)
+	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--spin-prior", "40", "--ref-estimator-noise", "0")
+	require.Equal(t, 2, code)
 
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--steps", "9", "--samples", "8")
 	require.Equal(t, 0, code)
