@@ -15,7 +15,7 @@ import (
 type Image struct {
 	Stamp         time.Time
 	Width, Height int
-	Encoding      string // bgr8, rgb8 or mono8 are what the perception node reads
+	Encoding      string // the perception node reads bgr8, rgb8, mono8 and bayer_{rggb,bggr,gbrg,grbg}8
 	Step          int    // bytes per row
 	Data          []byte
 }
