@@ -100,6 +100,8 @@ func (c FeatureConfig) Validate() error {
 		return fmt.Errorf("features.rail_offset_width_m: %v, want (0, 1)", c.RailOffsetWidthM)
 	case !(c.ZMinM >= 0 && c.ZMinM < 3):
 		return fmt.Errorf("features.z_min_m: %v, want [0, 3)", c.ZMinM)
+	case c.DescentMaxDeg == 0 && c.DescentWidthDeg == 0:
+		return fmt.Errorf("features.descent_max_deg and descent_width_deg: missing (a policy file from before they existed: add 45 and 10, the defaults, or retrain)")
 	case !(c.DescentMaxDeg > 0 && c.DescentMaxDeg <= 90):
 		return fmt.Errorf("features.descent_max_deg: %v, want (0, 90]", c.DescentMaxDeg)
 	case !(c.DescentWidthDeg > 0 && c.DescentWidthDeg <= 90):

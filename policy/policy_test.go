@@ -410,6 +410,7 @@ func TestFeatureConfigValidate(t *testing.T) {
 		{"descent_max_deg", func(c *FeatureConfig) { c.DescentMaxDeg = 95 }},
 		{"descent_max_deg", func(c *FeatureConfig) { c.DescentMaxDeg = math.NaN() }},
 		{"descent_width_deg", func(c *FeatureConfig) { c.DescentWidthDeg = -3 }},
+		{"descent_max_deg and descent_width_deg: missing", func(c *FeatureConfig) { c.DescentMaxDeg, c.DescentWidthDeg = 0, 0 }},
 		{"freeze_s", func(c *FeatureConfig) { c.FreezeS = 0.6 }},
 	} {
 		c := FeatureConfig{}
