@@ -62,7 +62,7 @@ type Config struct {
 	// lead to it (at most 10% of elapsed time, within the limits; see
 	// latency.go). Default false.
 	FixedLatency bool `yaml:"fixed_latency"`
-	// NoSpinFit turns off the spin fit (spin.go): by default the controller
+	// NoSpinFit turns off the spin fit (perception.SpinFit): by default the controller
 	// infers the spin the ball estimate lacks from how its velocity changes
 	// and predicts with it. Default false.
 	NoSpinFit bool `yaml:"no_spin_fit"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -29,7 +30,7 @@ type Controller struct {
 	q, qd     []float64
 
 	lat    *latencyEstimator // nil with fixed_latency
-	spin   spinFit
+	spin   perception.SpinFit
 	latBuf []float64
 
 	// async
@@ -105,7 +106,7 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	c.cur = c.pl.NewPlan()
 	c.cur.brake(0, arm.Q, arm.Qd, c.pl.acc)
 	c.lastNObs, c.started, c.pending = 0, false, false
-	c.spin.reset()
+	c.spin.Reset()
 	if c.lat != nil {
 		c.lat.reset(c.cfg.latency())
 	}
@@ -137,12 +138,12 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		frozen := c.cur.HasCatch && ts > c.cur.TCatch-c.cfg.FreezeS
 		if in.Ball.NObs != c.lastNObs && !frozen {
 			if in.Ball.NObs < c.lastNObs {
-				c.spin.reset() // a new track
+				c.spin.Reset() // a new track
 			}
 			c.lastNObs = in.Ball.NObs
 			req := Request{T0: ts, Est: in.Ball, Props: props, Prev: c.cur}
 			if !c.cfg.NoSpinFit {
-				w := c.spin.add(&in.Ball, props)
+				w := c.spin.Add(&in.Ball, props)
 				for i := range w {
 					req.Est.State.W[i] += w[i]
 				}

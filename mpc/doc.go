@@ -15,7 +15,7 @@
 //   - Ball predictor: ball.Props.Step (RK4) from the estimate, tabulated
 //     every predict_step_s (5 ms) over horizon_s and interpolated (cubic
 //     Hermite); Predictor.Fill reuses its table. The estimate's spin is
-//     topped up by the controller's spin fit (spin.go): the Magnus lift
+//     topped up by the controller's spin fit (perception.SpinFit): the Magnus lift
 //     that explains how the estimated velocity changes beyond the model's
 //     prediction, once it exceeds 0.8 m/s² (light-ball 0.79 → 0.94 with the
 //     sim's default estimator, which does not estimate spin; with

@@ -251,35 +251,6 @@ func TestLatencyEstimate(t *testing.T) {
 	}
 }
 
-// TestSpinFit feeds exact states of a spinning foam ball without the spin
-// (as from an estimator that does not estimate it) every 8 ms: the fitted
-// spin reproduces the Magnus acceleration across the velocity within 15%
-// (the fit differences velocities over 0.1 s and smooths; the true spin
-// also has a component along the velocity, which has no effect and no fit).
-func TestSpinFit(t *testing.T) {
-	props, err := ball.ByName("foam")
-	require.NoError(t, err)
-	st := ball.State{P: ball.Vec{3.9, 0, 0.5}, V: ball.Vec{-4.5, 0.3, 3}, W: ball.Vec{0, 60, 80}}
-	var fit spinFit
-	var w ball.Vec
-	for k := 0; k < 60; k++ {
-		tt := float64(k) * 0.008
-		est := ball.Estimate{Valid: true, T: tt, State: ball.State{P: st.P, V: st.V}, NObs: k + 1}
-		w = fit.add(&est, &props)
-		props.Propagate(&st, 0.008, 0)
-	}
-	_, kl, _ := props.Coeffs()
-	want := cross3(st.W, st.V)
-	got := cross3(w, st.V)
-	var e, n float64
-	for i := 0; i < 3; i++ {
-		e += (got[i] - want[i]) * (got[i] - want[i])
-		n += want[i] * want[i]
-	}
-	require.Positive(t, kl)
-	require.Less(t, math.Sqrt(e/n), 0.15, "lift from fit %v, true %v", got, want)
-}
-
 func runSim(t *testing.T, cfg Config, trials int, minCaught int) {
 	rob := testRobot(t)
 	sc, err := sim.Lookup("nominal")

@@ -8,6 +8,7 @@ import (
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/internal/dense"
+	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -93,6 +94,8 @@ func (s *ObsStats) Reset() {
 // Controller runs a Policy as a control.Controller. Build it with
 // NewController; it owns all scratch memory, so Step allocates nothing.
 type Controller struct {
+	spin   perception.SpinFit
+	est    ball.Estimate // the estimate planned from, with the fitted spin
 	pol    *Policy
 	fc     FeatureConfig
 	params []float64
@@ -219,6 +222,7 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	}
 	c.histHead, c.histN = 0, 0
 	c.has, c.frozen, c.lastNObs, c.lastT = false, false, -1, math.Inf(-1)
+	c.spin.Reset()
 	copy(c.qIK, arm.Q)
 	clear(c.d)
 	clear(c.pred)
@@ -252,7 +256,17 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		if props == nil {
 			props = &c.def
 		}
-		c.plan(&in.Ball, props, p)
+		if in.Ball.NObs < c.lastNObs {
+			c.spin.Reset() // a new track
+		}
+		c.est = in.Ball
+		if _, kl, _ := props.Coeffs(); kl >= c.fc.SpinFitMinLift {
+			w := c.spin.Add(&in.Ball, props)
+			for i := range w {
+				c.est.State.W[i] += w[i]
+			}
+		}
+		c.plan(&c.est, props, p)
 		c.lastNObs = in.Ball.NObs
 	}
 

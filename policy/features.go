@@ -45,6 +45,14 @@ type FeatureConfig struct {
 	DescentMaxDeg float64 `json:"descent_max_deg" yaml:"descent_max_deg"`
 	// DescentWidthDeg is that width; default 10°.
 	DescentWidthDeg float64 `json:"descent_width_deg" yaml:"descent_width_deg"`
+	// SpinFitMinLift: for a ball whose Magnus coefficient k_l
+	// (ball.Props.Coeffs, a = k_l·ω×v) is at least this, the planner flies
+	// the estimate with the spin inferred from its velocity changes
+	// (perception.SpinFit). Default 0.003: the foam (0.006) and
+	// table-tennis (0.008) balls qualify; a tennis ball's (0.0012) lift hides
+	// in the estimate's noise, and fitting it only adds noise. 1 turns the
+	// fit off.
+	SpinFitMinLift float64 `json:"spin_fit_min_lift" yaml:"spin_fit_min_lift"`
 	// FreezeS stops re-planning this long before the predicted catch, so a
 	// ball already in the net does not move the plan; default 0.04 s.
 	FreezeS float64 `json:"freeze_s" yaml:"freeze_s"`
@@ -78,6 +86,9 @@ func (c *FeatureConfig) setDefaults() {
 	if c.DescentWidthDeg == 0 {
 		c.DescentWidthDeg = 10
 	}
+	if c.SpinFitMinLift == 0 {
+		c.SpinFitMinLift = 0.003
+	}
 	if c.FreezeS == 0 {
 		c.FreezeS = 0.04
 	}
@@ -106,6 +117,10 @@ func (c FeatureConfig) Validate() error {
 		return fmt.Errorf("features.descent_max_deg: %v, want (0, 90]", c.DescentMaxDeg)
 	case !(c.DescentWidthDeg > 0 && c.DescentWidthDeg <= 90):
 		return fmt.Errorf("features.descent_width_deg: %v, want (0, 90]", c.DescentWidthDeg)
+	case c.SpinFitMinLift == 0:
+		return fmt.Errorf("features.spin_fit_min_lift: missing (a policy file from before it existed: add 0.003, the default, or retrain)")
+	case !(c.SpinFitMinLift > 0 && c.SpinFitMinLift <= 1):
+		return fmt.Errorf("features.spin_fit_min_lift: %v, want (0, 1]", c.SpinFitMinLift)
 	case !(c.FreezeS >= 0 && c.FreezeS < 0.5):
 		return fmt.Errorf("features.freeze_s: %v, want [0, 0.5)", c.FreezeS)
 	}

@@ -1,4 +1,4 @@
-package mpc
+package perception
 
 import (
 	"math"
@@ -6,16 +6,17 @@ import (
 	"github.com/agilecatch/catch/ball"
 )
 
-// spinFit infers the part of the ball's spin that the estimate lacks (all
+// SpinFit infers the part of the ball's spin that an estimate lacks (all
 // of it when the estimator does not estimate spin) from how the estimated
 // velocity changes: over the last spinWindowS the measured acceleration
 // minus the model's (drag and gravity, plus the Magnus lift of the
 // estimated spin) is, across the velocity, Magnus lift kl·ω×v; the spin
 // ω = v×a/(kl·|v|²) that explains it is smoothed and added to the estimate
-// the planner predicts from. Only a residual larger than spinMinAcc counts
+// a planner predicts from. Only a residual larger than spinMinAcc counts
 // (below it, estimator noise dominates), and only once the track is
-// spinMinAgeS old. It allocates nothing.
-type spinFit struct {
+// spinMinAgeS old. The zero value is ready; it allocates nothing. The MPC
+// and the ES policy use it to fly the estimate forward with the spin.
+type SpinFit struct {
 	t     [spinHist]float64
 	v     [spinHist]ball.Vec
 	head  int
@@ -32,10 +33,12 @@ const (
 	spinSmooth  = 0.3
 )
 
-func (s *spinFit) reset() { s.head, s.k, s.w = 0, 0, ball.Vec{} }
+// Reset forgets the track (a new ball).
+func (s *SpinFit) Reset() { s.head, s.k, s.w = 0, 0, ball.Vec{} }
 
-// add records a new estimate and returns the extra spin to assume, rad/s.
-func (s *spinFit) add(est *ball.Estimate, props *ball.Props) ball.Vec {
+// Add records a new estimate of the track and returns the extra spin to
+// assume, rad/s.
+func (s *SpinFit) Add(est *ball.Estimate, props *ball.Props) ball.Vec {
 	if s.k == 0 {
 		s.first = est.T
 	}
@@ -78,7 +81,7 @@ func (s *spinFit) add(est *ball.Estimate, props *ball.Props) ball.Vec {
 	}
 	var w ball.Vec
 	if math.Sqrt(a[0]*a[0]+a[1]*a[1]+a[2]*a[2]) > spinMinAcc {
-		c := cross3(vm, a)
+		c := ball.Vec{vm[1]*a[2] - vm[2]*a[1], vm[2]*a[0] - vm[0]*a[2], vm[0]*a[1] - vm[1]*a[0]}
 		for i := 0; i < 3; i++ {
 			w[i] = c[i] / (kl * v2)
 		}
