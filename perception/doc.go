@@ -22,6 +22,12 @@
 // row or a gap longer than MaxGap start a new track, since then a new ball is
 // the likelier story.
 //
+// SpinFit is the cheap alternative the controllers use on top of a
+// spin-blind estimate: it infers the spin from how the estimate's velocity
+// changes across it (the lift kl·ω×v), once that residual is clearly above
+// the noise. It pays off for light, strongly lifting balls (foam, table
+// tennis); a tennis ball's lift at ≤ 10 rev/s is at the noise level.
+//
 // Accuracy on the nominal throw (tennis ball, 125 Hz, 3 mm noise per axis)
 // after 10 observations is limited by the data, not the filter: the velocity
 // standard deviation is σ/√Σ(tᵢ−t̄)² ≈ 41 mm/s per axis, the position at the

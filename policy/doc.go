@@ -13,7 +13,9 @@
 //	head reaches well (x near x_c, z near 1.15 m, within the arm's reach
 //	from the shoulder axis, falling no more steeply than 45°), so a steep
 //	lob is met where it is reachable, with the net able to face it, rather
-//	than where it crosses a fixed plane. It then solves IK for the
+//	than where it crosses a fixed plane. For a strongly lifting ball (foam,
+//	table tennis) the estimate is flown with the spin perception.SpinFit
+//	infers from its velocity changes. It then solves IK for the
 //	head there with the net normal facing the incoming ball (warm from the
 //	previous solution, re-solved from the preferred posture when that
 //	fails), and the cradle direction (cached until the next estimate).
@@ -50,7 +52,7 @@
 //	  --step-size 0.005 --eval-every 10 --eval-episodes 600 --seed 1 \
 //	  --out policy/shipped/es_policy.json
 //
-// (12,800 training episodes plus 36,000 eval episodes, 187 s wall on the
+// (12,800 training episodes plus 36,000 eval episodes, 162–187 s wall on the
 // 2-core dev machine; hand lobs, the hardest scenario, get twice the
 // weight of the others in the training mix). Every eval (on the prior
 // before the first step, after step 1 and every 10 steps) flies
