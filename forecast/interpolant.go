@@ -59,7 +59,8 @@ type SamplerConfig struct {
 	// Diffusion overrides the model's diffusion choice for em ("sigma" or "follmer").
 	Diffusion string `yaml:"diffusion" json:"diffusion"`
 	// FlowNoise scales the flow map's starting noise (a temperature: below 1 narrows the
-	// samples); default 1, the interpolant's own σ(s₀)√s₀.
+	// samples, 1 is the interpolant's own σ(s₀)√s₀); default the model's calibrated
+	// Meta.FlowNoise, or 1.
 	FlowNoise float64 `yaml:"flow_noise" json:"flow_noise"`
 }
 
@@ -93,6 +94,9 @@ func NewInterpolant(m *Model, drift, flow Net, cfg SamplerConfig) (*Interpolant,
 		flow = m.Flow
 	}
 	f := &Interpolant{m: m, drift: drift, flow: flow, method: cfg.Method, steps: cfg.Steps, diff: cfg.Diffusion, temp: cfg.FlowNoise}
+	if f.temp == 0 {
+		f.temp = m.Meta.FlowNoise
+	}
 	if f.temp == 0 {
 		f.temp = 1
 	}

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -34,6 +35,7 @@ func TestTrainCheckpointResume(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, rep1.Resumed)
 	require.Len(t, rep1.Quality, 7) // em×2 diffusions, ode, flow 1–4
+	require.Contains(t, flowNoiseScales[:], m1.Meta.FlowNoise, "the flow noise is calibrated")
 	require.FileExists(t, cfg.LossPNG)
 	require.NoError(t, m1.Meta.Validate())
 
@@ -43,6 +45,7 @@ func TestTrainCheckpointResume(t *testing.T) {
 	require.Equal(t, "done", rep2.ResumedFromPhase)
 	require.Equal(t, m1.Drift.W, m2.Drift.W)
 	require.Equal(t, m1.Flow.W, m2.Flow.W)
+	require.Equal(t, m1.Meta.FlowNoise, m2.Meta.FlowNoise)
 
 	// A checkpoint mid-drift: the run continues from its step, not from 0.
 	ck, err := readCheckpoint(cfg.Checkpoint)
@@ -54,4 +57,34 @@ func TestTrainCheckpointResume(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep3.Resumed)
 	require.Equal(t, 30, rep3.ResumedFromStep)
+}
+
+// The flow sampler's held-out 90% coverage grows with its starting-noise scale (what the
+// calibration relies on), and the calibrated scale is the one nearest 90%.
+func TestFlowNoiseCalibration(t *testing.T) {
+	ds, meta := smallDataset(t, 70)
+	cfg := TrainConfig{Hidden: []int{16}, Steps: 60, DistillSteps: 30, DistillConds: 64, ValConds: 40, EMSteps: 4, Seed: 3}
+	m, _, err := Train(ds, meta, cfg)
+	require.NoError(t, err)
+	d := m.Meta.D()
+	nVal := 40
+	cond := make([]float64, nVal*CondDim)
+	n := ds.Len()
+	for i := 0; i < nVal; i++ {
+		copy(cond[i*CondDim:], ds.Cond[(n-nVal+i)*CondDim:(n-nVal+i+1)*CondDim])
+		m.Meta.normCond(cond[i*CondDim : (i+1)*CondDim])
+	}
+	res := ds.Res[(n-nVal)*d:]
+	lo, err := flowCoverage90(m, 0.2, cond, res, 1)
+	require.NoError(t, err)
+	hi, err := flowCoverage90(m, 3, cond, res, 1)
+	require.NoError(t, err)
+	require.Less(t, lo, hi)
+	best, cov, err := calibrateFlowNoise(m, cond, res, 1)
+	require.NoError(t, err)
+	for _, s := range flowNoiseScales {
+		c, err := flowCoverage90(m, s, cond, res, 1)
+		require.NoError(t, err)
+		require.LessOrEqual(t, math.Abs(cov-0.9), math.Abs(c-0.9)+1e-12, "scale %v covers %v, the pick %v covers %v", s, c, best, cov)
+	}
 }

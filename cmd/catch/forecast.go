@@ -18,12 +18,14 @@ import (
 
 // forecastEval is the JSON of `catch forecast eval`.
 type forecastEval struct {
-	Model     string          `json:"model"`
-	Source    string          `json:"source"`
-	Windows   int             `json:"windows"`
-	Sampler   string          `json:"sampler"`
-	Steps     int             `json:"steps"`
-	Diffusion string          `json:"diffusion"`
+	Model     string `json:"model"`
+	Source    string `json:"source"`
+	Windows   int    `json:"windows"`
+	Sampler   string `json:"sampler"`
+	Steps     int    `json:"steps"`
+	Diffusion string `json:"diffusion"`
+	// FlowNoise is the flow sampler's starting-noise scale used (flow only).
+	FlowNoise float64         `json:"flow_noise,omitempty"`
 	Device    string          `json:"device"`
 	Scores    forecast.Scores `json:"interpolant"`
 	Physics   forecast.Scores `json:"physics"`
@@ -188,6 +190,15 @@ gain from it.`,
 			if diffusion != "" {
 				res.Diffusion = diffusion
 			}
+			if meth == forecast.MethodFlow {
+				res.FlowNoise = flowNoise
+				if res.FlowNoise == 0 {
+					res.FlowNoise = m.Meta.FlowNoise
+				}
+				if res.FlowNoise == 0 {
+					res.FlowNoise = 1
+				}
+			}
 			return printForecastEval(cmd.OutOrStdout(), &res, asJSON)
 		},
 	}
@@ -205,7 +216,7 @@ gain from it.`,
 	fl.IntVar(&steps, "steps", 0, "sampler steps (≤ 4 uses the flow map when the model has one; default: the model's)")
 	fl.StringVar(&method, "method", "", "sampler: flow, em or ode (default flow when the model has a flow map)")
 	fl.StringVar(&diffusion, "diffusion", "", "override the model's diffusion for em: sigma or follmer")
-	fl.Float64Var(&flowNoise, "flow-noise", 1, "scale of the flow map's starting noise (below 1 narrows the samples)")
+	fl.Float64Var(&flowNoise, "flow-noise", 0, "scale of the flow map's starting noise (below 1 narrows the samples; 0: the model's calibrated scale, 1 if it has none)")
 	fl.StringVar(&device, "device", "cpu", "ONNX Runtime device: cpu or cuda")
 	fl.Float64Var(&spinPrior, "spin-prior", 0, "add the physics-spin reference row: an estimator that tracks the spin with this prior σ, rad/s (0: no row)")
 	fl.Float64Var(&refQ, "ref-process-noise", 0.03, "white acceleration density of the physics-spin row's samples, m/s²/√Hz (negative: none)")
@@ -228,7 +239,11 @@ func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(w, "%s on %s: %d windows, sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Sampler, r.Steps, r.Diffusion, r.Device)
+	how := r.Diffusion
+	if r.FlowNoise > 0 {
+		how = fmt.Sprintf("noise scale %g", r.FlowNoise)
+	}
+	fmt.Fprintf(w, "%s on %s: %d windows, sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Sampler, r.Steps, how, r.Device)
 	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc")
 	rows := []forecast.Scores{r.Scores, r.Physics}
 	if r.SpinRef != nil {

@@ -64,8 +64,9 @@ simulated throws of --scenario (with the scenario's camera rate, noise, dropouts
 and latency), or from recorded flights (--trajectories, CSV with t or t_ns and
 x,y,z or x_m,y_m,z_m; cut at gaps > 0.1 s and bounces), trains the drift network
 of the interpolant by square-loss regression, picks the diffusion on held-out
-windows, distils a 1–4-step flow map, and writes FILE.onnx (drift) and
-FILE.flow.onnx (flow map), both ONNX models carrying the metadata.
+windows, distils a 1–4-step flow map and calibrates its noise scale on the same
+windows, and writes FILE.onnx (drift) and FILE.flow.onnx (flow map), both ONNX
+models carrying the metadata.
 
 A checkpoint (default FILE.ckpt) is written atomically as training goes; a run
 started again with the same arguments resumes from it, and it is removed when
@@ -175,6 +176,9 @@ the model is written. The loss curve goes to FILE.loss.png.`,
 				rep.Examples, rep.Held, rep.DriftLoss, rep.FlowLoss, m.Meta.Diffusion, time.Since(start).Round(time.Second))
 			for _, q := range rep.Quality {
 				fmt.Fprintf(w, "  held-out energy score %-4s %3d steps %-8s %.4f m\n", q.Method, q.Steps, q.Diffusion, q.EnergyScore)
+			}
+			if m.Flow != nil {
+				fmt.Fprintf(w, "  flow map noise scale %g (calibrated: held-out 90%% intervals at 0.3 s cover closest to 90%%)\n", m.Meta.FlowNoise)
 			}
 			return nil
 		},
