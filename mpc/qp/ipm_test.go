@@ -6,26 +6,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gonum.org/v1/gonum/mat"
 )
 
 var ipmTight = Settings{Method: MethodIPM, EpsAbs: 1e-8, EpsRel: 1e-8}
 
-func TestIPMUnconstrained(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	for _, n := range []int{1, 5, 30} {
-		p := randomQP(rng, n, 0, 0)
-		res := solve(t, p, ipmTight)
-		require.Equal(t, Solved, res.Status)
-		require.Equal(t, MethodIPM, res.Method)
-		var want mat.VecDense
-		require.NoError(t, want.SolveVec(mat.NewDense(n, n, p.P), mat.NewVecDense(n, p.Q)))
-		for j := range n {
-			// eigenvalues of P ≥ 0.1 turn a 1e-8 gradient into ≤ 1e-7 in x
-			require.InDelta(t, -want.AtVec(j), res.X[j], 1e-6, "x[%d], n=%d", j, n)
-		}
-	}
-}
+func TestIPMUnconstrained(t *testing.T) { checkUnconstrained(t, 21, ipmTight) }
 
 func TestIPMBoxKnownActiveSet(t *testing.T) {
 	p := &Problem{N: 3, M: 3, P: []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}, Q: []float64{-2, -0.5, 3}, R: 1,
@@ -50,56 +35,15 @@ func TestIPMBoxKnownActiveSet(t *testing.T) {
 	}
 }
 
+// Equalities only: one Newton step is exact, so agreement is ~1e-10.
 func TestIPMEqualityConstrainedMatchesKKT(t *testing.T) {
-	rng := rand.New(rand.NewPCG(23, 24))
-	for _, c := range []struct{ n, mEq int }{{4, 1}, {10, 3}, {30, 12}} {
-		p := randomQP(rng, c.n, c.mEq, c.mEq)
-		n, m := c.n, c.mEq
-		k := mat.NewDense(n+m, n+m, nil)
-		rhs := mat.NewVecDense(n+m, nil)
-		for i := range n {
-			for j := range n {
-				k.Set(i, j, p.P[i*n+j])
-			}
-			rhs.SetVec(i, -p.Q[i])
-		}
-		for i := range m {
-			for j := range n {
-				k.Set(n+i, j, p.A[i*n+j])
-				k.Set(j, n+i, p.A[i*n+j])
-			}
-			rhs.SetVec(n+i, p.L[i])
-		}
-		var sol mat.VecDense
-		require.NoError(t, sol.SolveVec(k, rhs))
-		res := solve(t, p, Settings{Method: MethodIPM, EpsAbs: 1e-8, EpsRel: 1e-8, DisablePolish: true})
-		require.Equal(t, Solved, res.Status)
-		// Equalities only: one Newton step is exact, so agreement is ~1e-10.
-		for j := range n {
-			require.InDelta(t, sol.AtVec(j), res.X[j], 1e-6, "x[%d]", j)
-		}
-		for i := range m {
-			require.InDelta(t, sol.AtVec(n+i), res.Y[i], 1e-6, "y[%d]", i)
-		}
-	}
+	checkEqualityKKT(t, 23, Settings{Method: MethodIPM, EpsAbs: 1e-8, EpsRel: 1e-8, DisablePolish: true})
 }
 
 func TestIPMRandomKKT(t *testing.T) {
-	rng := rand.New(rand.NewPCG(25, 26))
-	for trial := range 20 {
-		n := 5 + rng.IntN(40)
-		m := n + rng.IntN(2*n)
-		p := randomQP(rng, n, m, rng.IntN(n/2+1))
-		res := solve(t, p, Settings{Method: MethodIPM, EpsAbs: 1e-6, EpsRel: 1e-6, DisablePolish: true})
-		require.Equal(t, Solved, res.Status, "trial %d", trial)
+	checkRandomKKT(t, 25, Settings{Method: MethodIPM, EpsAbs: 1e-6, EpsRel: 1e-6, DisablePolish: true}, func(res Result, trial int) {
 		require.Less(t, res.IPMIterations, 40, "trial %d", trial) // Mehrotra: typically 8–20
-		stat, feas, comp := kktViolation(p, res.X, res.Y)
-		// O(1) data, residuals ≤ 1e-6 and gap ≤ 1e-7·|f|: each KKT condition
-		// holds to 1e-5 with margin.
-		require.Less(t, stat, 1e-5, "stationarity, trial %d", trial)
-		require.Less(t, feas, 1e-5, "feasibility, trial %d", trial)
-		require.Less(t, comp, 1e-5, "complementarity, trial %d", trial)
-	}
+	})
 }
 
 // randomLP returns min cᵀx s.t. −1 ≤ x ≤ 1 (as rows), Gx ≤ h with h > 0
