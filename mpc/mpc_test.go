@@ -123,14 +123,19 @@ func TestPlanRespectsLimitsProperty(t *testing.T) {
 	require.GreaterOrEqual(t, solved, 15)
 }
 
-func TestDecodeAllocatesNothing(t *testing.T) {
-	rob := testRobot(t)
-	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
-	require.NoError(t, err)
-	req, props := nominalRequest(t, "nominal", 1, 0.2)
+// solvedPlan plans the catch of the first nominal throw as estimated at time at (s).
+func solvedPlan(tb testing.TB, at float64) *Plan {
+	pl, err := NewPlanner(Config{}, testRobot(tb), sim.DefaultReadyQ)
+	require.NoError(tb, err)
+	req, props := nominalRequest(tb, "nominal", 1, at)
 	req.Props = &props
 	dst := pl.NewPlan()
-	require.Equal(t, PlanSolved, pl.Plan(&req, dst))
+	require.Equal(tb, PlanSolved, pl.Plan(&req, dst))
+	return dst
+}
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	dst := solvedPlan(t, 0.2)
 	q, qd := make([]float64, 7), make([]float64, 7)
 	tt := dst.T0
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -338,13 +343,7 @@ func processCPU() int64 {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	rob := testRobot(b)
-	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
-	require.NoError(b, err)
-	req, props := nominalRequest(b, "nominal", 1, 0.3)
-	req.Props = &props
-	dst := pl.NewPlan()
-	require.Equal(b, PlanSolved, pl.Plan(&req, dst))
+	dst := solvedPlan(b, 0.3)
 	q, qd := make([]float64, 7), make([]float64, 7)
 	b.ReportAllocs()
 	b.ResetTimer()
