@@ -146,20 +146,28 @@ func requirePoseEqual(t *testing.T, want *mat.Dense, got *Pose, tol float64, msg
 	}
 }
 
-func TestFKMatchesHomogeneousProduct(t *testing.T) {
+// chainCase is a chain of a test model with its joint table written out in the test.
+type chainCase struct {
+	name      string
+	model     *Model
+	base, tip string
+	table     []refJoint
+}
+
+// testChains returns the shipped robot's chain and the odd test URDF's.
+func testChains(t *testing.T) []chainCase {
 	odd, err := ParseURDF([]byte(oddURDF))
 	require.NoError(t, err)
 	shipped, err := ParseURDF(catcherURDF)
 	require.NoError(t, err)
-	cases := []struct {
-		name      string
-		model     *Model
-		base, tip string
-		table     []refJoint
-	}{
+	return []chainCase{
 		{"catcher world→head", shipped, "world", "head", catcherTable},
 		{"odd a→f", odd, "a", "f", oddTable},
 	}
+}
+
+func TestFKMatchesHomogeneousProduct(t *testing.T) {
+	cases := testChains(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,19 +271,7 @@ func rotDiff(ra, rb *[3][3]float64) [3]float64 {
 }
 
 func TestJacobianMatchesFiniteDifferences(t *testing.T) {
-	odd, err := ParseURDF([]byte(oddURDF))
-	require.NoError(t, err)
-	shipped, err := ParseURDF(catcherURDF)
-	require.NoError(t, err)
-	cases := []struct {
-		name      string
-		model     *Model
-		base, tip string
-		table     []refJoint
-	}{
-		{"catcher", shipped, "world", "head", catcherTable},
-		{"odd", odd, "a", "f", oddTable},
-	}
+	cases := testChains(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const h = 1e-6
 	for _, tc := range cases {
