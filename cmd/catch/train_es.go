@@ -26,7 +26,7 @@ func trainParent() *cobra.Command {
 			return c
 		}
 	}
-	c := &cobra.Command{Use: "train", Short: "Train the learned models (ES policy, …)", Args: cobra.NoArgs,
+	c := &cobra.Command{Use: "train", Short: "Train the learned models (ES policy, forecaster)", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return fmt.Errorf("train: name what to train (see 'catch train --help')")
 		}}

@@ -18,19 +18,6 @@ import (
 	"github.com/agilecatch/catch/sim"
 )
 
-// forecastTrainParent returns the `catch train` command, creating it if no other file has
-// (train_es.go looks it up the same way, so whichever init runs first creates it).
-func forecastTrainParent() *cobra.Command {
-	for _, c := range root.Commands() {
-		if c.Name() == "train" {
-			return c
-		}
-	}
-	c := &cobra.Command{Use: "train", Short: "Train a learned component (forecast, …)", Args: cobra.NoArgs}
-	root.AddCommand(c)
-	return c
-}
-
 // scenarioWithBall returns sc with its ball replaced by a named set (through YAML, so the
 // scenario's defaults and validation apply).
 func scenarioWithBall(sc *sim.Scenario, name string) (*sim.Scenario, error) {
@@ -203,5 +190,5 @@ the model is written. The loss curve goes to FILE.loss.png.`,
 	f.StringVar(&ckpt, "checkpoint", "", "checkpoint file (default FILE.ckpt)")
 	f.StringVar(&lossPNG, "loss-png", "", "loss curve PNG (default FILE.loss.png)")
 	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
-	forecastTrainParent().AddCommand(cmd)
+	trainParent().AddCommand(cmd)
 }
