@@ -155,6 +155,10 @@ func (f *Interpolant) Horizons() (float64, int) { return f.m.Meta.Horizons.Dt, f
 // Method returns the sampler method and step count in use.
 func (f *Interpolant) Method() (string, int) { return f.method, f.steps }
 
+// FlowNoise is the flow map's starting-noise scale in use (the configured one, else the
+// model's calibrated one, else 1).
+func (f *Interpolant) FlowNoise() float64 { return f.temp }
+
 func (f *Interpolant) size(n int) {
 	if f.n >= n {
 		return

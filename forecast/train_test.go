@@ -82,6 +82,12 @@ func TestFlowNoiseCalibration(t *testing.T) {
 	require.Less(t, lo, hi)
 	best, cov, err := calibrateFlowNoise(m, cond, res, 1)
 	require.NoError(t, err)
+	f, err := NewInterpolant(m, nil, nil, SamplerConfig{})
+	require.NoError(t, err)
+	require.Equal(t, m.Meta.FlowNoise, f.FlowNoise(), "the sampler defaults to the model's calibrated scale")
+	f, err = NewInterpolant(m, nil, nil, SamplerConfig{FlowNoise: 2})
+	require.NoError(t, err)
+	require.Equal(t, 2.0, f.FlowNoise(), "a configured scale wins")
 	for _, s := range flowNoiseScales {
 		c, err := flowCoverage90(m, s, cond, res, 1)
 		require.NoError(t, err)

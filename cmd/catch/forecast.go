@@ -191,13 +191,7 @@ gain from it.`,
 				res.Diffusion = diffusion
 			}
 			if meth == forecast.MethodFlow {
-				res.FlowNoise = flowNoise
-				if res.FlowNoise == 0 {
-					res.FlowNoise = m.Meta.FlowNoise
-				}
-				if res.FlowNoise == 0 {
-					res.FlowNoise = 1
-				}
+				res.FlowNoise = f.FlowNoise()
 			}
 			return printForecastEval(cmd.OutOrStdout(), &res, asJSON)
 		},

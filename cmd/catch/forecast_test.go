@@ -49,6 +49,7 @@ func TestForecastCLITrainEval(t *testing.T) {
 	var res forecastEval
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
 	require.Equal(t, "flow", res.Sampler)
+	require.Positive(t, res.FlowNoise)
 	require.Equal(t, 12, res.Scores.Windows+res.Scores.Skipped)
 	require.Greater(t, res.Physics.EnergyScore, 0.0)
 	require.Greater(t, res.Scores.EnergyScore, 0.0)
