@@ -19,12 +19,12 @@ import (
 // Mehta, Alam & Subic 2008, MPI-IS intelligent-soft-robots/ball_models.
 var sets = [...]Props{
 	{
-		// Light foam practice ball (DESIGN.md §5: ≈20 g, Ø 70 mm). No
+		// Light foam practice ball (docs/architecture.md §5: ≈20 g, Ø 70 mm). No
 		// published coefficients: all aerodynamic values are assumed. The low
 		// mass/area ratio makes drag and lift about 3× a tennis ball's.
 		Name:      "foam",
-		Mass:      0.020, // kg, DESIGN.md
-		Radius:    0.035, // m, Ø 70 mm, DESIGN.md
+		Mass:      0.020, // kg, docs/architecture.md
+		Radius:    0.035, // m, Ø 70 mm, docs/architecture.md
 		Cd:        0.5,   // assumed: rough-sphere subcritical value
 		Cl:        1.5,   // assumed: strong Magnus response (spin-parameter form)
 		SpinDecay: 0.5,   // 1/s, assumed: light, rough ball loses spin fast
@@ -57,7 +57,7 @@ var sets = [...]Props{
 	},
 	{
 		// Tennis ball. Mass and size: ITF Rules of Tennis App. I (56.0–59.4 g,
-		// Ø 65.4–68.6 mm). C_d 0.55 per DESIGN.md, between the free-flight
+		// Ø 65.4–68.6 mm). C_d 0.55 per docs/architecture.md, between the free-flight
 		// 0.507 ± 0.024 (Cross & Lindsey 2014) and the wind-tunnel 0.6–0.7
 		// for new balls (Mehta, Alam & Subic 2008). C_l = 1 in the
 		// spin-parameter form (C_L ≈ r|ω|/|v|) is assumed: published lift

@@ -7,7 +7,7 @@
 //     sampled and each sample is flown with the drag/Magnus model of package ball, with the
 //     estimator's white acceleration noise along the way. It knows nothing of an unestimated
 //     spin.
-//   - Interpolant, the learned forecaster (DESIGN.md §7): the recent observations are fitted
+//   - Interpolant, the learned forecaster (docs/architecture.md §7): the recent observations are fitted
 //     (FitWindow: drag model plus a constant extra acceleration, which is how spin shows);
 //     the condition is that fit in the heading frame (Frame: origin at the ball, x′ along the
 //     horizontal velocity; physics is invariant under it, so one model serves every throw

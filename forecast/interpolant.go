@@ -10,7 +10,7 @@ import (
 	"github.com/agilecatch/catch/control"
 )
 
-// The interpolant (DESIGN.md §7; Chen et al., ICML 2024), in the normalised residual space
+// The interpolant (docs/architecture.md §7; Chen et al., ICML 2024), in the normalised residual space
 // z = residual/scale with x₀ = 0 (the point mass at the condition's drag-model extrapolation):
 //
 //	X_s = α(s)x₀ + β(s)x₁ + σ(s)W_s,  α = 1−s, β = s², σ = ε(1−s),

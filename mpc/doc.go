@@ -1,4 +1,4 @@
-// Package mpc is the whole-body catch planner of DESIGN.md §6: a
+// Package mpc is the whole-body catch planner of docs/architecture.md §6: a
 // free-end-time trajectory optimisation reduced to bang-off stages, solved
 // by SQP with the dense ADMM QP solver of mpc/qp, multi-started from IK
 // seeds, followed by a cradle; and the control.Controller that runs it.

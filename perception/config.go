@@ -7,7 +7,7 @@ import (
 
 // Estimator defaults, used for zero fields of EstimatorConfig.
 const (
-	DefaultNoiseStd         = 0.003 // m per axis: stereo triangulation at 3–4 m (DESIGN.md §8 asks median ≤ 5 mm)
+	DefaultNoiseStd         = 0.003 // m per axis: stereo triangulation at 3–4 m (docs/architecture.md §8 asks median ≤ 5 mm)
 	DefaultProcessNoise     = 0.1   // m/s²/√Hz: covers small model error (C_d, air density) without spin
 	DefaultGate             = 5.0   // Mahalanobis distance; P(χ²₃ > 25) ≈ 1.7e-5 of good observations rejected
 	DefaultMinObs           = 3     // observations before the first estimate: the fewest that can be checked

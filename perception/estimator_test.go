@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	camRate = 125.0 // Hz, DESIGN.md §5 camera fidelity
+	camRate = 125.0 // Hz, docs/architecture.md §5 camera fidelity
 	camDt   = 1 / camRate
 	noise   = 0.003 // m per axis
 )
@@ -23,7 +23,7 @@ func tennisProps(t testing.TB) ball.Props {
 	return p
 }
 
-// nominalThrow draws the paper's throw (DESIGN.md §5): exit 3.9 m out and
+// nominalThrow draws the paper's throw (docs/architecture.md §5): exit 3.9 m out and
 // 0.5 m high (y within ±0.3 m), 4.5 ± 0.05 m/s horizontal toward the robot
 // with yaw in ±6°, and a vertical speed that brings the ball to about 1 m
 // height after ≈0.87 s (≈5.5 m/s at the catch).

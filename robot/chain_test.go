@@ -20,7 +20,7 @@ type refJoint struct {
 }
 
 // catcherTable is robot/urdf/catcher.urdf, world → head, typed from
-// DESIGN.md section 4 and the ROS-Industrial irb120t_3_58 macro.
+// docs/architecture.md section 4 and the ROS-Industrial irb120t_3_58 macro.
 var catcherTable = []refJoint{
 	{Prismatic, [3]float64{0, 0, 0}, [3]float64{}, [3]float64{0, 1, 0}, -0.8, 0.8, "carriage"},
 	{Fixed, [3]float64{0, 0, 0.8}, [3]float64{}, [3]float64{}, 0, 0, "base_link"},

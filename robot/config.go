@@ -10,12 +10,12 @@ import (
 //go:embed urdf/catcher.urdf
 var catcherURDF []byte
 
-// ShippedURDF returns a copy of the URDF of the robot of DESIGN.md section 4
+// ShippedURDF returns a copy of the URDF of the robot of docs/architecture.md section 4
 // (rail + IRB 120T + lacrosse head), robot/urdf/catcher.urdf.
 func ShippedURDF() []byte { return slices.Clone(catcherURDF) }
 
 // Defaults for the values a URDF does not carry. None is published for the
-// reference system; they are DESIGN.md section 4's working assumptions.
+// reference system; they are docs/architecture.md section 4's working assumptions.
 const (
 	DefaultTipLink      = "head"
 	DefaultRailAcc      = 10.0  // m/s², prismatic joints
@@ -39,7 +39,7 @@ type Config struct {
 	// AccLimits are the acceleration limits per chain joint in q order (m/s²
 	// for prismatic, rad/s² for revolute joints), since a URDF has none.
 	// Default empty: 10 m/s² for prismatic joints (the rail), 25 rad/s² for
-	// the first three revolute joints, 40 rad/s² for the rest (DESIGN.md
+	// the first three revolute joints, 40 rad/s² for the rest (docs/architecture.md
 	// section 4 assumptions, not published data). When set, its length must
 	// equal the chain's DOF.
 	AccLimits []float64 `yaml:"acc_limits"`

@@ -8,7 +8,7 @@
 // Robot holding the Model (links and joints as parsed), the Chain, its
 // Limits and the Pocket.
 //
-// The shipped robot (DESIGN.md section 4) is a prismatic rail along world y
+// The shipped robot (docs/architecture.md section 4) is a prismatic rail along world y
 // carrying an ABB IRB 120T with a lacrosse head 0.25 m beyond the flange:
 // q[0] is the rail (m), q[1:7] the arm's joint_1..joint_6 (rad). Its chain
 // runs from "world" (on the floor under the rail centre, x toward the

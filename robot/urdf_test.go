@@ -148,7 +148,7 @@ func TestParseURDFErrors(t *testing.T) {
 
 func TestShippedURDFDocumentsSources(t *testing.T) {
 	s := string(ShippedURDF())
-	for _, want := range []string{"abb_experimental", "irb120t_3_58_macro.xacro", "DESIGN.md section 4"} {
+	for _, want := range []string{"abb_experimental", "irb120t_3_58_macro.xacro", "docs/architecture.md section 4"} {
 		require.True(t, strings.Contains(s, want), "shipped URDF cites %q", want)
 	}
 	m, err := ParseURDF(ShippedURDF())

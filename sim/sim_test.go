@@ -83,7 +83,7 @@ func TestScenarioFileRoundTrip(t *testing.T) {
 	require.Equal(t, b.Sample(TrialRand(3, 4)).Init, s.Sample(TrialRand(3, 4)).Init)
 }
 
-// The nominal thrower reproduces the paper's numbers (DESIGN.md §5).
+// The nominal thrower reproduces the paper's numbers (docs/architecture.md §5).
 func TestNominalThrowStatistics(t *testing.T) {
 	sc, err := Lookup("nominal")
 	require.NoError(t, err)

@@ -1,6 +1,6 @@
 // Package ort is the ONNX Runtime adapter of forecast: it runs exported models (the
 // interpolant drift network, the distilled flow map) through ONNX Runtime's C library via
-// onnxruntime_go. It is one of the two places with cgo (DESIGN.md §3); the rest of forecast
+// onnxruntime_go. It is one of the two places with cgo (docs/architecture.md §3); the rest of forecast
 // builds and tests without it.
 //
 // # The shared library

@@ -1,6 +1,6 @@
 // Package ros is the arm and camera adapter for ROS 1: it is the only package of the
 // project that imports goroslib (github.com/bluenviron/goroslib/v2), so the transport can
-// change in one place (DESIGN.md §3).
+// change in one place (docs/architecture.md §3).
 //
 // Messages in and out (SI units: rad for revolute joints, m for the rail, rad/s and m/s):
 // sensor_msgs/JointState in (joints matched by name, any order; missing joints, wrong lengths

@@ -4,7 +4,7 @@
 // undistortion and triangulation. It is pure Go, so controllers and the
 // simulator may import it without OpenCV.
 //
-// Conventions: world frame as in DESIGN.md §4 (x toward the thrower, z up),
+// Conventions: world frame as in docs/architecture.md §4 (x toward the thrower, z up),
 // metres and seconds; each camera's optical frame has z along the optical
 // axis, x right and y down in the image; pixel (0, 0) is the centre of the
 // top-left pixel (OpenCV's convention). Projection and undistortion follow

@@ -17,7 +17,7 @@ import (
 // benchPair renders a 1280×1024 stereo pair of the default rig with the ball
 // mid-flight (3 m from the cameras) and returns a tracker for it.
 func benchPair(b testing.TB, cfg TrackerConfig, p camera.Vec) (*Tracker, Frames, ball.Estimate) {
-	SetOpenCVThreads(1) // one core, as DESIGN.md §8 measures
+	SetOpenCVThreads(1) // one core, as docs/architecture.md §8 measures
 	rig := camera.DefaultRig()
 	props, err := ball.ByName("tennis")
 	require.NoError(b, err)

@@ -1,6 +1,6 @@
 // Package vision is the OpenCV adapter of perception: it is where gocv (cgo, OpenCV 4.6 from
 // Debian's libopencv-dev, installed by `make deps`) is used, so that the rest of perception and
-// everything that plans builds and tests without OpenCV (DESIGN.md §3).
+// everything that plans builds and tests without OpenCV (docs/architecture.md §3).
 //
 // In: encoded frames (PNG, JPEG; a ROS sensor_msgs/CompressedImage payload) or raw BGR frames
 // from a camera driver. Out: gocv.Mat images in OpenCV's conventions: 8-bit BGR channel order,

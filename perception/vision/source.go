@@ -28,7 +28,7 @@ type Source interface {
 }
 
 // DefaultFPS is the frame rate assumed for files that do not state one
-// (DESIGN.md §5: 125 Hz cameras).
+// (docs/architecture.md §5: 125 Hz cameras).
 const DefaultFPS = 125
 
 // VideoSource reads frames through OpenCV's VideoCapture: a camera device

@@ -6,7 +6,7 @@ import (
 )
 
 // paper holds the seed paper's success rates where it reports one
-// (Abeyruwan et al., L4DC 2023; DESIGN.md §1, §8).
+// (Abeyruwan et al., L4DC 2023; docs/architecture.md §1, §8).
 var paper = map[[2]string]string{
 	{"mpc", "nominal"}:  "≈84% sim, ≈79% real",
 	{"es", "nominal"}:   "≈90% sim, ≈86% real",
