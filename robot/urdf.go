@@ -45,10 +45,12 @@ func (t JointType) String() string {
 // Movable reports whether the joint has a joint variable.
 func (t JointType) Movable() bool { return t != Fixed }
 
-// Link is a URDF link: a named frame. Inertia and geometry are not needed by
-// the kinematics and are ignored.
+// Link is a URDF link: a named frame and its collision geometry (the
+// safety layer's collision check reads it). <inertial> and <visual> are
+// accepted and ignored: the kinematics does not need them.
 type Link struct {
-	Name string
+	Name       string
+	Collisions []Collision
 }
 
 // Joint is a URDF joint: it places the Child link's frame relative to the
@@ -101,7 +103,8 @@ type (
 		Joints  []xmlJoint `xml:"joint"`
 	}
 	xmlLink struct {
-		Name *string `xml:"name,attr"`
+		Name       *string        `xml:"name,attr"`
+		Collisions []xmlCollision `xml:"collision"`
 	}
 	xmlJoint struct {
 		Name   *string    `xml:"name,attr"`
@@ -156,7 +159,15 @@ func ParseURDF(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("%w: <link name=%q>: name used twice, want unique link names", ErrURDF, *xl.Name)
 		}
 		links[*xl.Name] = true
-		m.Links = append(m.Links, Link{Name: *xl.Name})
+		l := Link{Name: *xl.Name}
+		for ci, xc := range xl.Collisions {
+			col, err := parseCollision(l.Name, ci, xc)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrURDF, err)
+			}
+			l.Collisions = append(l.Collisions, col)
+		}
+		m.Links = append(m.Links, l)
 	}
 
 	jointNames := make(map[string]bool, len(doc.Joints))
@@ -260,21 +271,11 @@ func parseJoint(i int, xj xmlJoint) (Joint, error) {
 	}
 	j.Parent, j.Child = *xj.Parent.Link, *xj.Child.Link
 
-	var xyz, rpy [3]float64
-	if o := xj.Origin; o != nil {
-		var err error
-		if o.XYZ != nil {
-			if xyz, err = parseVec3(*o.XYZ); err != nil {
-				return Joint{}, fmt.Errorf("%s: <origin xyz=%q>: %v", where, *o.XYZ, err)
-			}
-		}
-		if o.RPY != nil {
-			if rpy, err = parseVec3(*o.RPY); err != nil {
-				return Joint{}, fmt.Errorf("%s: <origin rpy=%q>: %v", where, *o.RPY, err)
-			}
-		}
+	origin, err := parseOrigin(xj.Origin)
+	if err != nil {
+		return Joint{}, fmt.Errorf("%s: %v", where, err)
 	}
-	j.Origin = Pose{P: xyz, R: rpyToR(rpy[0], rpy[1], rpy[2])}
+	j.Origin = origin
 
 	if a := xj.Axis; a != nil {
 		if a.XYZ == nil {
