@@ -59,7 +59,9 @@ func TestParseCollision(t *testing.T) {
 }
 
 func TestParseCollisionErrors(t *testing.T) {
-	link := func(inner string) string { return `<robot><link name="l"><collision>` + inner + `</collision></link></robot>` }
+	link := func(inner string) string {
+		return `<robot><link name="l"><collision>` + inner + `</collision></link></robot>`
+	}
 	cases := []struct{ name, urdf, want string }{
 		{"no geometry", link(`<origin xyz="0 0 0"/>`), `<link name="l">: <collision> #1: missing <geometry>`},
 		{"empty geometry", link(`<geometry/>`), `<geometry> has shapes [], want exactly one of`},
