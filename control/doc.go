@@ -9,7 +9,9 @@
 // call Controller.Step, which writes joint position and velocity targets
 // into a caller-owned Command, pass the command through Safety (joint
 // position, velocity and acceleration limits, a workspace box for the head,
-// NaN/Inf guard) and write it (ArmIO). Watchdogs replace the controller's
+// NaN/Inf guard, and a collision check of the commanded pose: the URDF's
+// collision geometry as capsules against the floor, the rail and each other,
+// Collider) and write it (ArmIO). Watchdogs replace the controller's
 // command by a brake — each joint's velocity ramped to zero within its
 // acceleration limit — when joint states are older than 3 ticks, when the
 // ball estimate is older than 100 ms while the controller is tracking a

@@ -24,6 +24,9 @@ type SafetyConfig struct {
 	// estimate whose last accepted observation is older than this aborts the
 	// catch and brakes the arm, s. Default 0.1.
 	BallStaleS float64 `yaml:"ball_stale_s"`
+	// Collision configures the check of every command against the URDF's
+	// collision geometry (control/collision.go); on by default.
+	Collision CollisionConfig `yaml:"collision"`
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -56,7 +59,7 @@ func (c SafetyConfig) Validate() error {
 	if !(c.BallStaleS > 0 && c.BallStaleS <= 10) {
 		return fmt.Errorf("safety: ball_stale_s = %v: want (0, 10] (0 for the default 0.1)", c.BallStaleS)
 	}
-	return nil
+	return c.Collision.Validate()
 }
 
 // Interventions counts what the safety layer and the watchdogs did, one count
@@ -67,6 +70,7 @@ type Interventions struct {
 	Velocity    uint64 `json:"velocity"`     // ticks with a velocity clamped
 	Accel       uint64 `json:"acceleration"` // ticks with a velocity change clamped to the acceleration limit
 	Workspace   uint64 `json:"workspace"`    // command whose head left the workspace box, braked
+	Collision   uint64 `json:"collision"`    // command whose capsules touched the floor, the rail or each other, braked
 	StaleJoints uint64 `json:"stale_joints"` // ticks held because joint states were stale or missing
 	BallLost    uint64 `json:"ball_lost"`    // catches aborted because the ball estimate went stale
 	EStop       uint64 `json:"estop"`        // ticks braked under the latched e-stop
@@ -76,12 +80,13 @@ type Interventions struct {
 
 // Total is the number of interventions of all kinds.
 func (i Interventions) Total() uint64 {
-	return i.NaN + i.Position + i.Velocity + i.Accel + i.Workspace + i.StaleJoints + i.BallLost + i.EStop + i.CtrlErrors + i.BadStates
+	return i.NaN + i.Position + i.Velocity + i.Accel + i.Workspace + i.Collision + i.StaleJoints + i.BallLost + i.EStop + i.CtrlErrors + i.BadStates
 }
 
 // Safety sits between every controller and the arm: it clamps commands to
 // the joint position, velocity and acceleration limits, keeps the head in a
-// workspace box, replaces non-finite commands, and brakes (decelerates the
+// workspace box, brakes instead of a command whose pose would collide
+// (Collider), replaces non-finite commands, and brakes (decelerates the
 // last command within the acceleration limits) when asked. It remembers the
 // last command it let through, so consecutive commands never ask for more
 // than the acceleration limit over one period. Used by the loop goroutine
@@ -95,6 +100,7 @@ type Safety struct {
 	prevQ, prevQd []float64
 	has           bool
 	pose          robot.Pose
+	coll          *Collider // nil with collision.off
 	// Counts is updated by Filter and Brake callers (the loop).
 	Counts Interventions
 }
@@ -113,10 +119,17 @@ func NewSafety(cfg SafetyConfig, rob *robot.Robot, period float64) (*Safety, err
 			return nil, fmt.Errorf("safety: joint %d has velocity limit %v and acceleration limit %v: want finite > 0", j, rob.Limits.Vel[j], rob.Limits.Acc[j])
 		}
 	}
-	return &Safety{
+	s := &Safety{
 		cfg: cfg.WithDefaults(), lim: rob.Limits.Clone(), chain: rob.Chain, period: period,
 		prevQ: make([]float64, n), prevQd: make([]float64, n),
-	}, nil
+	}
+	if !cfg.Collision.Off {
+		var err error
+		if s.coll, err = NewCollider(cfg.Collision, rob); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Config returns the configuration in use, defaults applied.
@@ -151,12 +164,13 @@ const (
 	Passed Verdict = iota
 	// Clamped: some joint was clamped to a limit.
 	Clamped
-	// Braked: the command was replaced by a brake (NaN or workspace).
+	// Braked: the command was replaced by a brake (NaN, workspace or
+	// collision).
 	Braked
 )
 
-// Filter makes cmd safe in place: non-finite values or a head outside the
-// workspace turn it into a brake; otherwise each joint is clamped to its
+// Filter makes cmd safe in place: non-finite values, a head outside the
+// workspace or a colliding pose turn it into a brake; otherwise each joint is clamped to its
 // position and velocity limits, and its velocity to within one period's
 // acceleration of the previous command's. measured seeds the first command.
 func (s *Safety) Filter(cmd *Command, measured *ArmState) Verdict {
@@ -199,6 +213,11 @@ func (s *Safety) FilterDT(cmd *Command, measured *ArmState, dt float64) Verdict 
 			s.Brake(cmd, measured)
 			return Braked
 		}
+	}
+	if s.coll != nil && s.coll.Check(cmd.Q) {
+		s.Counts.Collision++
+		s.Brake(cmd, measured)
+		return Braked
 	}
 	if pos {
 		s.Counts.Position++
