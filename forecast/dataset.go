@@ -3,17 +3,12 @@ package forecast
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/sim"
@@ -132,197 +127,13 @@ func simFlight(th *sim.Throw, rng *rand.Rand, cfg WindowConfig) []Window {
 	return out
 }
 
-// Flight is one recorded flight: capture times (s) and positions (m), increasing in time.
-type Flight struct {
-	Name string
-	T    []float64
-	P    []ball.Vec
-}
-
-// CutConfig says where recorded flights are cut.
-type CutConfig struct {
-	// MaxGap cuts at a gap between observations longer than this, s; default 0.1.
-	MaxGap float64
-	// MinDuration drops pieces shorter than this, s; default 0.2.
-	MinDuration float64
-}
-
-// ReadFlights reads recorded flights from a CSV file or from every *.csv file of a
-// directory. A file needs a header with `t` (s) or `t_ns` (ns) and `x,y,z` or
-// `x_m,y_m,z_m` (m); other columns are ignored. Flights are cut at gaps longer than
-// MaxGap and at bounces (a local minimum of height, or a jump of the velocity).
-func ReadFlights(path string, cut CutConfig) ([]Flight, error) {
-	if cut.MaxGap == 0 {
-		cut.MaxGap = 0.1
-	}
-	if cut.MinDuration == 0 {
-		cut.MinDuration = 0.2
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("forecast: trajectories: %w", err)
-	}
-	files := []string{path}
-	if st.IsDir() {
-		files, err = filepath.Glob(filepath.Join(path, "*.csv"))
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(files)
-		if len(files) == 0 {
-			return nil, fmt.Errorf("forecast: trajectories: no *.csv files in %s", path)
-		}
-	}
-	var out []Flight
-	for _, f := range files {
-		t, p, err := readCSV(f)
-		if err != nil {
-			return nil, err
-		}
-		for i, fl := range cutFlights(t, p, cut) {
-			fl.Name = fmt.Sprintf("%s:%d", filepath.Base(f), i)
-			out = append(out, fl)
-		}
-	}
-	return out, nil
-}
-
-func readCSV(path string) ([]float64, []ball.Vec, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("forecast: trajectories: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
-	r.ReuseRecord = true
-	head, err := r.Read()
-	if err != nil {
-		return nil, nil, fmt.Errorf("forecast: trajectories %s: no header line: %w", path, err)
-	}
-	head = append([]string(nil), head...) // the reader reuses its record slice
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(strings.ToLower(h))] = i
-	}
-	pick := func(names ...string) int {
-		for _, n := range names {
-			if i, ok := col[n]; ok {
-				return i
-			}
-		}
-		return -1
-	}
-	it, tScale := pick("t"), 1.0
-	if it < 0 {
-		it, tScale = pick("t_ns"), 1e-9
-	}
-	ix, iy, iz := pick("x", "x_m"), pick("y", "y_m"), pick("z", "z_m")
-	if it < 0 || ix < 0 || iy < 0 || iz < 0 {
-		return nil, nil, fmt.Errorf("forecast: trajectories %s: header %q lacks a time column (t in s or t_ns in ns) or a position column (x,y,z or x_m,y_m,z_m in m)", path, strings.Join(head, ","))
-	}
-	var ts []float64
-	var ps []ball.Vec
-	var t0 int64
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("forecast: trajectories %s: %w", path, err)
-		}
-		var t float64
-		if tScale == 1 {
-			t, err = strconv.ParseFloat(strings.TrimSpace(rec[it]), 64)
-		} else {
-			// ns timestamps are ~1.7e18: subtract the first before converting to keep precision.
-			var ns int64
-			ns, err = strconv.ParseInt(strings.TrimSpace(rec[it]), 10, 64)
-			if err == nil {
-				if len(ts) == 0 {
-					t0 = ns
-				}
-				t = float64(ns-t0) * 1e-9
-			}
-		}
-		if err != nil || !finite(t) {
-			return nil, nil, fmt.Errorf("forecast: trajectories %s line %d: time %q is not a number", path, line, rec[it])
-		}
-		var p ball.Vec
-		for k, i := range []int{ix, iy, iz} {
-			p[k], err = strconv.ParseFloat(strings.TrimSpace(rec[i]), 64)
-			if err != nil || !finite(p[k]) {
-				return nil, nil, fmt.Errorf("forecast: trajectories %s line %d: %s %q is not a number", path, line, head[i], rec[i])
-			}
-		}
-		if len(ts) > 0 && t <= ts[len(ts)-1] {
-			return nil, nil, fmt.Errorf("forecast: trajectories %s line %d: time %g s is not after the previous %g s", path, line, t, ts[len(ts)-1])
-		}
-		ts = append(ts, t)
-		ps = append(ps, p)
-	}
-	if len(ts) == 0 {
-		return nil, nil, fmt.Errorf("forecast: trajectories %s: no data rows", path)
-	}
-	return ts, ps, nil
-}
-
-// cutFlights splits a recording at gaps and bounces. A bounce (or a hit) shows as a local
-// minimum of the height with the ball falling before and rising after, or as a velocity
-// jump; both are judged on 3-sample differences so that tracker noise does not cut.
-func cutFlights(t []float64, p []ball.Vec, cut CutConfig) []Flight {
-	const k = 3       // samples each side for the velocity estimates
-	const vzMin = 0.3 // m/s: falling before and rising after a bounce
-	const jump = 1.5  // m/s: velocity change that no free flight makes in 2·k samples
-	cuts := []int{0}
-	contact := map[int]bool{} // cuts at a bounce drop the contact sample itself
-	vel := func(a, b int) ball.Vec {
-		d := t[b] - t[a]
-		return ball.Vec{(p[b][0] - p[a][0]) / d, (p[b][1] - p[a][1]) / d, (p[b][2] - p[a][2]) / d}
-	}
-	last := 0
-	for i := 1; i < len(t); i++ {
-		if t[i]-t[i-1] > cut.MaxGap {
-			cuts = append(cuts, i)
-			last = i
-			continue
-		}
-		if i-k < last || i+k >= len(t) {
-			continue
-		}
-		// no gap inside the stencil
-		if t[i+k]-t[i-k] > 2*float64(k)*cut.MaxGap {
-			continue
-		}
-		vb, va := vel(i-k, i), vel(i, i+k)
-		dv := math.Sqrt((va[0]-vb[0])*(va[0]-vb[0]) + (va[1]-vb[1])*(va[1]-vb[1]) + (va[2]-vb[2])*(va[2]-vb[2]))
-		if (vb[2] < -vzMin && va[2] > vzMin) || dv > jump+9.81*(t[i+k]-t[i-k]) {
-			cuts = append(cuts, i)
-			contact[i] = true
-			last = i
-			i += k
-		}
-	}
-	cuts = append(cuts, len(t))
-	var out []Flight
-	for j := 0; j+1 < len(cuts); j++ {
-		a, b := cuts[j], cuts[j+1]
-		if contact[a] {
-			a++
-		}
-		if b-a < 2 || t[b-1]-t[a] < cut.MinDuration {
-			continue
-		}
-		out = append(out, Flight{T: append([]float64(nil), t[a:b]...), P: append([]ball.Vec(nil), p[a:b]...)})
-	}
-	return out
-}
-
 // FlightWindows draws windows from recorded flights: Now runs from MinHistory after a
 // flight's first observation in steps of stride, as long as the flight lasts minCover
-// beyond Now (the full horizon when minCover ≤ 0); observations count as available latency
-// after capture; the truth is the recording interpolated linearly to the horizons, NaN for
-// horizons after the flight's end (Evaluate scores the covered part).
+// beyond Now (the full horizon when minCover ≤ 0 or beyond it); observations count as
+// available latency after capture; the truth is the recording interpolated linearly to the
+// horizons, NaN for horizons after the flight's end (Evaluate scores the covered part). A
+// horizon within boundaryTol of the flight's last sample takes that sample, so that a
+// window whose last truth lands on the end (up to rounding) is covered there.
 func FlightWindows(flights []Flight, latency, stride, minCover float64, cfg WindowConfig) []Window {
 	cfg = cfg.WithDefaults()
 	span := float64(cfg.Horizons.H) * cfg.Horizons.Dt
@@ -332,7 +143,12 @@ func FlightWindows(flights []Flight, latency, stride, minCover float64, cfg Wind
 	var out []Window
 	for _, fl := range flights {
 		t0, t1 := fl.T[0], fl.T[len(fl.T)-1]
-		for now := t0 + latency + cfg.MinHistory; now+minCover <= t1+1e-9; now += stride {
+		start := t0 + latency + cfg.MinHistory
+		for i := 0; ; i++ {
+			now := start + float64(i)*stride
+			if now+minCover > t1+boundaryTol {
+				break
+			}
 			k := sort.Search(len(fl.T), func(i int) bool { return fl.T[i] > now-latency+1e-12 })
 			w := Window{Now: now, Flight: fl.Name, Truth: make([]float64, cfg.Horizons.H*3)}
 			for i := 0; i < k; i++ {
@@ -340,12 +156,13 @@ func FlightWindows(flights []Flight, latency, stride, minCover float64, cfg Wind
 			}
 			for h := 0; h < cfg.Horizons.H; h++ {
 				tt := now + float64(h+1)*cfg.Horizons.Dt
-				if tt > t1 {
+				if tt > t1+boundaryTol {
 					for c := 0; c < 3; c++ {
 						w.Truth[h*3+c] = math.NaN()
 					}
 					continue
 				}
+				tt = math.Min(tt, t1)
 				j := sort.SearchFloat64s(fl.T, tt)
 				if j == 0 {
 					j = 1
@@ -360,6 +177,10 @@ func FlightWindows(flights []Flight, latency, stride, minCover float64, cfg Wind
 	}
 	return out
 }
+
+// boundaryTol is how far past a flight's last sample a horizon still counts as on it, s:
+// rounding of Now + h·Dt, far below any camera period.
+const boundaryTol = 1e-6
 
 // Dataset is the training set of the interpolant: per example the raw condition
 // (CondDim, see Fit.Cond) and the residual of the truth from the drag-model extrapolation in

@@ -21,8 +21,9 @@
 //
 // Training (Train) runs in Go: datasets from simulated throws of a sim.Scenario
 // (SimWindows: the scenario's camera rate, noise, dropouts and latency) or from recorded
-// flights (ReadFlights: CSV with t or t_ns and x,y,z or x_m,y_m,z_m, cut at gaps and
-// bounces); an MLP with exact gradients (MLP.Backward), Adam, seeded minibatches, a progress
+// flights (ReadFlights: CSV with t or t_ns and x,y,z or x_m,y_m,z_m, or the project's trial
+// logs; repeated and out-of-order stamps dropped and counted, files in other units or with
+// gravity off −z skipped with the unit or axis named, cut at gaps and bounces); an MLP with exact gradients (MLP.Backward), Adam, seeded minibatches, a progress
 // bar, a loss-curve PNG and atomic checkpoints a crashed run resumes from. A Model is saved
 // as two ONNX files (FILE.onnx: the drift; FILE.flow.onnx: the flow map), each carrying
 // Meta (ball, horizons, normalisation, diffusion) as JSON metadata; forecast/ort runs them
@@ -31,7 +32,8 @@
 //
 // Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
 // coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the
-// time per forecast; `catch forecast eval` prints them for a model and the baseline.
+// time per forecast; `catch forecast eval` prints them for a model and the baseline, on the
+// windows both forecast (Common, Summarise).
 //
 // # Goroutines
 //

@@ -25,11 +25,17 @@ type forecastEval struct {
 	Steps     int    `json:"steps"`
 	Diffusion string `json:"diffusion"`
 	// FlowNoise is the flow sampler's starting-noise scale used (flow only).
-	FlowNoise float64         `json:"flow_noise,omitempty"`
-	Device    string          `json:"device"`
-	Scores    forecast.Scores `json:"interpolant"`
-	Physics   forecast.Scores `json:"physics"`
-	// ESRatio is the model's energy score over the baseline's (below 1: the model is better).
+	FlowNoise float64 `json:"flow_noise,omitempty"`
+	Device    string  `json:"device"`
+	// Read counts the files, rows and flight pieces read and dropped (recorded flights).
+	Read *forecast.ReadReport `json:"read,omitempty"`
+	// Common is the number of windows every row forecast; the scores are means over them
+	// (each row's Skipped counts its own skips over all windows).
+	Common  int             `json:"common_windows"`
+	Scores  forecast.Scores `json:"interpolant"`
+	Physics forecast.Scores `json:"physics"`
+	// ESRatio is the model's energy score over the baseline's on the common windows (below
+	// 1: the model is better).
 	ESRatio float64 `json:"energy_score_ratio"`
 	// SpinRef (with --spin-prior) is the physics forecaster fed by an estimator that also
 	// tracks the spin: the Gaussian filter of the true flight model, a reference for what the
@@ -42,10 +48,12 @@ func init() {
 	parent := &cobra.Command{Use: "forecast", Short: "Evaluate trajectory forecasters", Args: cobra.NoArgs}
 	var (
 		model, scenario, trajectories, ballName, method, diffusion, device string
-		n, samples, steps                                                  int
-		seed                                                               uint64
-		asJSON                                                             bool
-		stride, noise, minCover, flowNoise, spinPrior, refQ, refEstQ       float64
+		// atS is the horizon of the per-coordinate scores (EvalConfig.AtS).
+		atS                                                          = 0.3
+		n, samples, steps                                            int
+		seed                                                         uint64
+		asJSON                                                       bool
+		stride, noise, minCover, flowNoise, spinPrior, refQ, refEstQ float64
 	)
 	eval := &cobra.Command{
 		Use:   "eval",
@@ -100,6 +108,7 @@ gain from it.`,
 			var windows []forecast.Window
 			props := m.Meta.Ball
 			var src string
+			var read *forecast.ReadReport
 			if scenario != "" {
 				s, err := sim.Lookup(scenario)
 				if err != nil {
@@ -130,14 +139,23 @@ gain from it.`,
 				if !(stride > 0) {
 					return fmt.Errorf("--stride %v: want > 0", stride)
 				}
-				flights, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				hz := m.Meta.Horizons.WithDefaults()
+				span := float64(hz.H) * hz.Dt
+				if !(minCover >= atS-1e-9 && minCover <= span+1e-9) {
+					return fmt.Errorf("--min-cover-s %v: want %g–%g s (the scores at %g s ahead need a truth there; the horizon ends at %g s)", minCover, atS, span, atS, span)
+				}
+				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
 				if err != nil {
 					return err
+				}
+				read = &rep
+				for _, w := range rep.Warnings() {
+					fmt.Fprintf(os.Stderr, "catch: warning: %s\n", w)
 				}
 				src = "recorded:" + trajectories
 				windows = forecast.FlightWindows(flights, m.Meta.LatencyS, stride, minCover, wc)
 				if len(windows) == 0 {
-					return fmt.Errorf("--trajectories %s: no flight is long enough for %d horizons of %g s", trajectories, m.Meta.Horizons.H, m.Meta.Horizons.Dt)
+					return fmt.Errorf("--trajectories %s: none of the %d flights lasts %g s of history plus %g s ahead", trajectories, len(flights), m.Meta.LatencyS+0.06, minCover)
 				}
 			}
 			if err := ort.Init(""); err != nil {
@@ -148,7 +166,7 @@ gain from it.`,
 				return failed(err)
 			}
 			defer f.Close()
-			ecfg := forecast.EvalConfig{Samples: samples, Seed: seed}
+			ecfg := forecast.EvalConfig{Samples: samples, Seed: seed, AtS: atS}
 			ms, err := forecast.Evaluate("interpolant", f, nil, windows, ecfg)
 			if err != nil {
 				return failed(err)
@@ -181,8 +199,21 @@ gain from it.`,
 				}
 				ref = &rs
 			}
+			all := []*forecast.Scores{&ms, &ps}
+			if ref != nil {
+				all = append(all, ref)
+			}
+			keep, common := forecast.Common(all...)
+			if common == 0 {
+				return failed(fmt.Errorf("no window was forecast by every forecaster (of %d)", len(windows)))
+			}
+			for _, s := range all {
+				skipped := s.Skipped
+				*s = forecast.Summarise(*s, keep)
+				s.Skipped = skipped
+			}
 			meth, k := f.Method()
-			res := forecastEval{Model: model, Source: src, Windows: len(windows), Sampler: meth, Steps: k,
+			res := forecastEval{Model: model, Source: src, Windows: len(windows), Sampler: meth, Steps: k, Read: read, Common: common,
 				Diffusion: m.Meta.Diffusion, Device: orCPU(device), Scores: ms, Physics: ps, ESRatio: ms.EnergyScore / ps.EnergyScore}
 			if ref != nil {
 				res.SpinRef, res.SpinRefRatio = ref, ref.EnergyScore/ps.EnergyScore
@@ -204,7 +235,7 @@ gain from it.`,
 	fl.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
 	fl.StringVar(&ballName, "ball", "", "ball set (required with --trajectories; overrides the scenario's)")
 	fl.Float64Var(&stride, "stride", 0.05, "seconds between forecasts along a recorded flight")
-	fl.Float64Var(&minCover, "min-cover-s", 0.3, "recorded flights: forecast where the flight lasts at least this long after Now (bounces end flights before 0.6 s); the energy score covers the part the flight covers")
+	fl.Float64Var(&minCover, "min-cover-s", 0.3, "recorded flights: forecast where the flight lasts at least this long after Now, 0.3 s (the scores at 0.3 s ahead need a truth) to the horizon's end (bounces end flights before 0.6 s); the energy score covers the part the flight covers")
 	fl.Float64Var(&noise, "noise-m", 0.003, "observation noise σ the baseline's estimator assumes for recorded flights, m")
 	fl.IntVar(&samples, "samples", 256, "samples per forecast")
 	fl.IntVar(&steps, "steps", 0, "sampler steps (≤ 4 uses the flow map when the model has one; default: the model's)")
@@ -237,15 +268,19 @@ func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
 	if r.FlowNoise > 0 {
 		how = fmt.Sprintf("noise scale %g", r.FlowNoise)
 	}
-	fmt.Fprintf(w, "%s on %s: %d windows, sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Sampler, r.Steps, how, r.Device)
-	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc")
+	fmt.Fprintf(w, "%s on %s: %d windows (%d forecast by every row, scored), sampler %s %d steps (%s), device %s\n", r.Model, r.Source, r.Windows, r.Common, r.Sampler, r.Steps, how, r.Device)
+	if r.Read != nil {
+		fmt.Fprintf(w, "read %d of %d files (%d skipped), %d rows (%d repeated stamps, %d out of order dropped), %d flights (%d pieces too short dropped; cuts: %d gaps, %d bounces); mean acceleration (%.2f, %.2f, %.2f) m/s²\n",
+			r.Read.FilesRead, r.Read.Files, len(r.Read.Skipped), r.Read.Rows, r.Read.Duplicates, r.Read.OutOfOrder, r.Read.Pieces, r.Read.ShortPieces, r.Read.Gaps, r.Read.Bounces, r.Read.Accel[0], r.Read.Accel[1], r.Read.Accel[2])
+	}
+	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s %8s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc", "skipped")
 	rows := []forecast.Scores{r.Scores, r.Physics}
 	if r.SpinRef != nil {
 		rows = append(rows, *r.SpinRef)
 	}
 	for _, s := range rows {
-		fmt.Fprintf(w, "%-12s %8.4f %7.1f %7.1f %7.1f %18.3f %18.3f %7.1fmm %9.2f\n", s.Name, s.EnergyScore,
-			s.CRPS[0]*1000, s.CRPS[1]*1000, s.CRPS[2]*1000, s.Cov50, s.Cov90, s.MeanErr*1000, s.MSPerForecast)
+		fmt.Fprintf(w, "%-12s %8.4f %7.1f %7.1f %7.1f %18.3f %18.3f %7.1fmm %9.2f %8d\n", s.Name, s.EnergyScore,
+			s.CRPS[0]*1000, s.CRPS[1]*1000, s.CRPS[2]*1000, s.Cov50, s.Cov90, s.MeanErr*1000, s.MSPerForecast, s.Skipped)
 	}
 	fmt.Fprintf(w, "energy score over %.2f s (model) / %.2f s (physics) of horizon on average\n", r.Scores.Horizon, r.Physics.Horizon)
 	fmt.Fprintf(w, "energy score ratio model/physics: %.3f\n", r.ESRatio)

@@ -2,11 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/ball"
 )
 
 func TestForecastCLIBadInput(t *testing.T) {
@@ -73,8 +79,103 @@ func TestForecastCLITrainEval(t *testing.T) {
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--spin-prior", "40", "--ref-estimator-noise", "0")
 	require.Equal(t, 2, code)
 
+	recordedEval(t, out)
+
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "4", "--steps", "9", "--samples", "8")
 	require.Equal(t, 0, code)
 	code, _ = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--method", "flow", "--steps", "7")
+	require.Equal(t, 2, code)
+}
+
+// foamFlightCSV writes a simulated foam-ball flight as a tracker would record it (t_ns,
+// metres, 1 mm noise, 180 Hz) with rows rewritten by edit (nil: as recorded).
+func foamFlightCSV(t *testing.T, path string, seed uint64, edit func(rows []string) []string) {
+	props, err := ball.ByName("foam")
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	s := ball.State{P: ball.Vec{3, 0.2 * rng.NormFloat64(), 1.2}, V: ball.Vec{-5, 0.3 * rng.NormFloat64(), 2.5}, W: ball.Vec{0, 40, 0}}
+	var rows []string
+	const dt = 1.0 / 180
+	for i := 0; i < 150; i++ { // 0.83 s
+		ns := int64(1669130908187064832) + int64(math.Round(float64(i)*dt*1e9))
+		rows = append(rows, fmt.Sprintf("%d,%.6f,%.6f,%.6f", ns, s.P[0]+1e-3*rng.NormFloat64(), s.P[1]+1e-3*rng.NormFloat64(), s.P[2]+1e-3*rng.NormFloat64()))
+		props.Step(&s, dt)
+	}
+	if edit != nil {
+		rows = edit(rows)
+	}
+	require.NoError(t, os.WriteFile(path, []byte("t_ns,x_m,y_m,z_m\n"+strings.Join(rows, "\n")+"\n"), 0o644))
+}
+
+// recordedEval checks `forecast eval --trajectories` on a directory of generated recordings:
+// bad files are skipped and counted, not fatal; repeated stamps are dropped and counted;
+// the scores are finite and taken on the common windows; flags are validated.
+func recordedEval(t *testing.T, model string) {
+	dir := t.TempDir()
+	for i := 0; i < 3; i++ {
+		foamFlightCSV(t, filepath.Join(dir, fmt.Sprintf("good%d.csv", i)), uint64(i), nil)
+	}
+	foamFlightCSV(t, filepath.Join(dir, "dup.csv"), 7, func(r []string) []string {
+		return append(r[:50], append([]string{r[49]}, r[50:]...)...)
+	})
+	foamFlightCSV(t, filepath.Join(dir, "yz.csv"), 8, func(r []string) []string {
+		for i, row := range r {
+			f := strings.Split(row, ",")
+			f[2], f[3] = f[3], f[2]
+			r[i] = strings.Join(f, ",")
+		}
+		return r
+	})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "junk.csv"), []byte("t,x,y,z\n0,1,2,3\n0.1,1,abc,3\n"), 0o644))
+	args := []string{"forecast", "eval", "--model", model, "--trajectories", dir, "--ball", "foam", "--samples", "16", "--stride", "0.01", "--seed", "3"}
+	code, stdout := runOut(t, append(args, "--json")...)
+	require.Equal(t, 0, code, stdout)
+	var res forecastEval
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res)) // no NaN anywhere
+	require.NotNil(t, res.Read)
+	require.Equal(t, 6, res.Read.Files)
+	require.Equal(t, 4, res.Read.FilesRead)
+	require.Len(t, res.Read.Skipped, 2)
+	reasons := res.Read.Skipped[0].Reason + res.Read.Skipped[1].Reason
+	require.Contains(t, reasons, "junk.csv")
+	require.Contains(t, reasons, "yz.csv")
+	require.Contains(t, reasons, "are y and z swapped")
+	require.Equal(t, 1, res.Read.Duplicates)
+	require.Equal(t, 4, res.Read.Pieces)
+	require.Greater(t, res.Windows, 40)
+	require.Equal(t, res.Common, res.Scores.Windows)
+	require.Equal(t, res.Common, res.Physics.Windows)
+	require.InDelta(t, res.Scores.EnergyScore/res.Physics.EnergyScore, res.ESRatio, 1e-12)
+	for _, s := range []float64{res.Scores.EnergyScore, res.Physics.EnergyScore, res.Scores.MeanErr, res.Physics.Cov90} {
+		require.False(t, math.IsNaN(s))
+	}
+	// the text output carries the read counts too
+	code, stdout = runOut(t, args...)
+	require.Equal(t, 0, code, stdout)
+	require.Contains(t, stdout, "read 4 of 6 files (2 skipped)")
+
+	// --min-cover-s must leave a truth at 0.3 s and stay inside the horizon
+	for _, mc := range []string{"0.02", "0.01", "0.1", "0.29", "0.7", "-1"} {
+		code, _ = runOut(t, append(args, "--min-cover-s", mc)...)
+		require.Equal(t, 2, code, mc)
+	}
+	code, _ = runOut(t, append(args, "--min-cover-s", "0.6", "--json")...)
+	require.Equal(t, 0, code)
+
+	// a directory of files in mm: exit 2 with the unit named
+	mm := t.TempDir()
+	foamFlightCSV(t, filepath.Join(mm, "mm.csv"), 1, func(r []string) []string {
+		for i, row := range r {
+			f := strings.Split(row, ",")
+			for k := 1; k < 4; k++ {
+				var v float64
+				fmt.Sscan(f[k], &v)
+				f[k] = fmt.Sprintf("%.3f", 1000*v)
+			}
+			r[i] = strings.Join(f, ",")
+		}
+		return r
+	})
+	code, _ = runOut(t, "forecast", "eval", "--model", model, "--trajectories", mm, "--ball", "foam")
 	require.Equal(t, 2, code)
 }

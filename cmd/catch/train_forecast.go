@@ -114,9 +114,12 @@ the model is written. The loss curve goes to FILE.loss.png.`,
 				if err != nil {
 					return fmt.Errorf("--ball: %w", err)
 				}
-				flights, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
 				if err != nil {
 					return err
+				}
+				for _, w := range rep.Warnings() {
+					fmt.Fprintf(os.Stderr, "catch: warning: %s\n", w)
 				}
 				meta.Ball = p
 				meta.LatencyS = latencyMS / 1000
