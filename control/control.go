@@ -116,3 +116,11 @@ func (h *Hold) Step(in *Input, out *Command) (Status, error) {
 	}
 	return Status{Code: Waiting}, nil
 }
+
+// PlanReporter is implemented by controllers that follow a plan (the MPC),
+// for traces and viewers: PlanKnots writes the joint positions of the
+// executing plan at its knots (row-major, knots × DOF) into dst, at most
+// len(dst)/DOF of them, and returns how many it wrote (0: no plan).
+type PlanReporter interface {
+	PlanKnots(dst []float64) int
+}

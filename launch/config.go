@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
@@ -33,6 +36,10 @@ type Config struct {
 }
 
 // LoadConfig reads a run configuration; an empty path gives the defaults.
+// Relative file paths in it (robot.urdf, es.policy, es.train scenario
+// files, mpc.dump_dir, node.trial_log) are taken relative to the
+// configuration file's directory, so a config works from any working
+// directory. Errors name the YAML key and line, not Go types.
 func LoadConfig(path string) (Config, error) {
 	var c Config
 	if path == "" {
@@ -45,12 +52,110 @@ func LoadConfig(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: %s", path, yamlError(err))
 	}
+	c.resolvePaths(filepath.Dir(path))
 	if err := c.Robot.Validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: robot: %w", path, err)
 	}
 	return c, nil
+}
+
+// Check validates the sections that need the loaded robot (sim), so that a
+// bad value is reported before a run starts rather than by its first trial.
+func (c *Config) Check(rob *robot.Robot) error {
+	if err := c.Sim.Check(rob); err != nil {
+		return fmt.Errorf("config: sim: %w", err)
+	}
+	if err := c.ES.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Hash is the SHA-256 (hex) of the configuration as YAML, the config
+// fingerprint that outputs record (package provenance).
+func (c *Config) Hash() string {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return "unhashable: " + err.Error()
+	}
+	return provenance.HashConfig(data)
+}
+
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.Robot.URDF)
+	abs(&c.ES.Policy)
+	abs(&c.MPC.DumpDir)
+	abs(&c.Node.TrialLog)
+	isFile := func(s string) bool { return strings.HasSuffix(s, ".yaml") || strings.HasSuffix(s, ".yml") }
+	for i := range c.ES.Train.Scenarios {
+		if isFile(c.ES.Train.Scenarios[i]) {
+			abs(&c.ES.Train.Scenarios[i])
+		}
+	}
+	if isFile(c.ES.Train.EvalScenario) {
+		abs(&c.ES.Train.EvalScenario)
+	}
+}
+
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	badType      = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into (\\S+)")
+	yamlKinds    = map[string]string{"str": "text", "int": "an integer", "float": "a number", "bool": "true or false",
+		"seq": "a list", "map": "a mapping", "null": "nothing", "timestamp": "a date"}
+)
+
+// yamlError rewrites a YAML decoding error into one line that names keys
+// and expected kinds of value instead of Go types.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		m = unknownField.ReplaceAllString(m, "unknown key \"$1\"")
+		m = badType.ReplaceAllStringFunc(m, func(s string) string {
+			g := badType.FindStringSubmatch(s)
+			return fmt.Sprintf("value %q is %s, want %s", g[2], kindOf(yamlKinds[g[1]], g[1]), goKind(g[3]))
+		})
+		msgs[i] = m
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func kindOf(k, tag string) string {
+	if k == "" {
+		return tag
+	}
+	return k
+}
+
+// goKind names what a Go type accepts in YAML words.
+func goKind(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	case t == "string":
+		return "text"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.Contains(t, "."):
+		return "a mapping or value of the documented form"
+	}
+	return t
 }
 
 // Factory builds a controller for a robot.

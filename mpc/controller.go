@@ -117,6 +117,18 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	return nil
 }
 
+// PlanKnots implements control.PlanReporter: the executing catch plan's
+// stage-start positions, the last knot the catch pose; 0 before the first
+// catch plan of a trial.
+func (c *Controller) PlanKnots(dst []float64) int {
+	if !c.cur.HasCatch {
+		return 0
+	}
+	k := min(c.cur.N+1, len(dst)/c.n)
+	copy(dst, c.cur.Qs[:k*c.n])
+	return k
+}
+
 // Step implements control.Controller.
 func (c *Controller) Step(in *control.Input, out *control.Command) (control.Status, error) {
 	t0 := time.Now()

@@ -32,6 +32,9 @@ type TrainInfo struct {
 	Episodes    int64    `json:"episodes"`
 	EvalSuccess float64  `json:"eval_success"`
 	WallS       float64  `json:"wall_s"`
+	// Provenance is the training command's provenance record (the
+	// binary's build, command line, config hash and seed), as JSON.
+	Provenance json.RawMessage `json:"provenance,omitempty"`
 }
 
 // MarshalJSON / UnmarshalJSON of Net use these field names.

@@ -35,9 +35,13 @@ func (s IterStats) CSVLine() string {
 }
 
 // WriteCSV writes the whole history as a CSV file (atomically), so a
-// resumed run's CSV is complete.
-func WriteCSV(path string, hist []IterStats) error {
+// resumed run's CSV is complete. Preamble lines (e.g. "# provenance: …")
+// go before the header; readers skip them with '#' as comment character.
+func WriteCSV(path string, hist []IterStats, preamble ...string) error {
 	var b bytes.Buffer
+	for _, p := range preamble {
+		b.WriteString(p)
+	}
 	b.WriteString(CSVHeader + "\n")
 	for _, s := range hist {
 		b.WriteString(s.CSVLine() + "\n")

@@ -37,15 +37,22 @@ type RunOptions struct {
 	// buffer its samples go to (forecast.NewBuffer); the controller sees
 	// them as Input.Forecast.
 	NewForecaster func() (Forecaster, control.Forecast, error)
-	// Log, when set, receives one JSON line per trial as it completes
+	// Log, when set, receives one JSON line per trial, in trial order
 	// (each line is a single Write, so a crash loses at most the trials in
-	// flight).
+	// flight): the TrialResult fields plus "controller", "seed" and, when
+	// set, "provenance" (Provenance).
 	Log io.Writer
+	// Provenance is written into every log line (package
+	// internal/provenance's Record, or any JSON-encodable value).
+	Provenance any
 	// Progress, when set, is called after each trial with the number done.
 	Progress func(done int)
 	// StepMS, when set, receives every controller step's compute time, ms
 	// (for histograms).
 	StepMS *[]float64
+	// NewTracer, when set, builds one tracer per worker (package sim/trace
+	// writes a file per trial).
+	NewTracer func() (Tracer, error)
 }
 
 // Summary statistics used in the JSON outputs.
@@ -110,6 +117,9 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	results := make([]TrialResult, opts.Trials)
 	stepMS := make([][]float64, workers)
 	ctrlName := ""
+	// Log lines wait here until every earlier trial's line is written.
+	pending := map[int][]byte{}
+	nextLog := 0
 	var (
 		mu       sync.Mutex
 		done     int
@@ -142,8 +152,21 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 			}
 			w.SetForecaster(f, buf)
 		}
+		if opts.NewTracer != nil {
+			tr, err := opts.NewTracer()
+			if err != nil {
+				return Summary{}, nil, err
+			}
+			w.SetTracer(tr)
+		}
 		worlds[k], ctrls[k] = w, c
 		ctrlName = c.Name()
+	}
+	type logLine struct {
+		Controller string `json:"controller"`
+		Seed       uint64 `json:"seed"`
+		*TrialResult
+		Provenance any `json:"provenance,omitempty"`
 	}
 	for k := range workers {
 		wg.Add(1)
@@ -165,7 +188,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 				err := RunTrial(w, c, opts.Scenario, opts.Seed, i, res)
 				var line []byte
 				if err == nil && opts.Log != nil {
-					line, err = json.Marshal(res)
+					line, err = json.Marshal(logLine{Controller: c.Name(), Seed: opts.Seed, TrialResult: res, Provenance: opts.Provenance})
 					line = append(line, '\n')
 				}
 				mu.Lock()
@@ -173,8 +196,13 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 					firstErr = fmt.Errorf("trial %d: %w", i, err)
 				}
 				if line != nil && firstErr == nil {
-					if _, werr := opts.Log.Write(line); werr != nil {
-						firstErr = fmt.Errorf("trial log: %w", werr)
+					pending[i] = line
+					for l, ok := pending[nextLog]; ok && firstErr == nil; l, ok = pending[nextLog] {
+						if _, werr := opts.Log.Write(l); werr != nil {
+							firstErr = fmt.Errorf("trial log: %w", werr)
+						}
+						delete(pending, nextLog)
+						nextLog++
 					}
 				}
 				done++
@@ -226,7 +254,11 @@ func RunTrial(w *World, c control.Controller, sc *Scenario, seed uint64, i int, 
 	*res = TrialResult{Index: i}
 	Describe(&th, res)
 	res.Catchable, _ = w.reach.Catchable(&th)
-	return w.Trial(&th, c, rng, res)
+	if err := w.Trial(&th, c, rng, res); err != nil {
+		return err
+	}
+	res.Failure = res.FailureReason()
+	return nil
 }
 
 // TrialRand is the random source of trial i for a seed.

@@ -109,7 +109,7 @@ type Scenario struct {
 type Throw struct {
 	Ball     ball.Props
 	Init     ball.State // at release, t = 0
-	YawDeg   float64    // heading of the horizontal velocity (thrower mode), or azimuth
+	YawDeg   float64    // heading of the horizontal velocity (HeadingDeg), both modes
 	Obs      Observation
 	ActLatS  float64 // action latency, s
 	Scenario string
@@ -420,8 +420,16 @@ func (s *Scenario) sampleAimed(rng *rand.Rand, p0, w ball.Vec) (ball.State, floa
 		nAz := az + s.DirNoiseDeg*math.Pi/180*rng.NormFloat64()
 		nEl := el + s.DirNoiseDeg*math.Pi/180*rng.NormFloat64()
 		vel := ball.Vec{speed * math.Cos(nEl) * math.Cos(nAz), speed * math.Cos(nEl) * math.Sin(nAz), speed * math.Sin(nEl)}
-		return ball.State{P: p0, V: vel, W: w}, (nAz - math.Pi) * 180 / math.Pi
+		return ball.State{P: p0, V: vel, W: w}, HeadingDeg(vel)
 	}
+}
+
+// HeadingDeg is the heading of a throw's horizontal velocity v, degrees in
+// (−180, 180]: 0 straight at the robot (toward −x), negative toward the
+// robot's right (−y), the convention of Scenario.YawDeg. Both throw modes
+// report it, so yaw bins pool them without an angle wrap.
+func HeadingDeg(v ball.Vec) float64 {
+	return math.Atan2(v[1], -v[0]) * 180 / math.Pi
 }
 
 // crossPlane flies st until it crosses the plane x = x0 moving toward −x and

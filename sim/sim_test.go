@@ -317,3 +317,33 @@ func TestForecasterReachesController(t *testing.T) {
 	require.Positive(t, ctrl.with)
 	require.Positive(t, ctrl.without, "no forecast before the estimate is valid")
 }
+
+// Every scenario reports the throw's yaw as the heading of its horizontal
+// velocity in (−180°, 180°], with the thrower's sign (negative to the
+// robot's right). Hand lobs used to come out near −350° (an angle wrap) and
+// with the sign flipped, which dropped them from the yaw plots.
+func TestYawIsTheHeadingInOneConvention(t *testing.T) {
+	for _, name := range Names() {
+		sc, err := Lookup(name)
+		require.NoError(t, err)
+		for i := range 200 {
+			th := sc.Sample(TrialRand(3, i))
+			require.Greater(t, th.YawDeg, -180.0, "%s throw %d", name, i)
+			require.LessOrEqual(t, th.YawDeg, 180.0, "%s throw %d", name, i)
+			// Every throw flies toward the robot: well inside ±90°.
+			require.Less(t, math.Abs(th.YawDeg), 60.0, "%s throw %d", name, i)
+			want := math.Atan2(th.Init.V[1], -th.Init.V[0]) * 180 / math.Pi
+			require.InDelta(t, want, th.YawDeg, 1e-9, "%s throw %d", name, i)
+			if th.YawDeg < -0.5 {
+				require.Less(t, th.Init.V[1], 0.0, "%s throw %d: negative yaw flies to the right (−y)", name, i)
+			}
+		}
+	}
+	nominal, err := Lookup("nominal")
+	require.NoError(t, err)
+	for i := range 100 {
+		y := nominal.Sample(TrialRand(5, i)).YawDeg
+		require.GreaterOrEqual(t, y, -6.0-1e-9)
+		require.LessOrEqual(t, y, 6.3+1e-9)
+	}
+}

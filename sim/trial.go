@@ -54,6 +54,13 @@ func (c *Config) setDefaults(dof int) {
 	c.Reach.setDefaults()
 }
 
+// Check validates c with its defaults filled in for rob, as NewWorld will,
+// so a command can reject a bad configuration before any trial runs.
+func (c Config) Check(rob *robot.Robot) error {
+	c.setDefaults(rob.Chain.DOF())
+	return c.Validate(rob.Limits)
+}
+
 // Validate reports the first bad field for a chain with dof joints.
 func (c Config) Validate(lim robot.Limits) error {
 	steps := 1 / (c.ControlRateHz * PhysicsStep)
@@ -156,6 +163,43 @@ type TrialResult struct {
 	PocketExits     int     `json:"pocket_exits"`
 	Steps           int     `json:"controller_steps"`
 	Error           string  `json:"error,omitempty"`
+	// Failure is FailureReason() once the trial is over ("" when caught).
+	Failure string `json:"failure,omitempty"`
+}
+
+// Failure reasons (TrialResult.FailureReason), in the order they are
+// tested.
+const (
+	FailControllerError = "controller_error" // the controller returned an error (no safe command)
+	FailUncatchable     = "uncatchable"      // no configuration of the robot meets the throw
+	FailDropped         = "dropped"          // the ball was in the pocket, then left it
+	FailRim             = "rim"              // hit the rim or frame, never in the pocket
+	FailMissed          = "missed"           // the head never came within MissRadiusM of the ball
+	FailNotHeld         = "not_held"         // the head came close, but the ball never entered the pocket
+)
+
+// MissRadiusM separates a miss (the head was elsewhere) from a near thing
+// (the head was at the ball but not facing it): the pocket's larger
+// semi-axis plus a ball radius, rounded up.
+const MissRadiusM = 0.16
+
+// FailureReason classifies a finished trial; "" when the ball was caught.
+func (r *TrialResult) FailureReason() string {
+	switch {
+	case r.Caught:
+		return ""
+	case r.Error != "":
+		return FailControllerError
+	case !r.Catchable:
+		return FailUncatchable
+	case r.InPocketS > 0:
+		return FailDropped
+	case r.RimHits > 0:
+		return FailRim
+	case r.MissDistanceM > MissRadiusM:
+		return FailMissed
+	}
+	return FailNotHeld
 }
 
 // World is one worker's simulated world: robot, arm, pocket, estimator and
@@ -179,6 +223,10 @@ type World struct {
 	observer Observer
 	fc       Forecaster
 	fcBuf    control.Forecast
+	tracer   Tracer
+	tick     Tick
+	planQ    []float64
+	planHead [][3]float64
 	// StepMS collects the controller's compute time per step, ms: the CPU
 	// time of the stepping thread (see threadCPU), so a loaded machine does
 	// not inflate it. A controller that plans in other goroutines (async
@@ -294,6 +342,11 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	res.MissDistanceM = math.Inf(1)
 	var head HeadMotion
 	w.headMotion(&head)
+	if w.tracer != nil {
+		if err := w.tracer.Begin(th, res); err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+	}
 
 	for i := 0; i < steps; i++ {
 		t := float64(i) * dt
@@ -328,8 +381,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			w.in.Now = time.Duration(t * float64(time.Second))
 			w.in.Deadline = time.Duration((t + period) * float64(time.Second))
 			start := threadCPU()
-			_, err := ctrl.Step(&w.in, &w.cmd)
-			w.StepMS = append(w.StepMS, float64(threadCPU()-start)/1e6)
+			st, err := ctrl.Step(&w.in, &w.cmd)
+			ms := float64(threadCPU()-start) / 1e6
+			w.StepMS = append(w.StepMS, ms)
 			res.Steps++
 			if err != nil {
 				// No safe command: hold the measured pose.
@@ -339,8 +393,12 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 					w.cmd.Qd[j] = 0
 				}
 			}
-			if w.checkAndClamp(period) {
+			clamped := w.checkAndClamp(period)
+			if clamped {
 				res.LimitViolations++
+			}
+			if w.tracer != nil {
+				w.traceTick(t, &head, &b, ctrl, st, ms, clamped, err, res, k)
 			}
 			w.arm.Command(t, w.cmd.Q, w.cmd.Qd)
 		}
@@ -359,7 +417,40 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	res.RimHits = w.pocket.RimHits
 	res.PocketExits = w.pocket.Exits
 	_ = n
+	if w.tracer != nil {
+		res.Failure = res.FailureReason()
+		if err := w.tracer.End(res); err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+	}
 	return nil
+}
+
+// traceTick hands the tick's state to the tracer.
+func (w *World) traceTick(t float64, head *HeadMotion, b *ball.State, ctrl control.Controller, st control.Status,
+	ms float64, clamped bool, err error, res *TrialResult, nObs int) {
+	tk := &w.tick
+	*tk = Tick{T: t, Q: w.in.Arm.Q, Qd: w.in.Arm.Qd, CmdQ: w.cmd.Q, CmdQd: w.cmd.Qd, Head: head, Ball: b,
+		Est: &w.in.Ball, Forecast: w.in.Forecast, Status: st, ComputeMS: ms, Clamped: clamped, Guarded: w.arm.Guarded,
+		InPocket: w.pocket.Inside(), RimHits: w.pocket.RimHits, Exits: w.pocket.Exits, Caught: w.pocket.Caught,
+		MissDistanceM: res.MissDistanceM, ObservationsNew: nObs}
+	if err != nil {
+		tk.Err = err.Error()
+	}
+	if pr, ok := ctrl.(control.PlanReporter); ok {
+		n := w.rob.Chain.DOF()
+		if w.planQ == nil {
+			w.planQ = make([]float64, 16*n)
+		}
+		k := pr.PlanKnots(w.planQ)
+		w.planHead = w.planHead[:0]
+		for i := 0; i < k; i++ {
+			w.rob.Chain.FK(w.planQ[i*n:(i+1)*n], &w.pose)
+			w.planHead = append(w.planHead, w.pose.P)
+		}
+		tk.PlanHead = w.planHead
+	}
+	w.tracer.Tick(tk)
 }
 
 // checkAndClamp reports whether the command asked for anything outside the

@@ -20,6 +20,7 @@ import (
 func init() {
 	var (
 		ctrls, scenarios, out, cfgPath, esLog, fidelity string
+		traceDir                                        string
 		trials, workers                                 int
 		seed                                            uint64
 		asJSON                                          bool
@@ -45,6 +46,9 @@ DIR/timing.json, so results.json is identical for a seed.`,
 			}
 			rob, err := robot.Load(cfg.Robot)
 			if err != nil {
+				return err
+			}
+			if err := cfg.Check(rob); err != nil {
 				return err
 			}
 			names := splitList(ctrls)
@@ -85,10 +89,10 @@ DIR/timing.json, so results.json is identical for a seed.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			bar := newBar(trials*len(names)*len(scn), "bench")
+			bar := newBar(cmd.ErrOrStderr(), trials*len(names)*len(scn), "bench")
 			res, err := bench.Run(ctx, bench.Options{
 				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
-				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar,
+				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir,
 				NewController: func(name string) (control.Controller, error) { return launch.NewController(name, rob, &cfg) },
 			})
 			if err != nil {
@@ -116,6 +120,7 @@ DIR/timing.json, so results.json is identical for a seed.`,
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
 	f.BoolVar(&asJSON, "json", false, "print results.json to stdout instead of the table")
+	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	root.AddCommand(cmd)
 }
 

@@ -11,6 +11,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agilecatch/catch/internal/provenance"
+	"github.com/agilecatch/catch/launch"
 )
 
 // root is the top command; each subcommand file adds itself in an init func.
@@ -35,9 +38,22 @@ func failed(err error) error {
 	return runError{err}
 }
 
+// cmdLine is the command line of this run, as outputs record it.
+var cmdLine = []string{"catch"}
+
+// record is the provenance of an output of this run.
+func record(cfg *launch.Config, seed uint64) provenance.Record {
+	return provenance.New(cmdLine, cfg.Hash(), seed)
+}
+
 func init() {
+	root.Version = provenance.ReadBuild().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%s: %w (see 'catch %s --help')", c.CommandPath(), err, c.Name())
+		if c == root {
+			return fmt.Errorf("%w (see 'catch --help')", err)
+		}
+		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 }
@@ -55,6 +71,7 @@ func run(args []string) (code int) {
 			code = 1
 		}
 	}()
+	cmdLine = append([]string{"catch"}, args...)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

@@ -230,11 +230,13 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			}
 			log := nodeLogger()
 			var werr error
+			var done []sim.TrialResult
 			s, err := launch.NewSimArm(launch.SimArmOptions{
 				Config: &cfg, Robot: rob, Scenario: sc, Seed: seed, First: first, Trials: trials, PauseS: pause,
 				NodeName: name, Log: log, Fidelity: fidelity,
 				Result: func(r sim.TrialResult) {
 					log.Info("throw", "trial", r.Index, "catchable", r.Catchable, "caught", r.Caught, "miss_m", r.MissDistanceM, "limit_violations", r.LimitViolations)
+					done = append(done, r)
 					if out != nil && werr == nil {
 						werr = out.Encode(r)
 					}
@@ -248,6 +250,12 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			err = s.Run(ctx)
 			if ctx.Err() != nil && trials == 0 {
 				err = nil // stopped by a signal: the normal end of an endless run
+			}
+			if len(done) > 0 {
+				// The run's figure, on stderr beside the node's log.
+				sum := sim.Summarize(done, nil)
+				fmt.Fprintf(cmd.ErrOrStderr(), "simarm: %s, %d throws: %d catchable, %d caught, success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d\n",
+					sc.Name, sum.Trials, sum.Catchable, sum.Caught, 100*sum.SuccessRate, 100*sum.CI95[0], 100*sum.CI95[1], sum.LimitViolations)
 			}
 			if err == nil {
 				err = werr

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -15,12 +17,13 @@ import (
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
+	"github.com/agilecatch/catch/sim/trace"
 )
 
 func init() {
 	var (
 		ctrl, scenario, logPath, cfgPath, fidelity string
-		policyPath, fcModel                        string
+		policyPath, fcModel, traceDir              string
 		fcSamples                                  int
 		trials, workers                            int
 		seed                                       uint64
@@ -53,8 +56,14 @@ violations, modality, compute time per controller step and miss distances.`,
 			if err != nil {
 				return err
 			}
+			if err := cfg.Check(rob); err != nil {
+				return err
+			}
 			if _, err := launch.NewController(ctrl, rob, &cfg); err != nil {
 				return err
+			}
+			if fcModel != "" && ctrl != "mpc" {
+				return fmt.Errorf("--forecast: only the mpc controller uses forecast samples (got --controller %s)", ctrl)
 			}
 			if trials <= 0 {
 				return fmt.Errorf("--trials %d: want > 0", trials)
@@ -82,11 +91,24 @@ violations, modality, compute time per controller step and miss distances.`,
 				}
 				_ = f.Close()
 			}
+			var newTracer func() (sim.Tracer, error)
+			if traceDir != "" {
+				if err := os.MkdirAll(traceDir, 0o755); err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				prov, rate := record(&cfg, seed), cfg.Sim.ControlRateHz
+				if rate == 0 {
+					rate = 250
+				}
+				newTracer = func() (sim.Tracer, error) {
+					return &trace.Writer{Dir: traceDir, Controller: ctrl, Seed: seed, RateHz: rate, Provenance: prov}, nil
+				}
+			}
 			var newObs func() (sim.Observer, error)
 			if fidelity == "camera" {
 				newObs = func() (sim.Observer, error) { return newCameraObserver(sc.BallProps()) }
 			}
-			bar := newBar(trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
+			bar := newBar(cmd.ErrOrStderr(), trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
 				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
 				NewController: func() (control.Controller, error) { return launch.NewController(ctrl, rob, &cfg) },
@@ -94,6 +116,8 @@ violations, modality, compute time per controller step and miss distances.`,
 				NewForecaster: newFc,
 				Fidelity:      fidelity,
 				Log:           log,
+				Provenance:    record(&cfg, seed),
+				NewTracer:     newTracer,
 				Progress:      bar,
 			})
 			if err != nil {
@@ -103,14 +127,15 @@ violations, modality, compute time per controller step and miss distances.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&ctrl, "controller", "hold", "controller: "+joinNames(launch.Controllers()))
+	f.StringVar(&ctrl, "controller", defaultController(), "controller: "+joinNames(launch.Controllers()))
 	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
 	f.IntVar(&trials, "trials", 100, "number of throws")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results)")
 	f.IntVar(&workers, "workers", 0, "parallel workers (default: all cores); results do not depend on it")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
+	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file, in trial order, with controller, seed and provenance")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
+	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
 	f.IntVar(&fcSamples, "forecast-samples", 256, "samples per forecast")
@@ -134,15 +159,36 @@ func printSummary(w io.Writer, s sim.Summary, asJSON bool) error {
 	return nil
 }
 
-// newBar returns a progress callback that draws a bar on a terminal and
-// does nothing otherwise (CI logs stay clean).
-func newBar(n int, desc string) func(int) {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil
+// defaultController is the controller `catch sim` runs without
+// --controller: mpc when it is built in (the hold baseline catches
+// nothing).
+func defaultController() string {
+	if slices.Contains(launch.Controllers(), "mpc") {
+		return "mpc"
 	}
-	bar := progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
-	return func(done int) { _ = bar.Set(done) }
+	return "hold"
+}
+
+// newBar returns a progress callback: a bar on a terminal, otherwise a
+// plain line ("desc: 30/300 trials") at every tenth of the run and at the
+// end, so logs of long runs show that they advance.
+func newBar(w io.Writer, n int, desc string) func(int) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions(n, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+		return func(done int) { _ = bar.Set(done) }
+	}
+	var mu sync.Mutex
+	last := 0
+	return func(done int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done <= last || (done*10/n == last*10/n && done != n) {
+			return
+		}
+		last = done
+		fmt.Fprintf(w, "%s: %d/%d trials\n", desc, done, n)
+	}
 }
 
 func joinNames(names []string) string {

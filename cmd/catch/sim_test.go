@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/sim"
 )
 
@@ -60,11 +63,42 @@ func TestSimJSON(t *testing.T) {
 	require.NoError(t, err)
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	require.Len(t, lines, 6)
-	for _, l := range lines {
-		var r sim.TrialResult
+	for i, l := range lines {
+		var r struct {
+			sim.TrialResult
+			Controller string            `json:"controller"`
+			Seed       uint64            `json:"seed"`
+			Provenance provenance.Record `json:"provenance"`
+		}
 		require.NoError(t, json.Unmarshal(l, &r))
 		require.Equal(t, "nominal", r.Scenario)
+		require.Equal(t, i, r.Index, "lines in trial order")
+		require.Equal(t, "hold", r.Controller)
+		require.Equal(t, uint64(3), r.Seed)
+		require.Len(t, r.Provenance.ConfigSHA256, 64)
+		require.Equal(t, []string{"catch", "sim", "--controller", "hold"}, r.Provenance.Command[:4])
 	}
+}
+
+func TestVersionAndDefaults(t *testing.T) {
+	code, out := runOut(t, "--version")
+	require.Equal(t, 0, code)
+	require.Regexp(t, `^\S+ \S+ .*go1\.`, out)
+	require.Equal(t, 1, strings.Count(out, "\n"), "one line")
+	require.Equal(t, "mpc", root.Commands()[slices.IndexFunc(root.Commands(), func(c *cobra.Command) bool { return c.Name() == "sim" })].Flag("controller").DefValue,
+		"catch sim without --controller runs the MPC, not the hold baseline")
+}
+
+// Off a terminal, long runs still report progress on stderr, as lines.
+func TestProgressOffTerminal(t *testing.T) {
+	var errBuf bytes.Buffer
+	root.SetErr(&errBuf)
+	defer root.SetErr(nil)
+	code, _ := runOut(t, "sim", "--controller", "hold", "--trials", "20", "--seed", "1")
+	require.Equal(t, 0, code)
+	require.Contains(t, errBuf.String(), "hold/nominal: 2/20 trials\n")
+	require.Contains(t, errBuf.String(), "hold/nominal: 20/20 trials\n")
+	require.LessOrEqual(t, strings.Count(errBuf.String(), "\n"), 10, "at most one line per tenth")
 }
 
 func TestThrowsJSON(t *testing.T) {
@@ -82,6 +116,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 	require.NoError(t, os.WriteFile(badScenario, []byte("name: x\nmode: catapult\n"), 0o644))
 	badConfig := filepath.Join(dir, "cfg.yaml")
 	require.NoError(t, os.WriteFile(badConfig, []byte("sim:\n  not_a_field: 1\n"), 0o644))
+	badRate := filepath.Join(dir, "rate.yaml")
+	require.NoError(t, os.WriteFile(badRate, []byte("sim:\n  control_rate_hz: 333\n"), 0o644))
 	cases := [][]string{
 		{"sim", "--no-such-flag"},
 		{"sim", "--scenario", "nope", "--trials", "1"},
@@ -89,6 +125,10 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"sim", "--scenario", badScenario, "--trials", "1"},
 		{"sim", "--scenario", filepath.Join(dir, "missing.yaml"), "--trials", "1"},
 		{"sim", "--config", badConfig, "--trials", "1"},
+		{"sim", "--config", badRate, "--controller", "hold", "--trials", "1"},
+		{"bench", "--config", badRate, "--controllers", "hold", "--scenarios", "nominal", "--trials", "1", "--out", dir},
+		{"sim", "--controller", "es", "--forecast", "physics", "--trials", "1"},
+		{"--no-such-flag"},
 		{"sim", "--config", filepath.Join(dir, "missing.yaml"), "--trials", "1"},
 		{"sim", "--trials", "0"},
 		{"sim", "--trials", "x"},
@@ -101,4 +141,28 @@ func TestBadInputExitsTwo(t *testing.T) {
 		code, _ := runOut(t, args...)
 		require.Equal(t, 2, code, "args %q", args)
 	}
+}
+
+// `catch sim --trace` writes one trace per trial; the MPC's rows carry its
+// active plan.
+func TestSimTrace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "traces")
+	code, _ := runOut(t, "sim", "--controller", "mpc", "--trials", "2", "--seed", "5", "--trace", dir)
+	require.Equal(t, 0, code)
+	files, err := filepath.Glob(filepath.Join(dir, "mpc_nominal_s5_t*.csv"))
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+	data, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	lines := strings.Split(string(data), "\n")
+	header := strings.Split(lines[2], ",")
+	k := slices.Index(header, "plan_n")
+	require.Positive(t, k)
+	planned := 0
+	for _, l := range lines[3:] {
+		if c := strings.Split(l, ","); len(c) == len(header) && c[k] != "0" {
+			planned++
+		}
+	}
+	require.Positive(t, planned, "the MPC's plan knots are traced")
 }

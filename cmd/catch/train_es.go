@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
@@ -54,8 +56,11 @@ Writes the policy with the best eval over the training scenarios (one
 batch of --eval-episodes throws each; the eval scenario's success is logged
 separately) to --out, a resumable checkpoint to --out.ckpt
 (every checkpoint_every steps and at the end), and train_es.csv and
-train_es.png (per-step statistics and the training curve) to --log-dir
-(default: the directory of --out). --resume continues from the checkpoint.
+train_es.png (per-step statistics and the training curve) as
+NAME.train_es.csv and NAME.train_es.png, NAME being --out without its
+extension, to --log-dir (default: the directory of --out), so runs never
+overwrite each other's logs. Policy, CSV and PNG record the provenance
+(build, command line, config hash, seed). --resume continues from the checkpoint.
 Settings not on the command line come from the es.train section of --config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -149,7 +154,11 @@ Settings not on the command line come from the es.train section of --config.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			tc = tr.Config()
-			csvPath, pngPath := filepath.Join(logDir, "train_es.csv"), filepath.Join(logDir, "train_es.png")
+			// Per-run names: runs sharing a log directory never overwrite
+			// each other's logs.
+			stem := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
+			csvPath, pngPath := filepath.Join(logDir, stem+".train_es.csv"), filepath.Join(logDir, stem+".train_es.png")
+			prov := record(&cfg, seed)
 			var bar *progressbar.ProgressBar
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				bar = progressbar.NewOptions(tc.Iterations, progressbar.OptionSetWriter(os.Stderr),
@@ -162,13 +171,20 @@ Settings not on the command line come from the es.train section of --config.`,
 				if err := tr.Checkpoint(ckpt); err != nil {
 					return err
 				}
-				if err := tr.Result().Save(out); err != nil {
+				p := tr.Result()
+				if p.Trained != nil {
+					p.Trained.Provenance = json.RawMessage(prov.JSON())
+				}
+				if err := p.Save(out); err != nil {
 					return err
 				}
-				if err := policy.WriteCSV(csvPath, tr.State().History); err != nil {
+				if err := policy.WriteCSV(csvPath, tr.State().History, prov.Comment()); err != nil {
 					return err
 				}
-				return policy.WritePlot(pngPath, tr.State().History)
+				if err := policy.WritePlot(pngPath, tr.State().History); err != nil {
+					return err
+				}
+				return provenance.StampPNG(pngPath, prov)
 			}
 			for tr.State().Iteration < tc.Iterations {
 				is, err := tr.Step(ctx)
@@ -213,7 +229,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same policy)")
 	f.StringVar(&out, "out", "", "policy file to write (required)")
 	f.BoolVar(&resume, "resume", false, "continue from --out.ckpt")
-	f.StringVar(&logDir, "log-dir", "", "directory for train_es.csv and train_es.png (default: that of --out)")
+	f.StringVar(&logDir, "log-dir", "", "directory for NAME.train_es.csv and NAME.train_es.png (default: that of --out)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
 	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")
 	f.IntVar(&evalN, "eval-episodes", 200, "eval batch size per scenario (unperturbed policy; training scenarios and the eval scenario)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/policy"
 )
 
@@ -37,18 +39,37 @@ func TestTrainESRunAndResume(t *testing.T) {
 		"--eval-episodes", "2", "--eval-every", "1", "--seed", "4", "--out", out}
 	code, _ := runOut(t, append(common, "--iterations", "2")...)
 	require.Equal(t, 0, code)
-	for _, f := range []string{out, out + ".ckpt", filepath.Join(dir, "train_es.csv"), filepath.Join(dir, "train_es.png")} {
+	for _, f := range []string{out, out + ".ckpt", filepath.Join(dir, "p.train_es.csv"), filepath.Join(dir, "p.train_es.png")} {
 		_, err := os.Stat(f)
 		require.NoError(t, err, f)
 	}
 	code, _ = runOut(t, append(common, "--iterations", "3", "--resume")...)
 	require.Equal(t, 0, code)
-	csv, err := os.ReadFile(filepath.Join(dir, "train_es.csv"))
+	csv, err := os.ReadFile(filepath.Join(dir, "p.train_es.csv"))
 	require.NoError(t, err)
-	require.Equal(t, 4, strings.Count(string(csv), "\n"), "header and three steps")
+	require.Equal(t, 5, strings.Count(string(csv), "\n"), "provenance, header and three steps")
+	require.True(t, strings.HasPrefix(string(csv), "# provenance: {"), "the CSV starts with its provenance")
+	require.Contains(t, string(csv), `"seed":4`)
 	p, err := policy.LoadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, 3, p.Trained.Iterations)
+	var pr provenance.Record
+	require.NoError(t, json.Unmarshal(p.Trained.Provenance, &pr))
+	require.Equal(t, []string{"catch", "train", "es"}, pr.Command[:3])
+	rec, err := provenance.ReadPNG(filepath.Join(dir, "p.train_es.png"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(4), rec.Seed)
+
+	// A second run in the same directory writes its own logs.
+	out2 := filepath.Join(dir, "q.json")
+	code, _ = runOut(t, "train", "es", "--scenario", "nominal", "--perturbations", "2", "--episodes", "1",
+		"--eval-episodes", "2", "--eval-every", "1", "--seed", "5", "--iterations", "1", "--out", out2)
+	require.Equal(t, 0, code)
+	again, err := os.ReadFile(filepath.Join(dir, "p.train_es.csv"))
+	require.NoError(t, err)
+	require.Equal(t, string(csv), string(again), "the first run's log is untouched")
+	_, err = os.Stat(filepath.Join(dir, "q.train_es.csv"))
+	require.NoError(t, err)
 
 	code, js := runOut(t, "sim", "--controller", "es", "--policy", out, "--trials", "2", "--json")
 	require.Equal(t, 0, code)

@@ -11,8 +11,10 @@ import (
 	"sync"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
+	"github.com/agilecatch/catch/sim/trace"
 )
 
 // Options configures a benchmark run.
@@ -33,6 +35,12 @@ type Options struct {
 	ESLog string
 	// Progress is called with the total number of trials done.
 	Progress func(done int)
+	// Provenance goes into results.json, timing.json, trials.csv, the
+	// report and every plot.
+	Provenance provenance.Record
+	// TraceDir, when set, receives one trace file per trial of every pair
+	// (package sim/trace).
+	TraceDir string
 }
 
 // Bin is the success within one bin of a throw parameter.
@@ -51,6 +59,9 @@ type Entry struct {
 	sim.Summary
 	ByYaw   []Bin `json:"success_by_yaw_deg"`
 	BySpeed []Bin `json:"success_by_speed_mps"`
+	// Failures counts the trials that were not caught by reason
+	// (sim.TrialResult.FailureReason), uncatchable throws included.
+	Failures map[string]int `json:"failures"`
 
 	stepMS  []float64
 	results []sim.TrialResult
@@ -73,7 +84,15 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	delete(m, "trials_per_s")
 	m["success_by_yaw_deg"] = e.ByYaw
 	m["success_by_speed_mps"] = e.BySpeed
+	m["failures"] = e.Failures
 	return json.Marshal(m)
+}
+
+// TimingFile is timing.json.
+type TimingFile struct {
+	Provenance provenance.Record `json:"provenance"`
+	TickMS     float64           `json:"tick_ms"`
+	Pairs      []Timing          `json:"pairs"`
 }
 
 // Timing is one pair's machine-dependent numbers (timing.json).
@@ -86,8 +105,11 @@ type Timing struct {
 
 // Results is results.json.
 type Results struct {
-	Seed    uint64  `json:"seed"`
-	Trials  int     `json:"trials_per_pair"`
+	Seed       uint64            `json:"seed"`
+	Trials     int               `json:"trials_per_pair"`
+	Provenance provenance.Record `json:"provenance"`
+	// TickMS is the control period, the compute budget of one step, ms.
+	TickMS  float64 `json:"tick_ms"`
 	Entries []Entry `json:"entries"`
 }
 
@@ -120,6 +142,11 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("out: %w", err)
+	}
+	if opts.TraceDir != "" {
+		if err := os.MkdirAll(opts.TraceDir, 0o755); err != nil {
+			return nil, fmt.Errorf("trace: %w", err)
+		}
 	}
 	type pair struct{ c, s int }
 	var pairs []pair
@@ -160,6 +187,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 					Scenario: scs[p.s], Robot: opts.Robot, Config: opts.Sim, Trials: opts.Trials, Seed: opts.Seed, Workers: 1,
 					NewController: func() (control.Controller, error) { return opts.NewController(name) },
 					StepMS:        &steps,
+					NewTracer:     tracer(opts, name),
 					Progress: func(d int) {
 						mu.Lock()
 						done += d - last
@@ -176,8 +204,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 					continue
 				}
 				entries[k] = Entry{Summary: sum, stepMS: steps, results: res,
-					ByYaw:   bins(res, func(r *sim.TrialResult) float64 { return r.YawDeg }, -10, 10, 2),
-					BySpeed: bins(res, func(r *sim.TrialResult) float64 { return r.HorizontalSpeed }, 2, 8, 0.25)}
+					ByYaw:    bins(res, yawOf, yawBinDeg),
+					BySpeed:  bins(res, speedOf, speedBinMPS),
+					Failures: failures(res)}
 			}
 		}()
 	}
@@ -190,7 +219,11 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 			return nil, err
 		}
 	}
-	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Entries: entries}
+	rate := opts.Sim.ControlRateHz
+	if rate == 0 {
+		rate = 250 // sim.Config's default
+	}
+	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Provenance: opts.Provenance, TickMS: 1000 / rate, Entries: entries}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return nil, err
@@ -198,14 +231,17 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := writeAtomic(filepath.Join(opts.Out, "results.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
-	timing := make([]Timing, len(entries))
+	timing := TimingFile{Provenance: opts.Provenance, TickMS: r.TickMS, Pairs: make([]Timing, len(entries))}
 	for i, e := range entries {
-		timing[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, ComputeMS: e.ComputeMS, WallS: e.WallS}
+		timing.Pairs[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, ComputeMS: e.ComputeMS, WallS: e.WallS}
 	}
 	if data, err = json.MarshalIndent(timing, "", "  "); err != nil {
 		return nil, err
 	}
 	if err := writeAtomic(filepath.Join(opts.Out, "timing.json"), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	if err := writeTrialsCSV(filepath.Join(opts.Out, "trials.csv"), r); err != nil {
 		return nil, err
 	}
 	plots, err := writePlots(r, opts)
@@ -218,10 +254,57 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	return r, nil
 }
 
+// tracer returns the trace writer factory of a controller's pairs, or nil
+// without opts.TraceDir.
+func tracer(opts Options, name string) func() (sim.Tracer, error) {
+	if opts.TraceDir == "" {
+		return nil
+	}
+	rate := opts.Sim.ControlRateHz
+	if rate == 0 {
+		rate = 250
+	}
+	return func() (sim.Tracer, error) {
+		return &trace.Writer{Dir: opts.TraceDir, Controller: name, Seed: opts.Seed, RateHz: rate, Provenance: opts.Provenance}, nil
+	}
+}
+
+// Bin widths of the success-by-parameter tables and plots.
+const (
+	yawBinDeg   = 2.0
+	speedBinMPS = 0.25
+)
+
+func yawOf(r *sim.TrialResult) float64   { return r.YawDeg }
+func speedOf(r *sim.TrialResult) float64 { return r.HorizontalSpeed }
+
+// failures counts the trials not caught by reason.
+func failures(res []sim.TrialResult) map[string]int {
+	out := map[string]int{}
+	for i := range res {
+		if f := res[i].FailureReason(); f != "" {
+			out[f]++
+		}
+	}
+	return out
+}
+
 // bins groups catchable trials by a throw parameter into bins of width w
-// over [lo, hi]; only bins with trials are kept.
-func bins(res []sim.TrialResult, key func(*sim.TrialResult) float64, lo, hi, w float64) []Bin {
-	n := int(math.Round((hi - lo) / w))
+// aligned on multiples of w, spanning every catchable trial (so the bins'
+// counts add up to the catchable count); only bins with trials are kept.
+func bins(res []sim.TrialResult, key func(*sim.TrialResult) float64, w float64) []Bin {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range res {
+		if res[i].Catchable {
+			v := key(&res[i])
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if lo > hi {
+		return nil
+	}
+	lo = math.Floor(lo/w) * w
+	n := int(math.Floor((hi-lo)/w)) + 1
 	out := make([]Bin, n)
 	for i := range out {
 		out[i].Lo, out[i].Hi = lo+float64(i)*w, lo+float64(i+1)*w
@@ -232,10 +315,7 @@ func bins(res []sim.TrialResult, key func(*sim.TrialResult) float64, lo, hi, w f
 		if !r.Catchable {
 			continue
 		}
-		k := int(math.Floor((key(r) - lo) / w))
-		if k < 0 || k >= n {
-			continue
-		}
+		k := min(max(int(math.Floor((key(r)-lo)/w)), 0), n-1)
 		out[k].Catchable++
 		if r.Caught {
 			out[k].Caught++

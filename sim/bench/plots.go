@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/agilecatch/catch/sim"
+	"github.com/agilecatch/catch/internal/provenance"
 )
 
 var palette = []color.Color{
@@ -22,7 +22,8 @@ var palette = []color.Color{
 	color.RGBA{148, 103, 189, 255}, color.RGBA{255, 127, 14, 255},
 }
 
-// writePlots writes the PNGs and returns their file names in report order.
+// writePlots writes the PNGs (each stamped with the run's provenance) and
+// returns their file names in report order.
 func writePlots(r *Results, opts Options) ([]string, error) {
 	var files []string
 	add := func(name string, p *plot.Plot, err error) error {
@@ -32,7 +33,11 @@ func writePlots(r *Results, opts Options) ([]string, error) {
 		if p == nil {
 			return nil
 		}
-		if err := p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(opts.Out, name)); err != nil {
+		path := filepath.Join(opts.Out, name)
+		if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
+			return fmt.Errorf("plot %s: %w", name, err)
+		}
+		if err := provenance.StampPNG(path, r.Provenance); err != nil {
 			return fmt.Errorf("plot %s: %w", name, err)
 		}
 		files = append(files, name)
@@ -42,13 +47,15 @@ func writePlots(r *Results, opts Options) ([]string, error) {
 	if err := add("success_by_scenario.png", p, err); err != nil {
 		return nil, err
 	}
-	p, err = successBy(r, "thrower yaw (deg)", func(t *sim.TrialResult) float64 { return t.YawDeg }, -10, 10, 1, [2]float64{-6, 6.3})
-	if err := add("success_vs_yaw.png", p, err); err != nil {
-		return nil, err
-	}
-	p, err = successBy(r, "horizontal throw speed (m/s)", func(t *sim.TrialResult) float64 { return t.HorizontalSpeed }, 2, 8, 0.2, [2]float64{4.45, 4.55})
-	if err := add("success_vs_speed.png", p, err); err != nil {
-		return nil, err
+	for _, sc := range scenariosOf(r) {
+		p, err = successBy(r, sc, "thrower yaw (deg)", func(e *Entry) []Bin { return e.ByYaw }, yawBinDeg)
+		if err := add("success_vs_yaw_"+sc+".png", p, err); err != nil {
+			return nil, err
+		}
+		p, err = successBy(r, sc, "horizontal throw speed (m/s)", func(e *Entry) []Bin { return e.BySpeed }, speedBinMPS)
+		if err := add("success_vs_speed_"+sc+".png", p, err); err != nil {
+			return nil, err
+		}
 	}
 	p, err = modality(r)
 	if err := add("modality.png", p, err); err != nil {
@@ -112,53 +119,73 @@ func successByScenario(r *Results) (*plot.Plot, error) {
 	return p, nil
 }
 
-// successBy plots success against a throw parameter over all trials of each
-// controller, with a shaded band (e.g. the training range).
-func successBy(r *Results, label string, key func(*sim.TrialResult) float64, lo, hi, w float64, band [2]float64) (*plot.Plot, error) {
+// successBy plots one scenario's success against a binned throw parameter:
+// each controller's rate with its 95% Clopper–Pearson interval, and above
+// each bin the number of catchable throws in it (the same throws for every
+// controller, since they share the seed).
+func successBy(r *Results, sc, label string, binsOf func(*Entry) []Bin, w float64) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Catch success against " + label
+	p.Title.Text = fmt.Sprintf("%s: success against %s (95%% CI; n = catchable throws)", sc, label)
 	p.X.Label.Text = label
 	p.Y.Label.Text = "success rate"
-	p.Y.Min, p.Y.Max = 0, 1.02
-	poly, err := plotter.NewPolygon(plotter.XYs{{X: band[0], Y: 0}, {X: band[1], Y: 0}, {X: band[1], Y: 1.02}, {X: band[0], Y: 1.02}})
-	if err != nil {
-		return nil, err
-	}
-	poly.Color = color.RGBA{220, 220, 220, 255}
-	poly.LineStyle.Width = 0
-	p.Add(poly)
-	p.Legend.Add("training / nominal range", poly)
+	p.Y.Min, p.Y.Max = 0, 1.15
+	ctrls := controllersOf(r)
+	var counts plotter.XYLabels
+	seen := map[float64]bool{}
 	any := false
-	for ci, c := range controllersOf(r) {
-		var all []sim.TrialResult
-		for _, e := range r.Entries {
-			if e.Controller == c {
-				all = append(all, e.results...)
-			}
+	for ci, c := range ctrls {
+		e := entry(r, c, sc)
+		if e == nil {
+			continue
 		}
-		bs := bins(all, key, lo, hi, w)
 		var pts plotter.XYs
-		for _, b := range bs {
-			if b.Catchable >= 3 {
-				pts = append(pts, plotter.XY{X: b.Center, Y: b.Rate})
+		var errs plotter.YErrors
+		for _, b := range binsOf(e) {
+			x := b.Center + 0.12*w*(float64(ci)-float64(len(ctrls)-1)/2)
+			pts = append(pts, plotter.XY{X: x, Y: b.Rate})
+			errs = append(errs, struct{ Low, High float64 }{b.Rate - b.CI95[0], b.CI95[1] - b.Rate})
+			if !seen[b.Center] {
+				seen[b.Center] = true
+				counts.XYs = append(counts.XYs, plotter.XY{X: b.Center, Y: 1.07})
+				counts.Labels = append(counts.Labels, strconv.Itoa(b.Catchable))
 			}
 		}
 		if len(pts) == 0 {
 			continue
 		}
 		any = true
+		col := palette[ci%len(palette)]
 		l, s, err := plotter.NewLinePoints(pts)
 		if err != nil {
 			return nil, err
 		}
-		l.Color, s.Color = palette[ci%len(palette)], palette[ci%len(palette)]
-		p.Add(l, s)
-		p.Legend.Add(c, l)
+		l.Color, s.Color = col, col
+		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		eb, err := plotter.NewYErrorBars(struct {
+			plotter.XYer
+			plotter.YErrorer
+		}{pts, errs})
+		if err != nil {
+			return nil, err
+		}
+		eb.Color = col
+		p.Add(l, s, eb)
+		p.Legend.Add(c, s)
 	}
 	if !any {
 		return nil, nil
 	}
+	lab, err := plotter.NewLabels(counts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range lab.TextStyle {
+		lab.TextStyle[i].XAlign = -0.5
+		lab.TextStyle[i].Font.Size = vg.Points(7)
+	}
+	p.Add(lab)
 	p.Legend.Top = false
+	p.Legend.Left = true
 	return p, nil
 }
 
@@ -196,13 +223,23 @@ func modality(r *Results) (*plot.Plot, error) {
 	p.Legend.Add("left", bl)
 	p.Legend.Add("right", br)
 	p.NominalX(ctrls...)
+	// Headroom above the tallest bar keeps the legend off the bars.
+	top := 0.0
+	for i := range left {
+		top = math.Max(top, math.Max(left[i], right[i]))
+	}
+	p.Y.Min, p.Y.Max = 0, math.Max(1, top*1.35)
+	p.Legend.Top = true
+	p.Legend.Left = true
 	return p, nil
 }
 
 func computeHist(r *Results, c string) (*plot.Plot, error) {
 	var v plotter.Values
+	var all []float64
 	for _, e := range r.Entries {
 		if e.Controller == c {
+			all = append(all, e.stepMS...)
 			for _, ms := range e.stepMS {
 				// log10 of µs keeps decode ticks and re-plans on one axis
 				v = append(v, math.Log10(math.Max(ms*1000, 0.01)))
@@ -212,8 +249,9 @@ func computeHist(r *Results, c string) (*plot.Plot, error) {
 	if len(v) == 0 {
 		return nil, nil
 	}
+	st := computeStats(all)
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: compute time per controller step", c)
+	p.Title.Text = fmt.Sprintf("%s: compute per step (p50 %.3f, p99 %.3f, max %.2f ms; tick %.0f ms)", c, st.P50, st.P99, st.Max, r.TickMS)
 	p.X.Label.Text = "log10(compute time / µs)"
 	p.Y.Label.Text = "steps"
 	h, err := plotter.NewHist(v, 40)
@@ -222,6 +260,25 @@ func computeHist(r *Results, c string) (*plot.Plot, error) {
 	}
 	h.FillColor = palette[0]
 	p.Add(h)
+	top := 0.0
+	for _, b := range h.Bins {
+		top = math.Max(top, b.Weight)
+	}
+	budget := math.Log10(r.TickMS * 1000)
+	line, err := plotter.NewLine(plotter.XYs{{X: budget, Y: 0}, {X: budget, Y: top * 1.05}})
+	if err != nil {
+		return nil, err
+	}
+	line.Color = palette[1]
+	line.Width = vg.Points(1.5)
+	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(line)
+	p.Legend.Add(fmt.Sprintf("tick budget %.0f ms", r.TickMS), line)
+	p.Legend.Top = true
+	p.Legend.Left = true
+	if p.X.Max < budget+0.2 {
+		p.X.Max = budget + 0.2
+	}
 	return p, nil
 }
 
@@ -234,7 +291,9 @@ func esCurve(path string) (*plot.Plot, error) {
 		return nil, fmt.Errorf("--es-log: %w", err)
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
+	cr := csv.NewReader(f)
+	cr.Comment = '#' // provenance lines
+	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("--es-log %s: %w", path, err)
 	}

@@ -1,0 +1,59 @@
+package launch
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/robot"
+)
+
+func writeConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "run.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}
+
+func TestLoadConfigErrorsNameKeysNotGoTypes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ yaml, want string }{
+		{"sim:\n  max_time_s: abc\n", `line 2: value "abc" is text, want a number`},
+		{"sim:\n  foo: 1\n", `line 2: unknown key "foo"`},
+		{"robot:\n  acc_limits: 3\n", `want a list`},
+		{"node:\n  lockstep: 3\n", `value "3" is an integer, want true or false`},
+	} {
+		_, err := LoadConfig(writeConfig(t, dir, tc.yaml))
+		require.ErrorContains(t, err, tc.want, tc.yaml)
+		require.NotContains(t, err.Error(), "\n", "one line")
+		require.NotRegexp(t, `float64|sim\.Config|not found in type`, err.Error())
+	}
+}
+
+func TestLoadConfigResolvesPathsAgainstTheFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cfgdir")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	p := writeConfig(t, dir, "es:\n  policy: pol.json\n  train:\n    scenarios: [nominal, my.yaml]\nnode:\n  trial_log: /abs/log.jsonl\nmpc:\n  dump_dir: dumps\n")
+	c, err := LoadConfig(p)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "pol.json"), c.ES.Policy)
+	require.Equal(t, []string{"nominal", filepath.Join(dir, "my.yaml")}, c.ES.Train.Scenarios, "names stay names")
+	require.Equal(t, "/abs/log.jsonl", c.Node.TrialLog, "absolute paths stay")
+	require.Equal(t, filepath.Join(dir, "dumps"), c.MPC.DumpDir)
+}
+
+func TestConfigCheckAndHash(t *testing.T) {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	c, err := LoadConfig(writeConfig(t, t.TempDir(), "sim:\n  control_rate_hz: 333\n"))
+	require.NoError(t, err)
+	require.ErrorContains(t, c.Check(rob), "sim: control_rate_hz: 333")
+	var d Config
+	require.NoError(t, d.Check(rob))
+	require.Len(t, d.Hash(), 64)
+	require.NotEqual(t, d.Hash(), c.Hash(), "a changed value changes the hash")
+	var e Config
+	require.Equal(t, d.Hash(), e.Hash(), "same config, same hash")
+}
