@@ -53,7 +53,7 @@ func init() {
 	f.BoolVar(&noPolish, "no-polish", false, "skip solution polishing")
 	f.StringVar(&method, "method", "ipm", "admm, ipm, or auto (ADMM, then interior point when ADMM does not converge or polish); ipm is the most accurate")
 	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
-	qpCmd.AddCommand(solve)
+	qpCmd.AddCommand(solve, newQPBenchCmd())
 	root.AddCommand(qpCmd)
 }
 

@@ -91,3 +91,30 @@ func TestQPSolve(t *testing.T) {
 		require.Equal(t, 2, code, c.name)
 	}
 }
+
+func TestQPBench(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hs21.json"), []byte(hs21), 0o600))
+	code, out := runCaptured(t, "qp", "bench", "--json=true", "--method", "admm", "--eps", "1e-4",
+		"--time-limit", "10s", "--max-size", "0", dir)
+	require.Equal(t, 0, code, out)
+	dec := json.NewDecoder(bytes.NewBufferString(out))
+	var line qpBenchLine
+	require.NoError(t, dec.Decode(&line))
+	require.Equal(t, "HS21", line.Name)
+	require.Equal(t, "solved", line.Status)
+	require.True(t, line.CheckMet)
+	require.False(t, line.False)
+	require.NotNil(t, line.RelErr)
+	require.Less(t, *line.RelErr, 1e-6)
+	var sum qpBenchSummary
+	require.NoError(t, dec.Decode(&sum))
+	require.Equal(t, 1, sum.Problems)
+	require.Empty(t, sum.FalseSolved)
+	require.Equal(t, 1, sum.Reached)
+
+	code, _ = runCaptured(t, "qp", "bench", "--json=false", "--method", "admm", "--eps", "0", dir)
+	require.Equal(t, 2, code)
+	code, _ = runCaptured(t, "qp", "bench", "--json=false", "--method", "newton", "--eps", "1e-4", dir)
+	require.Equal(t, 2, code)
+}

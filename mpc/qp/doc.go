@@ -5,7 +5,7 @@
 //
 // P (n×n, symmetric positive semidefinite) and A (m×n) are dense row-major
 // slices in a Problem; equalities are rows with l = u, and a bound with
-// magnitude ≥ Infinity (1e20) is absent. Units are whatever the caller's
+// magnitude ≥ Infinity/2 (Infinity = 1e20) is absent. Units are whatever the caller's
 // problem uses; the solver scales internally and reports everything
 // (solution, multipliers, residuals, objective) back in the caller's units.
 //
@@ -39,8 +39,11 @@
 // infeasibility certificates from successive iterate differences; and
 // solution polishing: an equality-constrained QP on the active set guessed
 // from (z, y), solved through regularised normal equations with iterative
-// refinement against the exact KKT system. When polishing fails, ADMM goes on
-// at 100× tighter tolerances and polishes again (PolishRetries).
+// refinement against the exact KKT system. A polished point is accepted only
+// when it meets 1% of every tolerance (a right active-set guess is exact to
+// rounding; one that merely meets the tolerances came from a wrong guess).
+// When polishing fails, ADMM goes on at 100× tighter tolerances and polishes
+// again (PolishRetries).
 //
 // Settings.Method selects MethodIPM instead: a dense primal–dual
 // interior-point method (Mehrotra predictor–corrector) on the same scaled
@@ -54,8 +57,10 @@
 // diverging multipliers or iterates (the same certificates as ADMM), reports
 // Stalled when it can make no progress, and polishes its answer like ADMM.
 // MethodAuto runs ADMM and falls back to the interior point when ADMM ends
-// IterationLimit or SolvedInaccurate or converges without a successful polish,
-// returning the better answer. Interior-point buffers are allocated by New
+// neither Solved nor with an infeasibility certificate; it returns the
+// interior-point answer when that is Solved or a certificate and otherwise
+// the point with the smaller worst ratio of measure to tolerance, so never a
+// worse point than it saw. Interior-point buffers are allocated by New
 // only for these two methods; Solve allocates nothing in any method.
 //
 // Why ADMM by default rather than the interior-point method: the planner solves small

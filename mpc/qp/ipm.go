@@ -53,10 +53,6 @@ const (
 	// ipmStartSlack when there is nothing to balance.
 	ipmStartSlack = 1.0
 	ipmStartMin   = 1e-2
-	// ipmInfinity: bounds beyond it are absent for the interior-point
-	// method. Converted MPS files write infinity as 9.99…e19, just under
-	// Infinity; a barrier term for such a bound only ruins the conditioning.
-	ipmInfinity = 0.5 * Infinity
 )
 
 // ipmWork holds the interior-point buffers, allocated once by New.
@@ -103,15 +99,17 @@ func newIPMWork(n, m int, auto bool) *ipmWork {
 func hasLower(k int8) bool { return k == rowLower || k == rowRange }
 func hasUpper(k int8) bool { return k == rowUpper || k == rowRange }
 
-// solveAuto runs ADMM and, when it did not deliver an accurate answer, the
-// interior-point method; it returns the better of the two.
+// solveAuto runs ADMM and, when it did not end Solved or with an
+// infeasibility certificate, the interior-point method. It returns the
+// interior-point answer when that is Solved or a certificate, and otherwise
+// whichever point is closer to meeting the tolerances (resid.merit), so it
+// never returns a worse point than it saw.
 func (s *Solver) solveAuto(t0 time.Time) Result {
 	r := s.solveADMM(t0)
-	fallback := r.Status == IterationLimit || r.Status == SolvedInaccurate ||
-		(r.Status == Solved && !r.Polished && !s.set.DisablePolish)
-	if !fallback || (s.set.TimeLimit > 0 && time.Since(t0) >= s.set.TimeLimit) {
+	if statusRank(r.Status) == 0 || (s.set.TimeLimit > 0 && time.Since(t0) >= s.set.TimeLimit) {
 		return r
 	}
+	admmMerit := s.merit
 	w := s.ipm
 	copy(w.ax, s.x)
 	copy(w.az, s.z)
@@ -121,7 +119,7 @@ func (s *Solver) solveAuto(t0 time.Time) Result {
 	res := r
 	res.Polished = false
 	out := s.solveIPM(&res, t0)
-	if statusRank(out.Status) <= statusRank(r.Status) {
+	if statusRank(out.Status) == 0 || s.merit <= admmMerit {
 		return out
 	}
 	copy(s.x, w.ax)
@@ -129,6 +127,7 @@ func (s *Solver) solveAuto(t0 time.Time) Result {
 	copy(s.y, w.ay)
 	copy(s.xOut, w.axOut)
 	copy(s.yOut, w.ayOut)
+	s.merit = admmMerit
 	r.Iterations, r.IPMIterations, r.IPMTime = out.Iterations, out.IPMIterations, out.IPMTime
 	r.PolishTime = out.PolishTime
 	r.SolveTime = time.Since(t0)
@@ -158,16 +157,12 @@ func (s *Solver) solveIPM(res *Result, t0 time.Time) Result {
 	if (st == Solved || st == SolvedInaccurate || st == Stalled) && !s.set.DisablePolish &&
 		!(s.set.TimeLimit > 0 && time.Since(t0) >= s.set.TimeLimit) {
 		tp := time.Now()
-		if prs, ok := s.polish(rs); ok {
-			rs = prs
+		if _, ok := s.polish(rs); ok {
 			res.Polished = true
-			if st != Solved && rs.converged() {
-				st = Solved
-			}
 		}
 		res.PolishTime += time.Since(tp)
 	}
-	return s.finish(res, t0, rs, st)
+	return s.finish(res, t0, st, Stalled)
 }
 
 // ipmRun iterates Mehrotra's predictor–corrector from a central starting
@@ -256,7 +251,7 @@ func (s *Solver) ipmRun(t0 time.Time) (Status, resid, int) {
 	s.project(s.z)
 	rs := s.residuals(s.x, s.z, s.y)
 	if (status == IterationLimit || status == TimeLimit || status == Stalled) &&
-		rs.prim <= 10*rs.epsPrim && rs.dual <= 10*rs.epsDual && st.gap <= 10*st.gapTol {
+		rs.within(10) && st.gap <= 10*st.gapTol {
 		status = SolvedInaccurate
 	}
 	return status, rs, it
@@ -267,7 +262,7 @@ func (s *Solver) ipmClassify() int {
 	w := s.ipm
 	nc := 0
 	for i := range s.m {
-		lo, up := s.l0[i] > -ipmInfinity, s.u0[i] < ipmInfinity
+		lo, up := s.l0[i] > -absentBound, s.u0[i] < absentBound
 		switch {
 		case lo && up && s.l0[i] == s.u0[i]:
 			w.kind[i] = rowEq

@@ -8,9 +8,15 @@ import (
 	"math"
 )
 
-// Infinity is the bound magnitude from which a constraint side counts as
-// absent: l[i] ≤ -Infinity means no lower bound, u[i] ≥ Infinity no upper.
+// Infinity is the conventional bound magnitude for an absent side. Every
+// bound with magnitude ≥ Infinity/2 counts as absent: l[i] ≤ -Infinity/2 means
+// no lower bound, u[i] ≥ Infinity/2 no upper. (Converted MPS files write
+// infinity as 9.99…e19, just under Infinity; as a finite bound it would only
+// ruin the conditioning and the duality gap.)
 const Infinity = 1e20
+
+// absentBound is the magnitude from which a bound is absent.
+const absentBound = Infinity / 2
 
 // Problem is a convex quadratic program
 //
@@ -31,7 +37,7 @@ type Problem struct {
 	R float64
 	// A is the M×N constraint matrix, row-major.
 	A []float64
-	// L and U are the constraint bounds, length M; |bound| ≥ Infinity is
+	// L and U are the constraint bounds, length M; |bound| ≥ Infinity/2 is
 	// treated as infinite.
 	L, U []float64
 	// OptimalObjective is an optional reference optimum (with R included),
@@ -258,4 +264,81 @@ func clampBounds(b []float64) []float64 {
 		out[i] = math.Max(-Infinity, math.Min(Infinity, v))
 	}
 	return out
+}
+
+// Optimality measures a candidate (x, y) on the problem's own data, in its
+// units, independently of any solver: what Solved promises.
+type Optimality struct {
+	// Objective is ½xᵀPx + qᵀx + r.
+	Objective float64
+	// Primal is ‖Ax − Π(Ax)‖∞ (Π the projection onto [l, u]), Dual
+	// ‖Px + q + Aᵀy‖∞, Gap xᵀPx + qᵀx + S(y) with S(y) = Σ uᵢ·max(yᵢ, 0) +
+	// lᵢ·min(yᵢ, 0); a multiplier of the wrong sign for an infinite side
+	// makes Gap infinite.
+	Primal, Dual, Gap float64
+	// EpsPrimal, EpsDual and EpsGap are the tolerances for epsAbs, epsRel:
+	// epsAbs + epsRel·max(‖Ax‖∞, ‖Π(Ax)‖∞), epsAbs + epsRel·max(‖Px‖∞,
+	// ‖Aᵀy‖∞, ‖q‖∞), epsAbs + epsRel·max(|xᵀPx|, |qᵀx|, |S(y)|).
+	EpsPrimal, EpsDual, EpsGap float64
+}
+
+// Met reports whether all three measures are within factor·tolerance.
+func (o Optimality) Met(factor float64) bool {
+	return o.Primal <= factor*o.EpsPrimal && o.Dual <= factor*o.EpsDual && math.Abs(o.Gap) <= factor*o.EpsGap
+}
+
+// Optimality evaluates (x, y) (lengths n and m) with tolerances epsAbs,
+// epsRel. Bounds beyond ±Infinity/2 count as absent, as in the solver.
+func (p *Problem) Optimality(x, y []float64, epsAbs, epsRel float64) Optimality {
+	n, m := p.N, p.M
+	px := make([]float64, n)
+	aty := make([]float64, n)
+	var o Optimality
+	var xpx, qx, sup, nAx, nZ float64
+	for i := range n {
+		if p.P != nil {
+			for j, v := range p.P[i*n : (i+1)*n] {
+				px[i] += v * x[j]
+			}
+		}
+		xpx += x[i] * px[i]
+		if p.Q != nil {
+			qx += p.Q[i] * x[i]
+		}
+	}
+	const inf = absentBound
+	for i := range m {
+		row := p.A[i*n : (i+1)*n]
+		ax := 0.0
+		for j, v := range row {
+			ax += v * x[j]
+			aty[j] += v * y[i]
+		}
+		z := math.Min(math.Max(ax, p.L[i]), p.U[i])
+		o.Primal = math.Max(o.Primal, math.Abs(ax-z))
+		nAx, nZ = math.Max(nAx, math.Abs(ax)), math.Max(nZ, math.Abs(z))
+		switch {
+		case y[i] > 0 && p.U[i] < inf:
+			sup += y[i] * p.U[i]
+		case y[i] < 0 && p.L[i] > -inf:
+			sup += y[i] * p.L[i]
+		case y[i] != 0:
+			sup = math.Inf(1)
+		}
+	}
+	var nPx, nAty, nQ float64
+	for j := range n {
+		q := 0.0
+		if p.Q != nil {
+			q = p.Q[j]
+		}
+		o.Dual = math.Max(o.Dual, math.Abs(px[j]+q+aty[j]))
+		nPx, nAty, nQ = math.Max(nPx, math.Abs(px[j])), math.Max(nAty, math.Abs(aty[j])), math.Max(nQ, math.Abs(q))
+	}
+	o.Objective = 0.5*xpx + qx + p.R
+	o.Gap = xpx + qx + sup
+	o.EpsPrimal = epsAbs + epsRel*math.Max(nAx, nZ)
+	o.EpsDual = epsAbs + epsRel*math.Max(nPx, math.Max(nAty, nQ))
+	o.EpsGap = epsAbs + epsRel*math.Max(math.Abs(xpx), math.Max(math.Abs(qx), math.Abs(sup)))
+	return o
 }

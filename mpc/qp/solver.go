@@ -18,9 +18,10 @@ type Status int
 const (
 	// Unsolved is the status before the first Solve.
 	Unsolved Status = iota
-	// Solved: both residuals met the tolerances.
+	// Solved: both residuals and the duality gap met the tolerances at the
+	// returned point (see Result.DualityGap).
 	Solved
-	// SolvedInaccurate: a limit was hit with residuals within 10× the tolerances.
+	// SolvedInaccurate: residuals and gap within 10× the tolerances, not all within 1×.
 	SolvedInaccurate
 	// PrimalInfeasible: no x satisfies l ≤ Ax ≤ u; Result.Y holds the certificate.
 	PrimalInfeasible
@@ -63,6 +64,13 @@ type Result struct {
 	// PrimalResidual ‖Ax − z‖∞ and DualResidual ‖Px + q + Aᵀy‖∞ at the
 	// returned point, in the caller's units.
 	PrimalResidual, DualResidual float64
+	// DualityGap is xᵀPx + qᵀx + S(y) at (X, Y), S(y) = Σ uᵢ·max(yᵢ, 0) +
+	// lᵢ·min(yᵢ, 0) (zero at an exact optimum). Solved means all of
+	//   PrimalResidual ≤ EpsAbs + EpsRel·max(‖Ax‖∞, ‖z‖∞),
+	//   DualResidual ≤ EpsAbs + EpsRel·max(‖Px‖∞, ‖Aᵀy‖∞, ‖q‖∞),
+	//   |DualityGap| ≤ EpsAbs + EpsRel·max(|xᵀPx|, |qᵀx|, |S(y)|)
+	// hold at the returned point; SolvedInaccurate that each is within 10×.
+	DualityGap float64
 	// Polished is true when the returned point came from solution polishing.
 	Polished bool
 	// Rho is the final step size; RhoUpdates counts refactorisations for rho.
@@ -130,6 +138,8 @@ type Solver struct {
 	rhoInterval  int
 	factorTimeOf time.Duration // duration of the most recent factorisation
 
+	merit float64 // resid.merit of the last Solve's point (+Inf for a certificate)
+
 	ipm *ipmWork // nil unless Settings.Method uses the interior-point method
 }
 
@@ -187,10 +197,10 @@ func New(p *Problem, s Settings) (*Solver, error) {
 func (s *Solver) setBounds(l, u []float64) {
 	for i := range s.m {
 		s.l0[i], s.u0[i] = l[i], u[i]
-		if l[i] <= -Infinity {
+		if l[i] <= -absentBound {
 			s.l0[i] = math.Inf(-1)
 		}
-		if u[i] >= Infinity {
+		if u[i] >= absentBound {
 			s.u0[i] = math.Inf(1)
 		}
 	}
