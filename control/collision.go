@@ -9,7 +9,7 @@ import (
 
 // CollisionConfig configures the collision check of the safety layer. The
 // zero value means the defaults on each field: checks on, 0.01 m margin,
-// floor at z = 0, pairs at least 2 joints apart.
+// floor at z = 0, pairs at least 3 joints apart.
 type CollisionConfig struct {
 	// Off turns the collision check off. Default false.
 	Off bool `yaml:"off"`
@@ -21,8 +21,13 @@ type CollisionConfig struct {
 	// the shipped robot's world frame lies on the floor.
 	FloorZ float64 `yaml:"floor_z_m"`
 	// MinJointGap: two capsules are checked against each other when at least
-	// this many movable joints lie between their links along the chain;
-	// neighbours touch at their joint by construction. Default 2.
+	// this many movable joints lie between their links along the chain.
+	// Default 3: neighbours touch at their joint by construction, and an
+	// arm's own joint limits keep links two joints apart clear of each other
+	// (the IRB 120's elbow folds to +70°, its wrist to ±120°) where the
+	// coarser capsules around them would already overlap. The head is still
+	// checked against the elbow, the upper arm, link_1, the base and the
+	// rail.
 	MinJointGap int `yaml:"min_joint_gap"`
 }
 
@@ -32,7 +37,7 @@ func (c CollisionConfig) WithDefaults() CollisionConfig {
 		c.MarginM = 0.01
 	}
 	if c.MinJointGap == 0 {
-		c.MinJointGap = 2
+		c.MinJointGap = 3
 	}
 	return c
 }
@@ -47,7 +52,7 @@ func (c CollisionConfig) Validate() error {
 		return fmt.Errorf("safety: collision.floor_z_m = %v: want a finite height within ±100 m", c.FloorZ)
 	}
 	if c.MinJointGap < 1 || c.MinJointGap > 64 {
-		return fmt.Errorf("safety: collision.min_joint_gap = %d: want 1..64 (0 for the default 2)", c.MinJointGap)
+		return fmt.Errorf("safety: collision.min_joint_gap = %d: want 1..64 (0 for the default 3)", c.MinJointGap)
 	}
 	return nil
 }

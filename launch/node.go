@@ -371,7 +371,7 @@ func (n *ControllerNode) diagnostics(now time.Time, ts *control.TickState) *diag
 		{"work_p50_us", f(s.WorkUS.P50)}, {"work_p99_us", f(s.WorkUS.P99)}, {"work_max_us", f(s.WorkUS.Max)},
 		{"interventions", u(iv.Total())},
 		{"nan", u(iv.NaN)}, {"position", u(iv.Position)}, {"velocity", u(iv.Velocity)}, {"acceleration", u(iv.Accel)},
-		{"workspace", u(iv.Workspace)}, {"stale_joints", u(iv.StaleJoints)}, {"ball_lost", u(iv.BallLost)},
+		{"workspace", u(iv.Workspace)}, {"collision", u(iv.Collision)}, {"stale_joints", u(iv.StaleJoints)}, {"ball_lost", u(iv.BallLost)},
 		{"estop", u(iv.EStop)}, {"controller_errors", u(iv.CtrlErrors)},
 		{"joint_states_received", u(recv)}, {"joint_states_rejected", u(rej)}, {"last_rejection", last},
 		{"bad_observations", u(badObs)}, {"commands_dropped", u(n.IO.CommandsDropped())}, {"obs_dropped", u(s.ObsDropped)},

@@ -78,19 +78,22 @@ type (
 
 // Summary is the JSON printed by `catch sim`.
 type Summary struct {
-	Controller      string       `json:"controller"`
-	Scenario        string       `json:"scenario"`
-	Fidelity        string       `json:"fidelity"`
-	Seed            uint64       `json:"seed"`
-	Trials          int          `json:"trials"`
-	Catchable       int          `json:"catchable"`
-	Caught          int          `json:"caught"`
-	SuccessRate     float64      `json:"success_rate"`
-	CI95            [2]float64   `json:"ci95"`
-	LimitViolations int          `json:"limit_violations"`
-	Modality        Modality     `json:"modality"`
-	ComputeMS       ComputeStats `json:"compute_ms"`
-	MissDistanceM   MissStats    `json:"miss_distance_m"`
+	Controller      string     `json:"controller"`
+	Scenario        string     `json:"scenario"`
+	Fidelity        string     `json:"fidelity"`
+	Seed            uint64     `json:"seed"`
+	Trials          int        `json:"trials"`
+	Catchable       int        `json:"catchable"`
+	Caught          int        `json:"caught"`
+	SuccessRate     float64    `json:"success_rate"`
+	CI95            [2]float64 `json:"ci95"`
+	LimitViolations int        `json:"limit_violations"`
+	// CommandCollisions is the number of commands, over all trials, whose
+	// pose collides (TrialResult.CommandCollisions).
+	CommandCollisions int          `json:"command_collisions"`
+	Modality          Modality     `json:"modality"`
+	ComputeMS         ComputeStats `json:"compute_ms"`
+	MissDistanceM     MissStats    `json:"miss_distance_m"`
 	// Extra fields beyond the issue's list.
 	CaughtUncatchable int     `json:"caught_uncatchable"`
 	Errors            int     `json:"controller_errors"`
@@ -275,6 +278,7 @@ func Summarize(results []TrialResult, stepMS []float64) Summary {
 	for i := range results {
 		r := &results[i]
 		s.LimitViolations += r.LimitViolations
+		s.CommandCollisions += r.CommandCollisions
 		if r.Error != "" {
 			s.Errors++
 		}

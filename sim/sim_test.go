@@ -238,6 +238,7 @@ func TestRunCountsViolationsAndIsDeterministic(t *testing.T) {
 	require.Equal(t, s1.Caught, s2.Caught)
 	require.Zero(t, s1.Caught, "holding still catches nothing")
 	require.Zero(t, s1.LimitViolations)
+	require.Zero(t, s1.CommandCollisions, "the ready pose is clear")
 	require.Equal(t, 12, s1.Catchable)
 
 	bad := func() (control.Controller, error) { return &reckless{rob}, nil }
@@ -247,6 +248,26 @@ func TestRunCountsViolationsAndIsDeterministic(t *testing.T) {
 		require.Equal(t, r.Steps, r.LimitViolations, "every reckless command is a violation")
 		require.Positive(t, r.ArmGuarded, "the arm's guard stops joints at their limits")
 	}
+}
+
+// TestRunCountsCollidingCommands: an arm held with its head in the rail
+// beam (a pose within the joint limits and the workspace box) commands a
+// colliding pose on every tick, whatever filter the world runs.
+func TestRunCountsCollidingCommands(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	inRail := []float64{0, -0.49, 0.89, 0.37, 0, 1.01, 1.01}
+	s, res, err := Run(context.Background(), RunOptions{Scenario: sc, Robot: rob, Config: Config{ReadyQ: inRail}, Trials: 3, Seed: 1, Workers: 1,
+		NewController: func() (control.Controller, error) { return &control.Hold{}, nil }})
+	require.NoError(t, err)
+	steps := 0
+	for _, r := range res {
+		require.Positive(t, r.Steps)
+		require.Equal(t, r.Steps, r.CommandCollisions)
+		steps += r.Steps
+	}
+	require.Equal(t, steps, s.CommandCollisions)
 }
 
 func TestConfigBadInput(t *testing.T) {

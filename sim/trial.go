@@ -158,11 +158,15 @@ type TrialResult struct {
 	InPocketS       float64 `json:"in_pocket_s"`
 	SlowInPocketS   float64 `json:"slow_in_pocket_s"`
 	LimitViolations int     `json:"limit_violations"`
-	ArmGuarded      int     `json:"arm_guarded_steps"`
-	RimHits         int     `json:"rim_hits"`
-	PocketExits     int     `json:"pocket_exits"`
-	Steps           int     `json:"controller_steps"`
-	Error           string  `json:"error,omitempty"`
+	// CommandCollisions counts the commands (after clamping) whose pose
+	// brings the URDF's collision capsules within the safety layer's margin
+	// of the floor, the rail or each other (control.Collider).
+	CommandCollisions int    `json:"command_collisions"`
+	ArmGuarded        int    `json:"arm_guarded_steps"`
+	RimHits           int    `json:"rim_hits"`
+	PocketExits       int    `json:"pocket_exits"`
+	Steps             int    `json:"controller_steps"`
+	Error             string `json:"error,omitempty"`
 	// Failure is FailureReason() once the trial is over ("" when caught).
 	Failure string `json:"failure,omitempty"`
 }
@@ -217,6 +221,7 @@ type World struct {
 	in       control.Input
 	cmd      control.Command
 	prevQd   []float64
+	coll     *control.Collider
 	pose     robot.Pose
 	jac      []float64
 	obs      []pendingObs
@@ -265,10 +270,14 @@ func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	coll, err := control.NewCollider(control.CollisionConfig{}, rob)
+	if err != nil {
+		return nil, err
+	}
 	w := &World{
 		cfg: cfg, rob: rob, arm: arm, pocket: pocket, est: est, reach: reach, props: props,
-		lim: lim, cmd: control.NewCommand(n), prevQd: make([]float64, n), jac: make([]float64, 6*n),
-		obs: make([]pendingObs, 0, 256),
+		lim: lim, cmd: control.NewCommand(n), prevQd: make([]float64, n), coll: coll,
+		jac: make([]float64, 6*n), obs: make([]pendingObs, 0, 256),
 	}
 	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
 	w.observer = &stateObserver{}
@@ -396,6 +405,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			clamped := w.checkAndClamp(period)
 			if clamped {
 				res.LimitViolations++
+			}
+			if w.coll.Check(w.cmd.Q) {
+				res.CommandCollisions++
 			}
 			if w.tracer != nil {
 				w.traceTick(t, &head, &b, ctrl, st, ms, clamped, err, res, k)
