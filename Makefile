@@ -3,7 +3,7 @@
 #
 # Targets: deps, build, test, bench, demo, vet, clean, distclean.
 # Variables: PKGS (packages to test/bench, default ./...), GOTESTFLAGS, BENCHTIME, BENCHCOUNT,
-# DEMO_ARGS. With CI=true tests run with -count=1 (no cached results).
+# DEMO_ARGS, DEMO_VIEW_ARGS. With CI=true tests run with -count=1 (no cached results).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -65,8 +65,14 @@ test: deps
 bench: deps
 	$(call with_master,go test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) $(PKGS))
 
+# The demo also traces a dozen MPC hand lobs and writes one trial viewer page of them.
+DEMO_VIEW_ARGS ?= sim --controller mpc --scenario hand-lob --trials 12 --seed 1 --trace out/demo/traces
+
 demo: build
 	$(BIN) $(DEMO_ARGS)
+	rm -rf out/demo/traces
+	$(BIN) $(DEMO_VIEW_ARGS)
+	$(BIN) view out/demo/traces --out out/demo/viewer.html
 
 vet: deps
 	go vet $(PKGS)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -45,12 +46,13 @@ func (t JointType) String() string {
 // Movable reports whether the joint has a joint variable.
 func (t JointType) Movable() bool { return t != Fixed }
 
-// Link is a URDF link: a named frame and its collision geometry (the
-// safety layer's collision check reads it). <inertial> and <visual> are
-// accepted and ignored: the kinematics does not need them.
+// Link is a URDF link: a named frame, its collision geometry (the safety
+// layer's collision check reads it) and its visual geometry (viewers draw
+// it). <inertial> is accepted and ignored: the kinematics does not need it.
 type Link struct {
 	Name       string
 	Collisions []Collision
+	Visuals    []Visual
 }
 
 // Joint is a URDF joint: it places the Child link's frame relative to the
@@ -78,6 +80,9 @@ type Model struct {
 	Links  []Link
 	Joints []Joint
 	Root   string
+	// Dir is the directory of the URDF file (LoadURDF), against which
+	// relative mesh paths resolve; "" for a parsed document.
+	Dir string
 }
 
 // LoadURDF reads and parses the URDF file at path.
@@ -90,6 +95,7 @@ func LoadURDF(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	m.Dir = filepath.Dir(path)
 	return m, nil
 }
 
@@ -97,14 +103,16 @@ func LoadURDF(path string) (*Model, error) {
 // from an empty one.
 type (
 	xmlRobot struct {
-		XMLName xml.Name   `xml:"robot"`
-		Name    *string    `xml:"name,attr"`
-		Links   []xmlLink  `xml:"link"`
-		Joints  []xmlJoint `xml:"joint"`
+		XMLName   xml.Name      `xml:"robot"`
+		Name      *string       `xml:"name,attr"`
+		Links     []xmlLink     `xml:"link"`
+		Joints    []xmlJoint    `xml:"joint"`
+		Materials []xmlMaterial `xml:"material"`
 	}
 	xmlLink struct {
 		Name       *string        `xml:"name,attr"`
 		Collisions []xmlCollision `xml:"collision"`
+		Visuals    []xmlVisual    `xml:"visual"`
 	}
 	xmlJoint struct {
 		Name   *string    `xml:"name,attr"`
@@ -150,6 +158,17 @@ func ParseURDF(data []byte) (*Model, error) {
 	if len(doc.Links) == 0 {
 		return nil, fmt.Errorf("%w: <robot> has no <link>", ErrURDF)
 	}
+	materials := map[string][4]float64{}
+	for _, xm := range doc.Materials {
+		if xm.Name == nil || xm.Color == nil {
+			continue // a texture-only material: no colour to draw with
+		}
+		c, err := parseRGBA(fmt.Sprintf("<material name=%q>", *xm.Name), xm.Color.RGBA)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrURDF, err)
+		}
+		materials[*xm.Name] = c
+	}
 	links := make(map[string]bool, len(doc.Links))
 	for i, xl := range doc.Links {
 		if xl.Name == nil || *xl.Name == "" {
@@ -166,6 +185,13 @@ func ParseURDF(data []byte) (*Model, error) {
 				return nil, fmt.Errorf("%w: %v", ErrURDF, err)
 			}
 			l.Collisions = append(l.Collisions, col)
+		}
+		for vi, xv := range xl.Visuals {
+			v, err := parseVisual(l.Name, vi, xv, materials)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrURDF, err)
+			}
+			l.Visuals = append(l.Visuals, v)
 		}
 		m.Links = append(m.Links, l)
 	}

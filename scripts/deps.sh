@@ -3,7 +3,8 @@
 #
 #   - Debian packages: OpenCV 4.6 development files (for gocv v0.31.0), pkg-config, a C/C++
 #     compiler for cgo, Debian's ROS 1 master/launch/topic tools and the ROS message packages
-#     the project uses, and Node.js/npm only when npm is missing.
+#     the project uses, Chromium (the viewer's browser test), and Node.js/npm only when npm is
+#     missing.
 #   - ONNX Runtime: the CPU shared library is taken from the npm package onnxruntime-node
 #     (ORT_VERSION below), unpacked into .deps/onnxruntime/lib/ (ignored by git).
 #   - Go modules: go mod download.
@@ -65,6 +66,8 @@ APT_PACKAGES=(
   python3-visualization-msgs
   python3-diagnostic-msgs
   python3-rosgraph-msgs
+  # Headless Chromium: the trial viewer's test loads the page, screenshots it and checks it.
+  chromium
 )
 
 missing_packages() {

@@ -99,3 +99,34 @@ func TestSimTracesOneFilePerTrialAtTheControlRate(t *testing.T) {
 		require.InDelta(t, sim.DefaultReadyQ[5], num(rows[len(rows)-1], "cmd_q5"), 1e-9)
 	}
 }
+
+func TestReadBack(t *testing.T) {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	sc, err := sim.Lookup("hand-lob")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	_, res, err := sim.Run(context.Background(), sim.RunOptions{
+		Scenario: sc, Robot: rob, Trials: 1, Seed: 2, Workers: 1,
+		NewController: func() (control.Controller, error) { return &control.Hold{}, nil },
+		NewTracer:     func() (sim.Tracer, error) { return &Writer{Dir: dir, Controller: "hold", Seed: 2, RateHz: 250}, nil },
+	})
+	require.NoError(t, err)
+	tr, err := Read(filepath.Join(dir, FileName("hold", "hand-lob", 2, 0)))
+	require.NoError(t, err)
+	require.True(t, tr.Complete)
+	require.Equal(t, 7, tr.Info.DOF)
+	require.Equal(t, "hand-lob", tr.Info.Scenario)
+	require.Len(t, tr.Rows, res[0].Steps)
+	require.InDelta(t, res[0].Release.P[2], tr.Float(0, "ball_z"), 1e-5)
+	require.True(t, isNaN(tr.Float(0, "plan0_x")), "empty cells read as NaN")
+	require.Equal(t, "start", tr.String(0, "event"))
+	_, err = Read(filepath.Join(dir, "missing.csv"))
+	require.Error(t, err)
+	bad := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("a,b\n1,2\n"), 0o644))
+	_, err = Read(bad)
+	require.ErrorContains(t, err, "not a trace")
+}
+
+func isNaN(v float64) bool { return v != v }
