@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,6 +63,11 @@ type intrinsicsJSON struct {
 	Cy         float64   `json:"cy"`
 	Distortion []float64 `json:"distortion"`
 	Skipped    []string  `json:"skipped,omitempty"`
+	Unreadable []string  `json:"unreadable,omitempty"`
+	// HeldOutRMSPx: the last used image's reprojection under a
+	// calibration of the others.
+	HeldOutRMSPx float64  `json:"held_out_rms_px"`
+	Warnings     []string `json:"warnings,omitempty"`
 }
 
 func intrinsicsOut(r *calib.Intrinsic) intrinsicsJSON {
@@ -71,7 +77,8 @@ func intrinsicsOut(r *calib.Intrinsic) intrinsicsJSON {
 		nd = 8
 	}
 	return intrinsicsJSON{ImagesUsed: len(r.Used), RMSPx: r.RMSPx, Fx: in.K[0], Fy: in.K[4], Cx: in.K[2], Cy: in.K[5],
-		Distortion: append([]float64(nil), in.D[:nd]...), Skipped: r.Skipped}
+		Distortion: append([]float64(nil), in.D[:nd]...), Skipped: r.Skipped, Unreadable: r.Unreadable,
+		HeldOutRMSPx: r.HeldOutRMSPx, Warnings: r.Warnings}
 }
 
 func writeCameraInfo(path, name string, in camera.Intrinsics) error {
@@ -117,6 +124,9 @@ pose, and with --rig adds the camera to a rig file (perception/camera).`,
 				return err
 			}
 			r, err := calib.Intrinsics(files, b, calib.Options{})
+			if errors.Is(err, calib.ErrInput) {
+				return err
+			}
 			if err != nil {
 				return failed(err)
 			}
@@ -127,8 +137,11 @@ pose, and with --rig adds the camera to a rig file (perception/camera).`,
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(o)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d images used, rms %.4f px\nfx %.3f  fy %.3f  cx %.3f  cy %.3f\ndistortion (k1 k2 p1 p2 k3) %v\n",
-				o.ImagesUsed, len(files), o.RMSPx, o.Fx, o.Fy, o.Cx, o.Cy, o.Distortion)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d images used, rms %.4f px (held-out image %.4f px)\nfx %.3f  fy %.3f  cx %.3f  cy %.3f\ndistortion (k1 k2 p1 p2 k3) %v\n",
+				o.ImagesUsed, len(files), o.RMSPx, o.HeldOutRMSPx, o.Fx, o.Fy, o.Cx, o.Cy, o.Distortion)
+			for _, m := range o.Warnings {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", m)
+			}
 			if out != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
 			}
@@ -164,6 +177,9 @@ pose, and with --rig adds the camera to a rig file (perception/camera).`,
 				return err
 			}
 			st, err := calib.StereoPair(l, r, b, calib.Options{})
+			if errors.Is(err, calib.ErrInput) {
+				return err
+			}
 			if err != nil {
 				return failed(err)
 			}
@@ -182,12 +198,16 @@ pose, and with --rig adds the camera to a rig file (perception/camera).`,
 				Q            [4]float64     `json:"q_right_from_left"`
 				Left         intrinsicsJSON `json:"left"`
 				Right        intrinsicsJSON `json:"right"`
-			}{st.Pairs, st.BaselineM, st.BaselineStdM, st.RotSpreadDeg, st.RightFromLeft.T, st.RightFromLeft.Quat(), intrinsicsOut(st.Left), intrinsicsOut(st.Right)}
+				Warnings     []string       `json:"warnings,omitempty"`
+			}{st.Pairs, st.BaselineM, st.BaselineStdM, st.RotSpreadDeg, st.RightFromLeft.T, st.RightFromLeft.Quat(), intrinsicsOut(st.Left), intrinsicsOut(st.Right), st.Warnings}
 			if sJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(o)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d pairs: baseline %.4f m (std %.4f m), T %.4f m, rotation spread %.2f°; rms left %.3f px, right %.3f px\n",
 				o.Pairs, o.BaselineM, o.BaselineStdM, o.T, o.RotSpreadDeg, o.Left.RMSPx, o.Right.RMSPx)
+			for _, m := range o.Warnings {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", m)
+			}
 			return nil
 		},
 	}

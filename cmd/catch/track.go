@@ -110,7 +110,7 @@ error, detection rate and false detections.`,
 				}
 				specs[name] = path
 			}
-			var truth []truthRow
+			var truth *truthTable
 			if truthPath != "" {
 				if truth, err = readTruth(truthPath); err != nil {
 					return err
@@ -152,6 +152,9 @@ error, detection rate and false detections.`,
 			}
 			defer tr.Close()
 			sum, err := runTrack(rig, srcs, tr, outPath, truth)
+			if errors.Is(err, errTruthTimes) {
+				return err // bad input: exit 2
+			}
 			if err != nil {
 				return failed(err)
 			}
@@ -195,7 +198,33 @@ type truthRow struct {
 	valid bool
 }
 
-func readTruth(path string) ([]truthRow, error) {
+// truthTable is a truth.csv sorted by time. Frames are matched to rows by
+// timestamp, not by row number: a truth file that starts later, skips rows
+// or is shorter than the video scores only the frames it covers.
+type truthTable struct {
+	rows []truthRow
+	tol  float64 // a frame matches a row within this many s: a quarter of the median row interval
+}
+
+// at returns the index of the row nearest to t, or -1 when none is within
+// tol.
+func (tt *truthTable) at(t float64) int {
+	k := sort.Search(len(tt.rows), func(i int) bool { return tt.rows[i].t >= t })
+	best, bd := -1, tt.tol
+	for _, i := range [2]int{k - 1, k} {
+		if i >= 0 && i < len(tt.rows) {
+			if d := math.Abs(tt.rows[i].t - t); d <= bd {
+				best, bd = i, d
+			}
+		}
+	}
+	return best
+}
+
+// errTruthTimes: the truth file covers none of the frames' timestamps.
+var errTruthTimes = errors.New("--truth")
+
+func readTruth(path string) (*truthTable, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--truth: %w", err)
@@ -229,10 +258,27 @@ func readTruth(path string) ([]truthRow, error) {
 		}
 		rows = append(rows, row)
 	}
-	return rows, nil
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("--truth %s: no rows after the header", path)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t < rows[j].t })
+	dts := make([]float64, 0, len(rows))
+	for i := 1; i < len(rows); i++ {
+		if dt := rows[i].t - rows[i-1].t; dt > 0 {
+			dts = append(dts, dt)
+		} else {
+			return nil, fmt.Errorf("--truth %s: two rows at t = %v s", path, rows[i].t)
+		}
+	}
+	tt := &truthTable{rows: rows, tol: 0.25 / vision.DefaultFPS}
+	if len(dts) > 0 {
+		sort.Float64s(dts)
+		tt.tol = 0.25 * dts[len(dts)/2]
+	}
+	return tt, nil
 }
 
-func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath string, truth []truthRow) (*trackSummary, error) {
+func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath string, truth *truthTable) (*trackSummary, error) {
 	out, err := os.Create(outPath)
 	if err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
@@ -263,6 +309,8 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 	ev := &truthEval{}
 	counts := make([]int, len(rig.Cameras))
 	buf := make([]byte, 0, 512)
+	matched := 0 // frames with a truth row at their timestamp
+	var firstT, lastT float64
 	for n := 0; ; n++ {
 		t0 := time.Now()
 		var ts float64
@@ -308,6 +356,10 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 		}
 		trackD += time.Since(t1)
 		sum.Frames++
+		if n == 0 {
+			firstT = ts
+		}
+		lastT = ts
 		if res.Rejected {
 			sum.Rejected++
 		}
@@ -350,8 +402,11 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 			buf = append(buf, '\n')
 			w.Write(buf)
 		}
-		if truth != nil && n < len(truth) {
-			evalFrame(rig, truth[n], &res, ev, &errs)
+		if truth != nil {
+			if k := truth.at(ts); k >= 0 {
+				evalFrame(rig, truth.rows[k], &res, ev, &errs)
+				matched++
+			}
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -372,8 +427,15 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 		sum.DecodeMSPerFrame = decodeD.Seconds() * 1000 / float64(sum.Frames)
 	}
 	if truth != nil {
-		if len(truth) != sum.Frames {
-			sum.Warnings = append(sum.Warnings, fmt.Sprintf("truth has %d rows for %d frames", len(truth), sum.Frames))
+		if matched == 0 {
+			return nil, fmt.Errorf("%w: no frame timestamp (%.4f..%.4f s) has a truth row within %.2f ms (the truth spans %.4f..%.4f s): wrong file or wrong --fps",
+				errTruthTimes, firstT, lastT, 1000*truth.tol, truth.rows[0].t, truth.rows[len(truth.rows)-1].t)
+		}
+		if matched < sum.Frames {
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("truth: %d of %d frames have no truth row at their timestamp (within %.2f ms); they are not scored", sum.Frames-matched, sum.Frames, 1000*truth.tol))
+		}
+		if len(truth.rows) > matched {
+			sum.Warnings = append(sum.Warnings, fmt.Sprintf("truth: %d of its %d rows match no frame", len(truth.rows)-matched, len(truth.rows)))
 		}
 		sort.Float64s(errs)
 		if len(errs) > 0 {

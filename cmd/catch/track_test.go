@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,35 @@ func TestRenderTrack(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
 	require.Equal(t, "t,x,y,z,cam0_u,cam0_v,cam1_u,cam1_v,reproj_px,est_valid,est_x,est_y,est_z,est_vx,est_vy,est_vz", lines[0])
 	require.Len(t, lines, sum.Triangulated+1)
+
+	// Truth is matched by timestamp, not by row: a truth file missing its
+	// first 30 rows scores the frames it covers just as well and says how
+	// many frames it left out; one whose times match no frame is refused.
+	rows := strings.Split(strings.TrimSpace(string(truth)), "\n")
+	late := filepath.Join(dir, "late.csv")
+	require.NoError(t, os.WriteFile(late, []byte(rows[0]+"\n"+strings.Join(rows[31:], "\n")+"\n"), 0o644))
+	code, out = runOut(t, "track", "--cameras", rig, "--video", "cam0="+c0, "--video", "cam1="+c1,
+		"--out", track, "--truth", late, "--json")
+	require.Equal(t, 0, code, out)
+	var lateSum trackSummary
+	require.NoError(t, json.Unmarshal([]byte(out), &lateSum))
+	require.GreaterOrEqual(t, lateSum.Truth.DetectionRate, 0.99)
+	require.Greater(t, lateSum.Truth.Detected, sum.Truth.Detected-30)
+	require.Zero(t, lateSum.Truth.FalseDetections)
+	require.Less(t, lateSum.Truth.ErrMedianMM, 5.0)
+	require.Contains(t, strings.Join(lateSum.Warnings, "; "), "30 of ")
+	shifted := filepath.Join(dir, "shifted.csv")
+	var sb strings.Builder
+	sb.WriteString(rows[0] + "\n")
+	for i, r := range rows[1:] {
+		_, rest, _ := strings.Cut(r, ",")
+		fmt.Fprintf(&sb, "%.6f,%s\n", 100+float64(i)/125, rest)
+	}
+	require.NoError(t, os.WriteFile(shifted, []byte(sb.String()), 0o644))
+	code, out = runErr(t, "track", "--cameras", rig, "--video", "cam0="+c0, "--video", "cam1="+c1,
+		"--out", track, "--truth", shifted)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out, "no frame timestamp")
 
 	// A camera that never sees the ball, with a shorter video: reported
 	// gaps and a length warning, not a crash.

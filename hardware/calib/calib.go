@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gocv.io/x/gocv"
 
@@ -49,29 +50,58 @@ type View struct {
 	Corners []gocv.Point2f
 }
 
+// ErrInput marks a refusal caused by the images or the board given (wrong
+// board size, too few views, images that cannot be a stereo pair), as
+// opposed to a failure of OpenCV.
+var ErrInput = errors.New("calib")
+
+// ErrUnreadable marks an image file OpenCV cannot decode.
+var ErrUnreadable = errors.New("OpenCV cannot read it as an image")
+
 // Detect finds the board's inner corners in an image file with
 // cv::findChessboardCorners and refines them to sub-pixel accuracy
 // (cornerSubPix, 11×11 window, 30 iterations or 0.001 px, the OpenCV
-// samples' settings). ok is false when the board is not found.
+// samples' settings). ok is false when the board is not found; an
+// undecodable file gives an error wrapping ErrUnreadable.
 func Detect(file string, b Board) (v View, ok bool, err error) {
+	v, ok, _, err = detect(file, b, false)
+	return v, ok, err
+}
+
+// detect is Detect; with probe set it also reports whether the image holds
+// a board one corner wider or taller than b: then b is a sub-grid of the
+// real board, which calibrates without complaint but to a skewed result.
+func detect(file string, b Board, probe bool) (v View, ok bool, bigger *Board, err error) {
 	img := gocv.IMRead(file, gocv.IMReadGrayScale)
 	defer img.Close()
 	if img.Empty() {
-		return v, false, fmt.Errorf("calib: %s: OpenCV cannot read it as an image", file)
+		return v, false, nil, fmt.Errorf("calib: %s: %w", file, ErrUnreadable)
 	}
 	v = View{File: file, Size: image.Pt(img.Cols(), img.Rows())}
 	corners := gocv.NewMat()
 	defer corners.Close()
 	if !gocv.FindChessboardCorners(img, image.Pt(b.Cols, b.Rows), &corners, gocv.CalibCBAdaptiveThresh|gocv.CalibCBNormalizeImage) {
-		return v, false, nil
+		return v, false, nil, nil
+	}
+	if probe {
+		for _, g := range [...]Board{{Cols: b.Cols + 1, Rows: b.Rows}, {Cols: b.Cols, Rows: b.Rows + 1}} {
+			m := gocv.NewMat()
+			found := gocv.FindChessboardCorners(img, image.Pt(g.Cols, g.Rows), &m, gocv.CalibCBAdaptiveThresh|gocv.CalibCBNormalizeImage|gocv.CalibCBFastCheck)
+			m.Close()
+			if found {
+				g.SquareM = b.SquareM
+				bigger = &g
+				break
+			}
+		}
 	}
 	crit := gocv.NewTermCriteria(gocv.Count|gocv.EPS, 30, 0.001)
 	gocv.CornerSubPix(img, &corners, image.Pt(11, 11), image.Pt(-1, -1), crit)
 	v.Corners = gocv.NewPoint2fVectorFromMat(corners).ToPoints()
 	if len(v.Corners) != b.Cols*b.Rows {
-		return v, false, fmt.Errorf("calib: %s: %d corners, want %d", file, len(v.Corners), b.Cols*b.Rows)
+		return v, false, nil, fmt.Errorf("calib: %s: %d corners, want %d", file, len(v.Corners), b.Cols*b.Rows)
 	}
-	return v, true, nil
+	return v, true, bigger, nil
 }
 
 // Pose is a rigid transform: a point p in the source frame is R·p + T in
@@ -87,6 +117,14 @@ type Intrinsic struct {
 	RMSPx      float64  // OpenCV's RMS reprojection error over all corners
 	Used       []string // files whose board was found, in order
 	Skipped    []string // files without a board
+	Unreadable []string // files OpenCV could not decode (skipped, counted in Warnings)
+	// HeldOutRMSPx is the reprojection error of the last used view under a
+	// calibration of the others (its pose solved with those intrinsics):
+	// how well the result predicts an image it was not fitted to. Zero with
+	// fewer than 4 views.
+	HeldOutRMSPx float64
+	// Warnings say what was skipped or looks doubtful.
+	Warnings []string
 	// BoardInCam is each used view's board pose in the camera's optical
 	// frame.
 	BoardInCam []Pose
@@ -97,11 +135,39 @@ type Intrinsic struct {
 type Options struct {
 	// Flags are extra cv::calibrateCamera flags (CALIB_*).
 	Flags int
+	// MinBaselineM is the shortest stereo baseline accepted (default 5 mm:
+	// shorter means the two sets show the board from one place, e.g. the
+	// same images twice).
+	MinBaselineM float64
+	// MaxRotSpreadDeg is the largest angle between one pair's relative
+	// rotation and the mean that a stereo calibration accepts (default 2°;
+	// OpenCV's sample pairs spread 0.3°); MaxBaselineSpread the largest
+	// std of the pairs' baselines relative to the mean (default 0.1).
+	// Beyond them the images are mis-paired or a camera moved.
+	MaxRotSpreadDeg   float64
+	MaxBaselineSpread float64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MinBaselineM == 0 {
+		o.MinBaselineM = 0.005
+	}
+	if o.MaxRotSpreadDeg == 0 {
+		o.MaxRotSpreadDeg = 2
+	}
+	if o.MaxBaselineSpread == 0 {
+		o.MaxBaselineSpread = 0.1
+	}
+	return o
 }
 
 // Intrinsics detects the board in each file (sorted by name) and runs
 // cv::calibrateCamera on the views where it was found. At least 3 views
-// are needed.
+// are needed. Unreadable files are skipped with a warning. The board size
+// is checked: when most views show a board one corner wider or taller
+// than b, b is a sub-grid of the real board and the calibration is
+// refused (a few such views are not: OpenCV's left12.jpg sample "shows" a
+// 10x6 board on its 9x6 one).
 func Intrinsics(files []string, b Board, opt Options) (*Intrinsic, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
@@ -110,8 +176,14 @@ func Intrinsics(files []string, b Board, opt Options) (*Intrinsic, error) {
 	sort.Strings(files)
 	var views []View
 	res := &Intrinsic{}
+	var bigger []string
+	var biggerBoard Board
 	for _, f := range files {
-		v, ok, err := Detect(f, b)
+		v, ok, big, err := detect(f, b, true)
+		if errors.Is(err, ErrUnreadable) {
+			res.Unreadable = append(res.Unreadable, f)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -119,18 +191,40 @@ func Intrinsics(files []string, b Board, opt Options) (*Intrinsic, error) {
 			res.Skipped = append(res.Skipped, f)
 			continue
 		}
+		if big != nil {
+			bigger = append(bigger, filepath.Base(f))
+			biggerBoard = *big
+		}
 		if len(views) > 0 && v.Size != views[0].Size {
 			return nil, fmt.Errorf("calib: %s is %v, the others %v: all images must come from one camera mode", f, v.Size, views[0].Size)
 		}
 		views = append(views, v)
 		res.Used = append(res.Used, f)
 	}
+	if n := len(res.Unreadable); n > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d of %d images unreadable, skipped: %s", n, len(files), baseNames(res.Unreadable)))
+	}
 	if len(views) < 3 {
-		return nil, fmt.Errorf("calib: board %dx%d found in %d of %d images, want at least 3", b.Cols, b.Rows, len(views), len(files))
+		return nil, fmt.Errorf("%w: board %dx%d found in %d of %d images, want at least 3", ErrInput, b.Cols, b.Rows, len(views), len(files))
+	}
+	if 2*len(bigger) > len(views) {
+		return nil, fmt.Errorf("%w: board %dx%d: %d of %d images show a %dx%d board (%s): the given size is a sub-grid of the real board, which calibrates to a skewed result; count the inner corners again",
+			ErrInput, b.Cols, b.Rows, len(bigger), len(views), biggerBoard.Cols, biggerBoard.Rows, strings.Join(bigger, ", "))
 	}
 	k, d, poses, rms, err := calibrate(views, b, nil, opt.Flags)
 	if err != nil {
 		return nil, err
+	}
+	if len(views) >= 4 {
+		if res.HeldOutRMSPx, err = heldOut(views, b, opt.Flags); err != nil {
+			return nil, err
+		}
+		// A held-out view that reprojects much worse than the fitted ones
+		// means the fit follows its views' noise, not the lens.
+		if lim := 3*rms + 0.5; res.HeldOutRMSPx > lim {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("held-out image %s reprojects with %.3f px rms against %.3f px fitted (limit %.3f): too few or too similar views, or a wrong board",
+				filepath.Base(views[len(views)-1].File), res.HeldOutRMSPx, rms, lim))
+		}
 	}
 	res.RMSPx, res.BoardInCam = rms, poses
 	sz := views[0].Size
@@ -144,6 +238,31 @@ func Intrinsics(files []string, b Board, opt Options) (*Intrinsic, error) {
 	}
 	copy(res.Intrinsics.D[:], d)
 	return res, res.Intrinsics.Validate()
+}
+
+// heldOut calibrates on all views but the last and returns the last one's
+// RMS reprojection error under that calibration.
+func heldOut(views []View, b Board, flags int) (float64, error) {
+	n := len(views) - 1
+	k, d, _, _, err := calibrate(views[:n], b, nil, flags)
+	if err != nil {
+		return 0, err
+	}
+	in := camera.Intrinsics{Width: views[0].Size.X, Height: views[0].Size.Y, K: k, Model: camera.PlumbBob}
+	if len(d) >= 8 {
+		in.Model = camera.RationalPolynomial
+	}
+	copy(in.D[:], d)
+	_, rms, err := BoardPose(in, views[n], b)
+	return rms, err
+}
+
+func baseNames(files []string) string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = filepath.Base(f)
+	}
+	return strings.Join(out, ", ")
 }
 
 // OpenCV's calibration flags used here (calib3d.hpp).

@@ -20,17 +20,29 @@ type Stereo struct {
 	BaselineM    float64
 	BaselineStdM float64
 	RotSpreadDeg float64
+	// Warnings are both cameras' (Intrinsic.Warnings), prefixed left:/right:.
+	Warnings []string
 }
 
 // StereoPair calibrates each camera on its own images (files paired by
 // sorted name: left[i] with right[i]) and takes the relative pose as the
 // mean over the pairs where both saw the board of
-// (board in right) · (board in left)⁻¹.
+// (board in right) · (board in left)⁻¹. It refuses sets that cannot be a
+// stereo pair: a file in both sets, a baseline under opt.MinBaselineM
+// (identical images), or pairs whose relative poses disagree beyond
+// opt.MaxRotSpreadDeg / opt.MaxBaselineSpread (mis-paired images).
 func StereoPair(left, right []string, b Board, opt Options) (*Stereo, error) {
+	opt = opt.withDefaults()
 	if len(left) != len(right) {
-		return nil, fmt.Errorf("calib: %d left and %d right images, want pairs", len(left), len(right))
+		return nil, fmt.Errorf("%w: %d left and %d right images, want pairs", ErrInput, len(left), len(right))
 	}
 	left, right = sorted(left), sorted(right)
+	inLeft := index(left)
+	for _, f := range right {
+		if _, dup := inLeft[f]; dup {
+			return nil, fmt.Errorf("%w: %s is both a left and a right image: want each camera's own images", ErrInput, f)
+		}
+	}
 	l, err := Intrinsics(left, b, opt)
 	if err != nil {
 		return nil, fmt.Errorf("left: %w", err)
@@ -49,7 +61,7 @@ func StereoPair(left, right []string, b Board, opt Options) (*Stereo, error) {
 		}
 	}
 	if len(rels) == 0 {
-		return nil, fmt.Errorf("calib: no pair with the board in both images")
+		return nil, fmt.Errorf("%w: no pair with the board in both images", ErrInput)
 	}
 	// Mean rotation: sign-aligned quaternion average (the rotations are
 	// close together); mean translation.
@@ -84,7 +96,23 @@ func StereoPair(left, right []string, b Board, opt Options) (*Stereo, error) {
 		st.RotSpreadDeg = math.Max(st.RotSpreadDeg, math.Acos(math.Max(-1, math.Min(1, c)))*180/math.Pi)
 	}
 	st.BaselineStdM = math.Sqrt(v / float64(len(rels)))
+	if st.BaselineM < opt.MinBaselineM {
+		return nil, fmt.Errorf("%w: baseline %.4f m, want at least %.4f m: the left and right images show the board from one place (the same images twice?)", ErrInput, st.BaselineM, opt.MinBaselineM)
+	}
+	if st.RotSpreadDeg > opt.MaxRotSpreadDeg || st.BaselineStdM > opt.MaxBaselineSpread*st.BaselineM {
+		return nil, fmt.Errorf("%w: the %d pairs disagree on the relative pose (rotation spread %.2f°, limit %.2f°; baseline %.4f ± %.4f m, limit ± %.0f%%): images mis-paired (pairs are matched by sorted name) or a camera moved",
+			ErrInput, len(rels), st.RotSpreadDeg, opt.MaxRotSpreadDeg, st.BaselineM, st.BaselineStdM, 100*opt.MaxBaselineSpread)
+	}
+	st.Warnings = append(append([]string(nil), prefixed("left: ", l.Warnings)...), prefixed("right: ", r.Warnings)...)
 	return st, nil
+}
+
+func prefixed(p string, s []string) []string {
+	out := make([]string, len(s))
+	for i, m := range s {
+		out[i] = p + m
+	}
+	return out
 }
 
 func sorted(s []string) []string {
