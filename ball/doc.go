@@ -19,6 +19,11 @@
 // a set name or a mapping of Props fields, where a set name fills the fields
 // left out (ParseProps, Props.UnmarshalYAML).
 //
+// Fit fits C_d (and g) to recorded flights (Tracks) by least squares, each flight's
+// initial state and spin solved with them; only the product of C_l and the spin is
+// determined by positions, so C_l stays the base set's. Residuals checks a set on other
+// flights. `catch fit ball` runs it and writes the fitted set as YAML.
+//
 // Props values are plain data (safe to copy and share between goroutines);
 // Step and Propagate do not allocate. Estimate is the ball state and its
 // covariance as produced by the estimator in perception/ and read by the

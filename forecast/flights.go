@@ -34,6 +34,71 @@ type CutConfig struct {
 	Gravity float64
 	// NoAxisCheck turns off the gravity-axis check (for recordings with no free flight).
 	NoAxisCheck bool
+	// Select picks a directory's files by their place in its sorted listing.
+	Select FileSelect
+}
+
+// FileSelect picks files of a directory by their index in its sorted listing: a fixed
+// split by file, so that no flight of a held-out file is ever fitted or trained on.
+type FileSelect struct {
+	// Split is "" or "all" (every file), "tuning" (index i with i%5 ≠ 4) or "heldout"
+	// (i%5 = 4: every fifth file, o80_robot_ball_005, 010, …, 050 of mpi_pam).
+	Split string
+	// Folds > 1 divides the files Split keeps into folds by their index j among them
+	// (fold j%Folds); Fold (0-based) is kept, or with Exclude every other fold is.
+	Folds, Fold int
+	Exclude     bool
+}
+
+// Validate reports a bad field.
+func (s FileSelect) Validate() error {
+	switch s.Split {
+	case "", "all", "tuning", "heldout":
+	default:
+		return fmt.Errorf("forecast: split %q, want all, tuning or heldout", s.Split)
+	}
+	if s.Folds < 0 || s.Folds == 1 || (s.Folds > 1 && (s.Fold < 0 || s.Fold >= s.Folds)) {
+		return fmt.Errorf("forecast: fold %d of %d, want 0 ≤ fold < folds and folds ≥ 2 (or 0: no folds)", s.Fold, s.Folds)
+	}
+	return nil
+}
+
+// apply returns the selected files of a sorted listing.
+func (s FileSelect) apply(files []string) []string {
+	var kept []string
+	for i, f := range files {
+		held := i%5 == 4
+		if (s.Split == "tuning" && held) || (s.Split == "heldout" && !held) {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if s.Folds < 2 {
+		return kept
+	}
+	var out []string
+	for j, f := range kept {
+		if (j%s.Folds == s.Fold) != s.Exclude {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// String describes the selection, for provenance.
+func (s FileSelect) String() string {
+	out := s.Split
+	if out == "" {
+		out = "all"
+	}
+	if s.Folds > 1 {
+		not := ""
+		if s.Exclude {
+			not = "all but "
+		}
+		out += fmt.Sprintf(", %sfold %d of %d", not, s.Fold, s.Folds)
+	}
+	return out
 }
 
 func (c CutConfig) withDefaults() CutConfig {
@@ -51,7 +116,8 @@ func (c CutConfig) withDefaults() CutConfig {
 
 // ReadReport counts what ReadFlights read, kept and dropped.
 type ReadReport struct {
-	Files     int         `json:"files"`      // files found
+	Files     int         `json:"files"`      // files selected
+	Selection string      `json:"selection"`  // which (FileSelect)
 	FilesRead int         `json:"files_read"` // files that gave flights
 	Skipped   []FileIssue `json:"files_skipped,omitempty"`
 	Rows      int         `json:"rows"` // observations read from the files kept
@@ -124,8 +190,18 @@ func ReadFlights(path string, cut CutConfig) ([]Flight, ReadReport, error) {
 		if len(files) == 0 {
 			return nil, rep, fmt.Errorf("forecast: trajectories: no *.csv or *.jsonl files in %s", path)
 		}
+		if err := cut.Select.Validate(); err != nil {
+			return nil, rep, err
+		}
+		n := len(files)
+		if files = cut.Select.apply(files); len(files) == 0 {
+			return nil, rep, fmt.Errorf("forecast: trajectories %s: the selection %s keeps none of its %d files", path, cut.Select, n)
+		}
+	} else if cut.Select.Split != "" && cut.Select.Split != "all" || cut.Select.Folds > 1 {
+		return nil, rep, fmt.Errorf("forecast: trajectories %s: a split or fold selects files of a directory, not of one file", path)
 	}
 	rep.Files = len(files)
+	rep.Selection = cut.Select.String()
 	var out []Flight
 	var accSum ball.Vec
 	var accN float64
@@ -436,20 +512,44 @@ func checkGravity(base string, a ball.Vec, g float64) error {
 	return fmt.Errorf("forecast: trajectories %s: mean fitted acceleration (%.1f, %.1f, %.1f) m/s²; %s", base, a[0], a[1], a[2], what)
 }
 
-// FitAcceleration fits a quadratic to each axis of a flight by least squares and returns
-// its second derivative (m/s²); false when the flight has fewer than 5 samples or spans
-// under 0.05 s.
-func FitAcceleration(t []float64, p []ball.Vec) (ball.Vec, bool) {
-	n := len(t)
-	if n < 5 || t[n-1]-t[0] < 0.05 {
-		return ball.Vec{}, false
+// trimFit is the number of samples the start of a piece is checked against, and trimTol
+// how far (m) its first sample may lie from their quadratic: ≈ 5σ of a tracker's noise.
+const (
+	trimFit  = 12
+	trimSkip = 2
+	trimTol  = 0.006
+)
+
+// trimN reports whether sample a lies off the quadratic through samples a+trimSkip+1 …
+// a+trimSkip+trimFit extrapolated back to it (skipping the next few, which may be in
+// contact too).
+func trimN(t []float64, p []ball.Vec, a int) bool {
+	c, ok := fitQuadratic(t[a+trimSkip+1:a+trimSkip+1+trimFit], p[a+trimSkip+1:a+trimSkip+1+trimFit])
+	if !ok {
+		return false
 	}
-	tm := (t[0] + t[n-1]) / 2
-	// normal equations for [1, τ, τ²/2]
-	var s [5]float64 // Σ τ^k
+	x := t[a] - c.tm
+	var d2 float64
+	for k := 0; k < 3; k++ {
+		d := p[a][k] - (c.c0[k] + c.c1[k]*x + c.c2[k]*x*x/2)
+		d2 += d * d
+	}
+	return d2 > trimTol*trimTol
+}
+
+// quadratic is p(t) = c0 + c1·τ + ½c2·τ² per axis, τ = t − tm.
+type quadratic struct {
+	tm         float64
+	c0, c1, c2 ball.Vec
+}
+
+func fitQuadratic(t []float64, p []ball.Vec) (quadratic, bool) {
+	n := len(t)
+	q := quadratic{tm: (t[0] + t[n-1]) / 2}
+	var s [5]float64
 	var r [3][3]float64
 	for i := range t {
-		x := t[i] - tm
+		x := t[i] - q.tm
 		pw := 1.0
 		for k := 0; k < 5; k++ {
 			s[k] += pw
@@ -466,15 +566,26 @@ func FitAcceleration(t []float64, p []ball.Vec) (ball.Vec, bool) {
 		{s[1], s[2], s[3] / 2},
 		{s[2] / 2, s[3] / 2, s[4] / 4},
 	}
-	var out ball.Vec
 	for c := 0; c < 3; c++ {
 		x, ok := solve3(A, r[c])
 		if !ok {
-			return ball.Vec{}, false
+			return q, false
 		}
-		out[c] = x[2]
+		q.c0[c], q.c1[c], q.c2[c] = x[0], x[1], x[2]
 	}
-	return out, true
+	return q, true
+}
+
+// FitAcceleration fits a quadratic to each axis of a flight by least squares and returns
+// its second derivative (m/s²); false when the flight has fewer than 5 samples or spans
+// under 0.05 s.
+func FitAcceleration(t []float64, p []ball.Vec) (ball.Vec, bool) {
+	n := len(t)
+	if n < 5 || t[n-1]-t[0] < 0.05 {
+		return ball.Vec{}, false
+	}
+	q, ok := fitQuadratic(t, p)
+	return q.c2, ok
 }
 
 // solve3 solves a 3×3 system by Cramer's rule.
@@ -505,6 +616,9 @@ func cutFlights(t []float64, p []ball.Vec, cut CutConfig) (out []Flight, gaps, b
 	const k = 3       // samples each side for the velocity estimates
 	const vzMin = 0.3 // m/s: falling before and rising after a bounce
 	const jump = 1.5  // m/s: velocity change that no free flight makes in 2·k samples
+	// A gap longer than gapCheck (≈ 4 frames at 180 Hz) is checked for an unseen contact;
+	// drag and Magnus change a thrown ball's velocity by at most aeroMax m/s per second.
+	const gapCheck, aeroMax = 0.02, 15.0
 	cuts := []int{0}
 	contact := map[int]bool{} // cuts at a bounce drop the contact sample itself
 	vel := func(a, b int) ball.Vec {
@@ -518,6 +632,20 @@ func cutFlights(t []float64, p []ball.Vec, cut CutConfig) (out []Flight, gaps, b
 			gaps++
 			last = i
 			continue
+		}
+		// Across a short gap (a few missed frames) the contact itself may be unseen:
+		// compare the velocities on either side, gravity taken out.
+		if t[i]-t[i-1] > gapCheck && i-1-k >= last && i+k < len(t) {
+			vb, va := vel(i-1-k, i-1), vel(i, i+k)
+			dt := (t[i]+t[i+k])/2 - (t[i-1-k]+t[i-1])/2
+			vb[2] -= 9.81 * dt
+			dv := math.Sqrt((va[0]-vb[0])*(va[0]-vb[0]) + (va[1]-vb[1])*(va[1]-vb[1]) + (va[2]-vb[2])*(va[2]-vb[2]))
+			if dv > jump+aeroMax*dt {
+				cuts = append(cuts, i)
+				bounces++
+				last = i
+				continue
+			}
 		}
 		if i-k < last || i+k >= len(t) {
 			continue
@@ -540,6 +668,12 @@ func cutFlights(t []float64, p []ball.Vec, cut CutConfig) (out []Flight, gaps, b
 	for j := 0; j+1 < len(cuts); j++ {
 		a, b := cuts[j], cuts[j+1]
 		if contact[a] {
+			a++
+		}
+		// A hit or a launch is not instantaneous: the first samples after it may still be
+		// in contact (accelerating). Drop them while they miss the free flight that the
+		// following samples show.
+		for a+trimSkip+trimFit < b && trimN(t, p, a) {
 			a++
 		}
 		if b-a < 2 || t[b-1]-t[a] < cut.MinDuration {

@@ -239,3 +239,95 @@ func TestReadFlightsTrialLog(t *testing.T) {
 	require.InDelta(t, 0.632, fl[0].T[len(fl[0].T)-1], 1e-9)
 	require.InDelta(t, -9.81, rep.Accel[2], 0.5) // gravity plus a little drag
 }
+
+// The fixed split by file: every fifth file held out, folds over the rest.
+func TestFileSelect(t *testing.T) {
+	var files []string
+	for i := 1; i <= 12; i++ {
+		files = append(files, fmt.Sprintf("f%02d.csv", i))
+	}
+	require.Equal(t, []string{"f05.csv", "f10.csv"}, FileSelect{Split: "heldout"}.apply(files))
+	tun := FileSelect{Split: "tuning"}.apply(files)
+	require.Len(t, tun, 10)
+	require.NotContains(t, tun, "f05.csv")
+	var all []string
+	for k := 0; k < 3; k++ {
+		in := FileSelect{Split: "tuning", Folds: 3, Fold: k}.apply(files)
+		out := FileSelect{Split: "tuning", Folds: 3, Fold: k, Exclude: true}.apply(files)
+		require.Len(t, append(append([]string{}, in...), out...), 10)
+		for _, f := range in {
+			require.NotContains(t, out, f)
+		}
+		all = append(all, in...)
+	}
+	require.ElementsMatch(t, tun, all)
+	require.Error(t, FileSelect{Split: "test"}.Validate())
+	require.Error(t, FileSelect{Folds: 5, Fold: 5}.Validate())
+	require.Error(t, FileSelect{Folds: 1}.Validate())
+	require.NoError(t, FileSelect{Split: "tuning", Folds: 5, Fold: 4}.Validate())
+}
+
+// A hit seen through a few missed frames (the contact itself unseen) still cuts, and the
+// samples still in contact after a hit (accelerating) are trimmed off the next flight.
+func TestCutAcrossGapAndTrimContact(t *testing.T) {
+	props, _ := ball.ByName("table-tennis")
+	const dt = 1.0 / 180
+	var ts []float64
+	var ps []ball.Vec
+	s := ball.State{P: ball.Vec{0, 3, 1.2}, V: ball.Vec{0, -4, 1}}
+	tt := 0.0
+	for i := 0; i < 60; i++ { // 0.33 s toward the robot
+		ts, ps = append(ts, tt), append(ps, s.P)
+		props.Step(&s, dt)
+		tt += dt
+	}
+	// 70 ms unseen, in which the ball is hit back (y velocity reversed)
+	tt += 0.07
+	s.P[1] -= 0.1
+	s.V = ball.Vec{0, 3, 2}
+	// the first four samples after the gap still in contact: pushed along with the racket
+	for i := 0; i < 4; i++ {
+		ts, ps = append(ts, tt), append(ps, ball.Vec{s.P[0], s.P[1] - 0.01*float64(4-i), s.P[2] - 0.006*float64(4-i)})
+		tt += dt
+	}
+	for i := 0; i < 60; i++ {
+		props.Step(&s, dt)
+		ts, ps = append(ts, tt), append(ps, s.P)
+		tt += dt
+	}
+	fl, gaps, bounces, _ := cutFlights(ts, ps, CutConfig{}.withDefaults())
+	require.Equal(t, 0, gaps)             // 70 ms is under the 0.1 s gap that cuts by itself
+	require.GreaterOrEqual(t, bounces, 1) // the contact samples may show as a jump of their own
+	require.Len(t, fl, 2)
+	require.InDelta(t, 59.5, len(fl[0].T), 0.5) // the last sample before the gap may go as the contact sample
+	// the 4 contact samples are not part of the flight after the hit (cut or trimmed; the
+	// jump detector's 3-sample stencil may take up to two free samples with them)
+	require.GreaterOrEqual(t, fl[1].T[0], ts[64]-1e-12)
+	require.LessOrEqual(t, fl[1].T[0], ts[66]+1e-12)
+}
+
+// A recording that starts in contact (the launcher or a racket still pushing the ball for
+// a few frames) loses those samples: they miss the free flight that follows.
+func TestTrimContactAtStart(t *testing.T) {
+	props, _ := ball.ByName("table-tennis")
+	const dt = 1.0 / 180
+	var ts []float64
+	var ps []ball.Vec
+	s := ball.State{P: ball.Vec{0, 3, 1.2}, V: ball.Vec{0, -4, 1}}
+	for i := 0; i < 80; i++ {
+		ts, ps = append(ts, float64(i)*dt), append(ps, s.P)
+		props.Step(&s, dt)
+	}
+	free := append([]ball.Vec(nil), ps...)
+	// the first two samples lag 9 and 8 mm behind the free flight (still being pushed):
+	// too little for the bounce detector's velocity jump, more than the trim's 6 mm
+	ps[0][1] += 0.009
+	ps[1][1] += 0.008
+	fl, _, bounces, _ := cutFlights(ts, ps, CutConfig{}.withDefaults())
+	require.Equal(t, 0, bounces)
+	require.Len(t, fl, 1)
+	require.InDelta(t, ts[2], fl[0].T[0], 1e-12)
+	// a free flight keeps its first sample
+	fl, _, _, _ = cutFlights(ts, free, CutConfig{}.withDefaults())
+	require.InDelta(t, ts[0], fl[0].T[0], 1e-12)
+}

@@ -54,6 +54,9 @@ func init() {
 		seed                                                         uint64
 		asJSON                                                       bool
 		stride, noise, minCover, flowNoise, spinPrior, refQ, refEstQ float64
+		estQ, sampleQ, estSpinStd                                    float64
+		estSpin                                                      bool
+		sel                                                          selectFlags
 	)
 	eval := &cobra.Command{
 		Use:   "eval",
@@ -109,6 +112,7 @@ gain from it.`,
 			props := m.Meta.Ball
 			var src string
 			var read *forecast.ReadReport
+			var cut forecast.CutConfig
 			if scenario != "" {
 				s, err := sim.Lookup(scenario)
 				if err != nil {
@@ -131,11 +135,16 @@ gain from it.`,
 				}
 			} else {
 				if ballName == "" {
-					return fmt.Errorf("--trajectories needs --ball (one of %s)", strings.Join(ball.SetNames(), ", "))
+					return fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
 				}
-				if props, err = ball.ByName(ballName); err != nil {
-					return fmt.Errorf("--ball: %w", err)
+				if props, err = loadBall(ballName); err != nil {
+					return err
 				}
+				fs, err := sel.parse()
+				if err != nil {
+					return err
+				}
+				cut.Select = fs
 				if !(stride > 0) {
 					return fmt.Errorf("--stride %v: want > 0", stride)
 				}
@@ -144,7 +153,7 @@ gain from it.`,
 				if !(minCover >= atS-1e-9 && minCover <= span+1e-9) {
 					return fmt.Errorf("--min-cover-s %v: want %g–%g s (the scores at %g s ahead need a truth there; the horizon ends at %g s)", minCover, atS, span, atS, span)
 				}
-				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				flights, rep, err := forecast.ReadFlights(trajectories, cut)
 				if err != nil {
 					return err
 				}
@@ -171,13 +180,13 @@ gain from it.`,
 			if err != nil {
 				return failed(err)
 			}
-			phys, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons})
+			phys, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons, ProcessNoise: sampleQ})
 			if err != nil {
-				return failed(err)
+				return err
 			}
-			est, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise}, props)
+			est, err := perception.NewEstimator(perception.EstimatorConfig{NoiseStd: noise, ProcessNoise: estQ, EstimateSpin: estSpin, SpinPriorStd: estSpinStd}, props)
 			if err != nil {
-				return failed(err)
+				return err
 			}
 			ps, err := forecast.Evaluate("physics", phys, est, windows, ecfg)
 			if err != nil {
@@ -233,7 +242,7 @@ gain from it.`,
 	fl.IntVar(&n, "n", 500, "simulated throws (one forecast each)")
 	fl.Uint64Var(&seed, "seed", 1001, "seed of the throws and of the samplers (use one the model was not trained with)")
 	fl.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
-	fl.StringVar(&ballName, "ball", "", "ball set (required with --trajectories; overrides the scenario's)")
+	fl.StringVar(&ballName, "ball", "", "ball set (required with --trajectories; overrides the scenario's); with --trajectories also a ball YAML file (catch fit ball --out)")
 	fl.Float64Var(&stride, "stride", 0.05, "seconds between forecasts along a recorded flight")
 	fl.Float64Var(&minCover, "min-cover-s", 0.3, "recorded flights: forecast where the flight lasts at least this long after Now, 0.3 s (the scores at 0.3 s ahead need a truth) to the horizon's end (bounces end flights before 0.6 s); the energy score covers the part the flight covers")
 	fl.Float64Var(&noise, "noise-m", 0.003, "observation noise σ the baseline's estimator assumes for recorded flights, m")
@@ -246,7 +255,12 @@ gain from it.`,
 	fl.Float64Var(&spinPrior, "spin-prior", 0, "add the physics-spin reference row: an estimator that tracks the spin with this prior σ, rad/s (0: no row)")
 	fl.Float64Var(&refQ, "ref-process-noise", 0.03, "white acceleration density of the physics-spin row's samples, m/s²/√Hz (negative: none)")
 	fl.Float64Var(&refEstQ, "ref-estimator-noise", perception.DefaultProcessNoise, "process noise of the physics-spin row's estimator, m/s²/√Hz (lower: a longer memory)")
+	fl.BoolVar(&estSpin, "estimate-spin", false, "the baseline's estimator tracks the spin too (an EKF of position, velocity and spin)")
+	fl.Float64Var(&estSpinStd, "spin-std", perception.DefaultSpinPriorStd, "with --estimate-spin: the spin's prior σ per axis, rad/s")
+	fl.Float64Var(&estQ, "process-noise", perception.DefaultProcessNoise, "the baseline's estimator: white acceleration density, m/s²/√Hz")
+	fl.Float64Var(&sampleQ, "sample-noise", forecast.DefaultProcessNoise, "the baseline's samples: white acceleration density along each flight, m/s²/√Hz (negative: none)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	sel.add(fl)
 	parent.AddCommand(eval)
 	root.AddCommand(parent)
 }
