@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"time"
 
@@ -173,6 +174,15 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 	if sclk != nil {
 		io.DriveClock(sclk)
 	}
+	// RViz draws the robot from robot_description and the TF this node
+	// publishes (publishViz).
+	urdf := robot.ShippedURDF()
+	if cfg.Robot.URDF != "" {
+		if urdf, err = os.ReadFile(cfg.Robot.URDF); err != nil {
+			return nil, fmt.Errorf("robot.urdf: %w", err)
+		}
+	}
+	io.SetRobotDescription(string(urdf))
 	if len(io.Joints()) != rob.Chain.DOF() {
 		return nil, fmt.Errorf("node.ros.joint_names: %d names for a %d-joint chain", len(io.Joints()), rob.Chain.DOF())
 	}
@@ -298,6 +308,9 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 	var ts control.TickState
 	var acked uint64
 	var pose robot.Pose
+	arm := control.ArmState{Q: make([]float64, n.rob.Chain.DOF()), Qd: make([]float64, n.rob.Chain.DOF())}
+	var jointQ []float64
+	var frames []ros.Frame
 	for {
 		select {
 		case <-ctx.Done():
@@ -321,6 +334,7 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 			path := predictPath(ts.Ball.State, &n.props, 25, 0.04)
 			n.IO.PublishForecast(forecastMarkers(frame, now, &ts.Ball, path))
 		}
+		n.publishTF(now, &arm, &jointQ, &frames)
 		n.rob.Chain.FK(ts.Cmd.Q, &pose)
 		plan := []visualization_msgs.Marker{
 			ros.Marker(frame, "head_target", 0, visualization_msgs.Marker_SPHERE, now, 0.16, ros.ColorHead, [][3]float64{pose.P}),
@@ -334,6 +348,21 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 			n.IO.PublishDiagnostics(n.diagnostics(now, &ts))
 		}
 	}
+}
+
+// publishTF publishes the transform of every joint of the robot's tree at
+// the latest measured joint state (the rest pose before the first one).
+func (n *ControllerNode) publishTF(now time.Time, arm *control.ArmState, q *[]float64, frames *[]ros.Frame) {
+	n.IO.ReadState(arm)
+	m := n.rob.Model
+	*q = m.JointValues(n.rob.Chain, arm.Q, *q)
+	*frames = (*frames)[:0]
+	for i := range m.Joints {
+		j := &m.Joints[i]
+		p := j.Transform((*q)[i])
+		*frames = append(*frames, ros.Frame{Parent: j.Parent, Child: j.Child, P: p.P, Q: p.Quaternion()})
+	}
+	n.IO.PublishTF(now, *frames)
 }
 
 // Stats returns the loop's statistics with the joint-state counters.

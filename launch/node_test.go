@@ -249,6 +249,53 @@ func TestTopicsReadByRostopic(t *testing.T) {
 	}
 }
 
+// TestRobotDescriptionAndTF: the controller node puts its URDF on the
+// master as robot_description and publishes a transform for every joint of
+// the robot's tree on tf, which Debian's rostopic reads.
+func TestRobotDescriptionAndTF(t *testing.T) {
+	r := newRig(t, sharedMaster(t), nil)
+	r.startArm()
+	stop := make(chan struct{})
+	defer close(stop)
+	go r.publishStates(stop, nil)
+	urdf, err := r.arm.ParamGetString(r.ns + "/robot_description")
+	require.NoError(t, err)
+	require.Equal(t, string(robot.ShippedURDF()), urdf)
+
+	var msg struct {
+		Transforms []struct {
+			Header struct {
+				FrameID string `yaml:"frame_id"`
+			} `yaml:"header"`
+			Child     string `yaml:"child_frame_id"`
+			Transform struct {
+				Translation struct{ X, Y, Z float64 }    `yaml:"translation"`
+				Rotation    struct{ X, Y, Z, W float64 } `yaml:"rotation"`
+			} `yaml:"transform"`
+		} `yaml:"transforms"`
+	}
+	out := rostopic(t, r.uri, 30*time.Second, "echo", "-n", "1", r.ns+"/tf")
+	require.NoError(t, yaml.Unmarshal([]byte(strings.TrimSuffix(strings.TrimSpace(out), "---")), &msg), out)
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	require.Len(t, msg.Transforms, len(rob.Model.Joints), "one transform per joint")
+	children := map[string]string{}
+	for _, tf := range msg.Transforms {
+		children[tf.Child] = tf.Header.FrameID
+		q := tf.Transform.Rotation
+		require.InDelta(t, 1, q.X*q.X+q.Y*q.Y+q.Z*q.Z+q.W*q.W, 1e-6, "unit quaternion")
+		if tf.Child == "head" {
+			require.Equal(t, "flange", tf.Header.FrameID)
+			require.InDelta(t, 0.25, tf.Transform.Translation.X, 1e-9, "the head sits 0.25 m out from the flange")
+		}
+	}
+	for _, l := range rob.Model.Links {
+		if l.Name != rob.Model.Root {
+			require.Contains(t, children, l.Name, "every link has a transform")
+		}
+	}
+}
+
 func durNow(r *rig) time.Duration {
 	var ts control.TickState
 	r.node.Loop.Latest(&ts)

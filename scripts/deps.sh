@@ -66,6 +66,7 @@ APT_PACKAGES=(
   python3-visualization-msgs
   python3-diagnostic-msgs
   python3-rosgraph-msgs
+  python3-tf2-msgs
   # Headless Chromium: the trial viewer's test loads the page, screenshots it and checks it.
   chromium
 )

@@ -18,6 +18,7 @@ type Topics struct {
 	Observation string `yaml:"observation"`  // geometry_msgs/PointStamped, default /ball/observation
 	BallState   string `yaml:"ball_state"`   // nav_msgs/Odometry, default /ball/state
 	Plan        string `yaml:"plan"`         // visualization_msgs/MarkerArray, default /catch/plan
+	TF          string `yaml:"tf"`           // tf2_msgs/TFMessage of every robot link, default /tf
 	Forecast    string `yaml:"forecast"`     // visualization_msgs/MarkerArray, default /catch/forecast
 	Diagnostics string `yaml:"diagnostics"`  // diagnostic_msgs/DiagnosticArray, default /diagnostics
 	EStop       string `yaml:"estop"`        // std_msgs/Bool, default /catch/estop
@@ -112,6 +113,7 @@ func (c Config) WithDefaults() Config {
 	def(&t.Observation, "ball/observation")
 	def(&t.BallState, "ball/state")
 	def(&t.Plan, "catch/plan")
+	def(&t.TF, "tf")
 	def(&t.Forecast, "catch/forecast")
 	def(&t.Diagnostics, "diagnostics")
 	def(&t.EStop, "catch/estop")

@@ -2,11 +2,13 @@ package ros
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +38,19 @@ type Conn struct {
 	connectedCh chan struct{}
 	once        sync.Once
 
+	params map[string]string // set on the master at every registration
+
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// SetParam sets a string parameter on the master each time the node
+// registers (also after a master restart); call before Start.
+func (c *Conn) SetParam(key, value string) {
+	if c.params == nil {
+		c.params = map[string]string{}
+	}
+	c.params[key] = value
 }
 
 type subSpec struct {
@@ -271,6 +284,15 @@ func (c *Conn) connect() error {
 			return fail(fmt.Errorf("ros: subscriber %s: %w", s.topic, err))
 		}
 		subs = append(subs, gs)
+	}
+	for k, v := range c.params {
+		// goroslib writes strings into XML-RPC unescaped; escape them here
+		// so that a value holding XML (a URDF) arrives intact.
+		var esc strings.Builder
+		_ = xml.EscapeText(&esc, []byte(v))
+		if err := n.ParamSetString(k, esc.String()); err != nil {
+			return fail(fmt.Errorf("ros: parameter %s: %w", k, err))
+		}
 	}
 	c.node = n
 	c.subsLive = subs

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/nav_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/tf2_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/trajectory_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/visualization_msgs"
 
@@ -53,7 +54,7 @@ type ControllerIO struct {
 	cmds  *cmdQueue
 	wake  chan struct{}
 
-	cmdPub, ballPub, planPub, fcPub, diagPub, armedPub, dryPub *Publisher
+	cmdPub, ballPub, planPub, fcPub, diagPub, armedPub, dryPub, tfPub *Publisher
 
 	// sending: commands go to the command topic; otherwise to the dry-run
 	// topic (counted in withheld).
@@ -104,6 +105,7 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	}
 	c.ballPub = conn.Publish(t.BallState, &nav_msgs.Odometry{}, false)
 	c.planPub = conn.Publish(t.Plan, &visualization_msgs.MarkerArray{}, false)
+	c.tfPub = conn.Publish(t.TF, &tf2_msgs.TFMessage{}, false)
 	c.fcPub = conn.Publish(t.Forecast, &visualization_msgs.MarkerArray{}, false)
 	c.diagPub = conn.Publish(t.Diagnostics, &diagnostic_msgs.DiagnosticArray{}, false)
 	c.armedPub = conn.Publish(t.Armed, &std_msgs.Header{}, true)
@@ -135,6 +137,32 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	})
 	return c, nil
 }
+
+// Frame is one transform of the robot's tree for TF: Child's frame in
+// Parent's, rotation as a unit quaternion (x, y, z, w).
+type Frame struct {
+	Parent, Child string
+	P             [3]float64
+	Q             [4]float64
+}
+
+// PublishTF publishes the frames as one tf2_msgs/TFMessage on the TF topic.
+func (c *ControllerIO) PublishTF(stamp time.Time, frames []Frame) {
+	m := &tf2_msgs.TFMessage{Transforms: make([]geometry_msgs.TransformStamped, len(frames))}
+	for i, f := range frames {
+		ts := &m.Transforms[i]
+		ts.Header = std_msgs.Header{Stamp: stamp, FrameId: f.Parent}
+		ts.ChildFrameId = f.Child
+		ts.Transform.Translation = geometry_msgs.Vector3{X: f.P[0], Y: f.P[1], Z: f.P[2]}
+		ts.Transform.Rotation = geometry_msgs.Quaternion{X: f.Q[0], Y: f.Q[1], Z: f.Q[2], W: f.Q[3]}
+	}
+	c.tfPub.Write(m)
+}
+
+// SetRobotDescription puts the robot's URDF on the master as the
+// robot_description parameter (RViz's RobotModel reads it); call before
+// Start.
+func (c *ControllerIO) SetRobotDescription(urdf string) { c.conn.SetParam("robot_description", urdf) }
 
 // SetHooks sets the input callbacks; call before Start.
 func (c *ControllerIO) SetHooks(h Hooks) { c.hooks = h }

@@ -244,7 +244,11 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := writeTrialsCSV(filepath.Join(opts.Out, "trials.csv"), r); err != nil {
 		return nil, err
 	}
-	plots, err := writePlots(r, opts)
+	pics, err := tracePictures(r, opts, scs, pictureTrials)
+	if err != nil {
+		return nil, err
+	}
+	plots, err := writePlots(r, opts, pics)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func TestBinsCoverEveryCatchableThrowAndOutputsCarryProvenance(t *testing.T) {
 	report, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	for _, want := range []string{"How this differs from the paper", "Why throws were missed", "steps over the 4 ms tick",
-		"success_vs_yaw_hand-lob.png", "Provenance: "} {
+		"success_vs_yaw_hand-lob.png", "trials_3d_nominal.png", "trials_3d_hand-lob.png", "Provenance: "} {
 		require.Contains(t, string(report), want)
 	}
 }

@@ -24,7 +24,7 @@ var palette = []color.Color{
 
 // writePlots writes the PNGs (each stamped with the run's provenance) and
 // returns their file names in report order.
-func writePlots(r *Results, opts Options) ([]string, error) {
+func writePlots(r *Results, opts Options, pics map[string][]pictureTrial) ([]string, error) {
 	var files []string
 	add := func(name string, p *plot.Plot, err error) error {
 		if err != nil {
@@ -55,6 +55,12 @@ func writePlots(r *Results, opts Options) ([]string, error) {
 		p, err = successBy(r, sc, "horizontal throw speed (m/s)", func(e *Entry) []Bin { return e.BySpeed }, speedBinMPS)
 		if err := add("success_vs_speed_"+sc+".png", p, err); err != nil {
 			return nil, err
+		}
+		if len(pics[sc]) > 0 {
+			p, err = picture3D(sc, pics[sc])
+			if err := add("trials_3d_"+sc+".png", p, err); err != nil {
+				return nil, err
+			}
 		}
 	}
 	p, err = modality(r)

@@ -67,20 +67,20 @@ func Report(r *Results, plots []string) string {
 		"results.json holds the deterministic results; compute times are machine-dependent and sit in timing.json. " +
 		"trials.csv has one row per trial (columns documented in package sim/bench, TrialColumns).\n\n")
 	for _, sc := range scenariosOf(r) {
-		fmt.Fprintf(&b, "## %s: success by yaw and by speed\n\n", sc)
+		fmt.Fprintf(&b, "## %s: success by yaw and by speed, and a few throws in 3-D\n\n", sc)
 		b.WriteString(BinTable(r, sc, "yaw (deg)", func(e *Entry) []Bin { return e.ByYaw }, yawBinDeg))
 		b.WriteString("\n")
 		b.WriteString(BinTable(r, sc, "horizontal speed (m/s)", func(e *Entry) []Bin { return e.BySpeed }, speedBinMPS))
 		b.WriteString("\n")
 		for _, p := range plots {
-			if p == "success_vs_yaw_"+sc+".png" || p == "success_vs_speed_"+sc+".png" {
+			if p == "success_vs_yaw_"+sc+".png" || p == "success_vs_speed_"+sc+".png" || p == "trials_3d_"+sc+".png" {
 				fmt.Fprintf(&b, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
 			}
 		}
 	}
 	b.WriteString("## Plots\n\n")
 	for _, p := range plots {
-		if strings.HasPrefix(p, "success_vs_") {
+		if strings.HasPrefix(p, "success_vs_") || strings.HasPrefix(p, "trials_3d_") {
 			continue
 		}
 		fmt.Fprintf(&b, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
