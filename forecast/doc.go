@@ -19,6 +19,12 @@
 //     the Föllmer-type choice (picked after training on held-out windows). A flow map of the
 //     probability-flow ODE, distilled from the drift, samples in 1–4 steps.
 //
+// Guarded combines the two: the interpolant where the window's condition lies inside the
+// model's training envelope (Meta.InRange: the 0.5–99.5% range of each condition coordinate
+// over the training windows, stored as CondLo/CondHi; CondMean ± 3σ for older models), the
+// physics baseline elsewhere. A learned model extrapolates badly to faster, slower or
+// harder-spinning balls than it saw; physics does not.
+//
 // Training (Train) runs in Go: datasets from simulated throws of a sim.Scenario
 // (SimWindows: the scenario's camera rate, noise, dropouts and latency) or from recorded
 // flights (ReadFlights: CSV with t or t_ns and x,y,z or x_m,y_m,z_m, or the project's trial

@@ -170,6 +170,21 @@ func (f *Interpolant) size(n int) {
 	f.x = make([]float64, n*d)
 }
 
+// Condition writes the raw condition (Fit.Cond) of an input into dst; false when the
+// history does not give one (the forecast would be ErrNoCondition).
+func (f *Interpolant) Condition(in *Input, dst []float64) bool {
+	meta := &f.m.Meta
+	fit, ok := FitWindow(&meta.Ball, meta.Fit, in.History, in.Now)
+	if !ok {
+		return false
+	}
+	fit.Cond(meta.Fit.MaxObs, dst)
+	return true
+}
+
+// Meta returns the model's metadata (read only).
+func (f *Interpolant) Meta() *Meta { return &f.m.Meta }
+
 // Forecast implements Forecaster.
 func (f *Interpolant) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) error {
 	meta := &f.m.Meta

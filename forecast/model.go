@@ -38,6 +38,11 @@ type Meta struct {
 	// CondMean and CondStd normalise the condition vector (length CondDim).
 	CondMean []float64 `json:"cond_mean"`
 	CondStd  []float64 `json:"cond_std"`
+	// CondLo and CondHi are the 0.5% and 99.5% quantiles of each condition coordinate over
+	// the training windows (raw units, see Fit.Cond): the training envelope InRange checks.
+	// Empty in models trained before they were stored: InRange then uses CondMean ± 3·CondStd.
+	CondLo []float64 `json:"cond_lo,omitempty"`
+	CondHi []float64 `json:"cond_hi,omitempty"`
 	// Scale is the per-coordinate scale of the residual (H×3, m): z = residual/scale.
 	Scale []float64 `json:"scale"`
 	// LatencyS is the observation latency of the training data, s.
@@ -76,6 +81,9 @@ func (m *Meta) Validate() error {
 	default:
 		return fmt.Errorf("diffusion %q, want %s or %s", m.Diffusion, DiffusionSigma, DiffusionFollmer)
 	}
+	if (len(m.CondLo) != 0 || len(m.CondHi) != 0) && (len(m.CondLo) != CondDim || len(m.CondHi) != CondDim) {
+		return fmt.Errorf("cond_lo/cond_hi have %d/%d values, want %d", len(m.CondLo), len(m.CondHi), CondDim)
+	}
 	if len(m.CondMean) != CondDim || len(m.CondStd) != CondDim {
 		return fmt.Errorf("cond_mean/cond_std have %d/%d values, want %d", len(m.CondMean), len(m.CondStd), CondDim)
 	}
@@ -97,6 +105,25 @@ func (m *Meta) Validate() error {
 		return fmt.Errorf("flow_steps = %d with s0 = %v, want 0..4 and s0 in (0, 1)", m.FlowSteps, m.S0)
 	}
 	return nil
+}
+
+// CondNames name the condition coordinates (Fit.Cond), for reports.
+var CondNames = [CondDim]string{"horizontal speed", "vertical speed", "extra accel x′", "extra accel y′", "extra accel z′", "window span", "window fill", "age", "fit rms"}
+
+// InRange reports whether a raw condition (Fit.Cond) lies inside the training envelope:
+// each coordinate within [CondLo − ½σ, CondHi + ½σ], or CondMean ± 3σ for models without
+// stored quantiles. When it does not, out is the first coordinate outside (else −1).
+func (m *Meta) InRange(cond []float64) (in bool, out int) {
+	for k := 0; k < CondDim; k++ {
+		lo, hi := m.CondMean[k]-3*m.CondStd[k], m.CondMean[k]+3*m.CondStd[k]
+		if len(m.CondLo) == CondDim && len(m.CondHi) == CondDim {
+			lo, hi = m.CondLo[k]-0.5*m.CondStd[k], m.CondHi[k]+0.5*m.CondStd[k]
+		}
+		if !(cond[k] >= lo && cond[k] <= hi) {
+			return false, k
+		}
+	}
+	return true, -1
 }
 
 func (m *Meta) normCond(c []float64) {

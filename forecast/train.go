@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sort"
 
 	"github.com/schollz/progressbar/v3"
 )
@@ -186,6 +187,15 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		m := s / float64(nTrain)
 		meta.CondMean[k] = m
 		meta.CondStd[k] = math.Max(math.Sqrt(math.Max(ss/float64(nTrain)-m*m, 0)), 1e-6)
+	}
+	meta.CondLo, meta.CondHi = make([]float64, CondDim), make([]float64, CondDim)
+	col := make([]float64, nTrain)
+	for k := 0; k < CondDim; k++ {
+		for i := 0; i < nTrain; i++ {
+			col[i] = ds.Cond[i*CondDim+k]
+		}
+		sort.Float64s(col)
+		meta.CondLo[k], meta.CondHi[k] = Quantile(col, 0.005), Quantile(col, 0.995)
 	}
 	for k := 0; k < d; k++ {
 		var ss float64

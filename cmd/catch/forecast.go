@@ -37,6 +37,13 @@ type forecastEval struct {
 	// ESRatio is the model's energy score over the baseline's on the common windows (below
 	// 1: the model is better).
 	ESRatio float64 `json:"energy_score_ratio"`
+	// Guarded is the interpolant where the window's condition lies inside the model's
+	// training envelope and the physics baseline elsewhere; GuardedRatio its energy score
+	// over the baseline's.
+	Guarded      forecast.Scores `json:"guarded"`
+	GuardedRatio float64         `json:"guarded_ratio"`
+	// Range splits the common windows by whether the condition lies inside the envelope.
+	Range rangeSplit `json:"range"`
 	// SpinRef (with --spin-prior) is the physics forecaster fed by an estimator that also
 	// tracks the spin: the Gaussian filter of the true flight model, a reference for what the
 	// observations say about spin. SpinRefRatio is its energy score over the baseline's.
@@ -192,6 +199,18 @@ gain from it.`,
 			if err != nil {
 				return failed(err)
 			}
+			gphys, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons, ProcessNoise: sampleQ})
+			if err != nil {
+				return err
+			}
+			guard, err := forecast.NewGuarded(f.Interpolant, gphys)
+			if err != nil {
+				return failed(err)
+			}
+			gs, err := forecast.Evaluate("guarded", guard, est, windows, ecfg)
+			if err != nil {
+				return failed(err)
+			}
 			var ref *forecast.Scores
 			if spinPrior > 0 {
 				rp, err := forecast.NewPhysics(props, forecast.PhysicsConfig{Horizons: m.Meta.Horizons, ProcessNoise: refQ})
@@ -208,7 +227,7 @@ gain from it.`,
 				}
 				ref = &rs
 			}
-			all := []*forecast.Scores{&ms, &ps}
+			all := []*forecast.Scores{&ms, &ps, &gs}
 			if ref != nil {
 				all = append(all, ref)
 			}
@@ -221,9 +240,11 @@ gain from it.`,
 				*s = forecast.Summarise(*s, keep)
 				s.Skipped = skipped
 			}
+			rs := splitByRange(f.Interpolant, windows, ms, ps, keep)
 			meth, k := f.Method()
 			res := forecastEval{Model: model, Source: src, Windows: len(windows), Sampler: meth, Steps: k, Read: read, Common: common,
-				Diffusion: m.Meta.Diffusion, Device: orCPU(device), Scores: ms, Physics: ps, ESRatio: ms.EnergyScore / ps.EnergyScore}
+				Diffusion: m.Meta.Diffusion, Device: orCPU(device), Scores: ms, Physics: ps, ESRatio: ms.EnergyScore / ps.EnergyScore,
+				Guarded: gs, GuardedRatio: gs.EnergyScore / ps.EnergyScore, Range: rs}
 			if ref != nil {
 				res.SpinRef, res.SpinRefRatio = ref, ref.EnergyScore/ps.EnergyScore
 			}
@@ -265,6 +286,52 @@ gain from it.`,
 	root.AddCommand(parent)
 }
 
+// rangeSplit scores the model and the baseline separately on the windows whose condition
+// lies inside and outside the model's training envelope.
+type rangeSplit struct {
+	In  rangePart `json:"in_range"`
+	Out rangePart `json:"out_of_range"`
+	// Outside counts the out-of-range windows by the first condition coordinate outside.
+	Outside map[string]int `json:"outside_by_coordinate,omitempty"`
+}
+
+type rangePart struct {
+	Windows int     `json:"windows"`
+	ModelES float64 `json:"interpolant_energy_score_m"`
+	PhysES  float64 `json:"physics_energy_score_m"`
+	Ratio   float64 `json:"energy_score_ratio"`
+	ModelC9 float64 `json:"interpolant_coverage90"`
+	PhysC9  float64 `json:"physics_coverage90"`
+}
+
+func splitByRange(it *forecast.Interpolant, windows []forecast.Window, ms, ps forecast.Scores, common func(int) bool) rangeSplit {
+	inRange := make([]bool, len(windows))
+	out := rangeSplit{Outside: map[string]int{}}
+	cond := make([]float64, forecast.CondDim)
+	for i := range windows {
+		w := &windows[i]
+		if !common(i) || !it.Condition(&forecast.Input{Now: w.Now, History: w.History}, cond) {
+			continue
+		}
+		ok, k := it.Meta().InRange(cond)
+		inRange[i] = ok
+		if !ok {
+			out.Outside[forecast.CondNames[k]]++
+		}
+	}
+	part := func(in bool) rangePart {
+		keep := func(i int) bool { return common(i) && inRange[i] == in }
+		m, p := forecast.Summarise(ms, keep), forecast.Summarise(ps, keep)
+		r := rangePart{Windows: m.Windows, ModelES: m.EnergyScore, PhysES: p.EnergyScore, ModelC9: m.Cov90, PhysC9: p.Cov90}
+		if p.EnergyScore > 0 {
+			r.Ratio = m.EnergyScore / p.EnergyScore
+		}
+		return r
+	}
+	out.In, out.Out = part(true), part(false)
+	return out
+}
+
 func orCPU(d string) string {
 	if d == "" {
 		return "cpu"
@@ -288,7 +355,7 @@ func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
 			r.Read.FilesRead, r.Read.Files, len(r.Read.Skipped), r.Read.Rows, r.Read.Duplicates, r.Read.OutOfOrder, r.Read.Pieces, r.Read.ShortPieces, r.Read.Gaps, r.Read.Bounces, r.Read.Accel[0], r.Read.Accel[1], r.Read.Accel[2])
 	}
 	fmt.Fprintf(w, "%-12s %8s %24s %18s %18s %9s %9s %8s\n", "", "ES m", "CRPS@0.3s x,y,z mm", "cov50@0.3s", "cov90@0.3s", "mean err", "ms/fc", "skipped")
-	rows := []forecast.Scores{r.Scores, r.Physics}
+	rows := []forecast.Scores{r.Scores, r.Physics, r.Guarded}
 	if r.SpinRef != nil {
 		rows = append(rows, *r.SpinRef)
 	}
@@ -297,7 +364,23 @@ func printForecastEval(w io.Writer, r *forecastEval, asJSON bool) error {
 			s.CRPS[0]*1000, s.CRPS[1]*1000, s.CRPS[2]*1000, s.Cov50, s.Cov90, s.MeanErr*1000, s.MSPerForecast, s.Skipped)
 	}
 	fmt.Fprintf(w, "energy score over %.2f s (model) / %.2f s (physics) of horizon on average\n", r.Scores.Horizon, r.Physics.Horizon)
-	fmt.Fprintf(w, "energy score ratio model/physics: %.3f\n", r.ESRatio)
+	fmt.Fprintf(w, "energy score ratio model/physics: %.3f; guarded/physics: %.3f\n", r.ESRatio, r.GuardedRatio)
+	for _, p := range []struct {
+		name string
+		r    rangePart
+	}{{"inside", r.Range.In}, {"outside", r.Range.Out}} {
+		fmt.Fprintf(w, "condition %s the model's training envelope: %d windows, energy score model %.4f / physics %.4f = %.3f, cov90 %.3f / %.3f\n",
+			p.name, p.r.Windows, p.r.ModelES, p.r.PhysES, p.r.Ratio, p.r.ModelC9, p.r.PhysC9)
+	}
+	if len(r.Range.Outside) > 0 {
+		var parts []string
+		for _, k := range forecast.CondNames {
+			if n := r.Range.Outside[k]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		fmt.Fprintf(w, "outside by first coordinate: %s\n", strings.Join(parts, ", "))
+	}
 	if r.SpinRef != nil {
 		fmt.Fprintf(w, "energy score ratio physics-spin/physics: %.3f\n", r.SpinRefRatio)
 	}

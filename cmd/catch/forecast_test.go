@@ -146,6 +146,10 @@ func recordedEval(t *testing.T, model string) {
 	require.Equal(t, res.Common, res.Scores.Windows)
 	require.Equal(t, res.Common, res.Physics.Windows)
 	require.InDelta(t, res.Scores.EnergyScore/res.Physics.EnergyScore, res.ESRatio, 1e-12)
+	// the guarded row and the split by the model's training envelope cover the same windows
+	require.Equal(t, res.Common, res.Guarded.Windows)
+	require.Equal(t, res.Common, res.Range.In.Windows+res.Range.Out.Windows)
+	require.InDelta(t, res.Guarded.EnergyScore/res.Physics.EnergyScore, res.GuardedRatio, 1e-12)
 	for _, s := range []float64{res.Scores.EnergyScore, res.Physics.EnergyScore, res.Scores.MeanErr, res.Physics.Cov90} {
 		require.False(t, math.IsNaN(s))
 	}
