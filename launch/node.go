@@ -197,7 +197,7 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 		if nc.Lockstep {
 			clockName = "lockstep"
 		}
-		rec = NewRecorder(io, clk, w, triallog.Throw{Source: "ros", Controller: controller, Clock: clockName,
+		rec = NewRecorder(io, clk, w, triallog.Throw{Source: "ros", Controller: controller, Run: triallog.NewRunID(), Clock: clockName,
 			PeriodNS: int64(nc.Loop.Period()), Joints: io.Joints(), Ball: nc.Ball}, log)
 		armIO = rec
 	}

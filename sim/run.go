@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -37,11 +38,11 @@ type RunOptions struct {
 	// buffer its samples go to (forecast.NewBuffer); the controller sees
 	// them as Input.Forecast.
 	NewForecaster func() (Forecaster, control.Forecast, error)
-	// Log, when set, receives one JSON line per trial, in trial order
-	// (each line is a single Write, so a crash loses at most the trials in
-	// flight): the TrialResult fields plus "controller", "seed" and, when
-	// set, "provenance" (Provenance).
-	Log io.Writer
+	// Log, when set, receives one JSON line per trial (a LogRecord), in
+	// trial order (each line is a single Write, so a crash loses at most
+	// the trials in flight). RunID names the run in each record.
+	Log   io.Writer
+	RunID string
 	// Provenance is written into every log line (package
 	// internal/provenance's Record, or any JSON-encodable value).
 	Provenance any
@@ -117,6 +118,10 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	}
 	workers = min(workers, opts.Trials)
 	start := time.Now()
+	fidelity := opts.Fidelity
+	if fidelity == "" {
+		fidelity = "state"
+	}
 	results := make([]TrialResult, opts.Trials)
 	stepMS := make([][]float64, workers)
 	ctrlName := ""
@@ -165,12 +170,6 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		worlds[k], ctrls[k] = w, c
 		ctrlName = c.Name()
 	}
-	type logLine struct {
-		Controller string `json:"controller"`
-		Seed       uint64 `json:"seed"`
-		*TrialResult
-		Provenance any `json:"provenance,omitempty"`
-	}
 	for k := range workers {
 		wg.Add(1)
 		go func(k int) {
@@ -191,7 +190,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 				err := RunTrial(w, c, opts.Scenario, opts.Seed, i, res)
 				var line []byte
 				if err == nil && opts.Log != nil {
-					line, err = json.Marshal(logLine{Controller: c.Name(), Seed: opts.Seed, TrialResult: res, Provenance: opts.Provenance})
+					line, err = json.Marshal(LogRecord{Run: opts.RunID, Controller: c.Name(), Seed: opts.Seed, Fidelity: fidelity, TrialResult: *res, Provenance: opts.Provenance})
 					line = append(line, '\n')
 				}
 				mu.Lock()
@@ -240,14 +239,39 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	}
 	sum.Controller = ctrlName
 	sum.Scenario = opts.Scenario.Name
-	sum.Fidelity = "state"
-	if opts.Fidelity != "" {
-		sum.Fidelity = opts.Fidelity
-	}
+	sum.Fidelity = fidelity
 	sum.Seed = opts.Seed
 	sum.WallS = time.Since(start).Seconds()
 	sum.TrialsPerS = float64(opts.Trials) / sum.WallS
 	return sum, results, nil
+}
+
+// LogRecord is one line of a trial log of simulated trials ('catch sim
+// --log', 'catch ros-trials --log'): the trial's result and the run it came
+// from.
+type LogRecord struct {
+	Run        string `json:"run"`
+	Controller string `json:"controller"`
+	Seed       uint64 `json:"seed"`
+	Fidelity   string `json:"fidelity"`
+	TrialResult
+	Provenance any `json:"provenance,omitempty"`
+}
+
+// CheckLogLine accepts a line of such a log (a JSON object with a trial
+// index and a scenario): the check before appending to an existing file.
+func CheckLogLine(line []byte) error {
+	var h struct {
+		Trial    *int    `json:"trial"`
+		Scenario *string `json:"scenario"`
+	}
+	if err := json.Unmarshal(line, &h); err != nil {
+		return fmt.Errorf("not JSON (%v)", err)
+	}
+	if h.Trial == nil || h.Scenario == nil {
+		return errors.New(`not a trial record (no "trial" and "scenario")`)
+	}
+	return nil
 }
 
 // RunTrial samples throw i of the scenario for the seed and runs it in w.

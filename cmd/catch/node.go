@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/perception/camera"
 	"github.com/agilecatch/catch/robot"
@@ -217,17 +219,18 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			if trials < 0 || first < 0 || pause < 0 {
 				return fmt.Errorf("--trials, --first and --pause must not be negative")
 			}
-			var out *json.Encoder
+			var out io.Writer
 			if resultsPath == "-" {
-				out = json.NewEncoder(cmd.OutOrStdout())
+				out = cmd.OutOrStdout()
 			} else if resultsPath != "" {
-				fh, err := os.OpenFile(resultsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				w, err := triallog.Open(resultsPath, triallog.Options{NoSync: true, Check: sim.CheckLogLine})
 				if err != nil {
 					return fmt.Errorf("--results: %w", err)
 				}
-				defer fh.Close()
-				out = json.NewEncoder(fh)
+				defer w.Close()
+				out = w
 			}
+			runID := triallog.NewRunID()
 			log := nodeLogger()
 			var werr error
 			var done []sim.TrialResult
@@ -238,7 +241,11 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 					log.Info("throw", "trial", r.Index, "catchable", r.Catchable, "caught", r.Caught, "miss_m", r.MissDistanceM, "limit_violations", r.LimitViolations)
 					done = append(done, r)
 					if out != nil && werr == nil {
-						werr = out.Encode(r)
+						var line []byte
+						line, werr = json.Marshal(sim.LogRecord{Run: runID, Seed: seed, Fidelity: fidelity, TrialResult: r})
+						if werr == nil {
+							_, werr = out.Write(append(line, '\n'))
+						}
 					}
 				},
 			})

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
@@ -33,6 +35,11 @@ type rosTrialsExtra struct {
 	Namespace string            `json:"namespace"`
 	Lockstep  bool              `json:"lockstep"`
 	Loop      control.LoopStats `json:"controller_loop"`
+	// Requested is --trials; Partial is set when a node died or the run was
+	// stopped before all of them completed (the summary covers those that
+	// did).
+	Requested int  `json:"requested_trials"`
+	Partial   bool `json:"partial,omitempty"`
 	// ComputeMS above is the controller node's whole tick (read, estimate,
 	// controller, safety, write), not the controller step alone.
 	Note string `json:"note"`
@@ -84,22 +91,26 @@ same seed), plus the controller loop's statistics under "ros".`,
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, logPath: logPath, nice: niceness, lockstep: lockstep, fidelity: fidelity})
+			var log *triallog.Writer
+			if logPath != "" {
+				// Open before any node starts: a file that is not a sim trial
+				// log is refused here, not after the run.
+				if log, err = triallog.Open(logPath, triallog.Options{NoSync: true, Check: sim.CheckLogLine}); err != nil {
+					return fmt.Errorf("--log: %w", err)
+				}
+				defer log.Close()
+			}
+			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, log: log, nice: niceness, lockstep: lockstep, fidelity: fidelity})
 			if err != nil {
+				if sum.ROS.Partial {
+					// What completed before the failure still counts: print it,
+					// then fail.
+					_ = printROSTrials(cmd.OutOrStdout(), sum, asJSON)
+					fmt.Fprintf(cmd.ErrOrStderr(), "ros-trials: partial results: %d of %d trials completed\n", sum.Trials, trials)
+				}
 				return failed(err)
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(sum)
-			}
-			if err := printSummary(cmd.OutOrStdout(), sum.Summary, false); err != nil {
-				return err
-			}
-			l := sum.ROS.Loop
-			fmt.Fprintf(cmd.OutOrStdout(), "  controller loop: %d ticks, %d overruns, jitter p99 %.0f µs, %d safety interventions\n",
-				l.Ticks, l.Overruns, l.JitterUS.P99, l.Interventions.Total())
-			return nil
+			return printROSTrials(cmd.OutOrStdout(), sum, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -111,22 +122,38 @@ same seed), plus the controller loop's statistics under "ros".`,
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (simarm publishes noisy 3D observations) or camera (simarm publishes rendered images, node.camera: 640×512 by default; a third process, 'catch node perception', detects and triangulates)")
 	f.Float64Var(&pause, "pause", 0.1, "seconds between throws")
-	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file")
+	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file as each completes (the 'catch sim --log' format; another kind of file is refused)")
 	f.BoolVar(&lockstep, "lockstep", false, "simulated time: the simulated arm waits for the controller's command of each 4 ms tick, so results do not depend on the machine's load (default: real time)")
 	f.IntVar(&niceness, "nice", 0, "run the node processes under nice(1) with this niceness (negative needs root or CAP_SYS_NICE): real-time trials on a busy machine")
 	f.BoolVar(&keep, "keep-logs", false, "keep the nodes' logs (printed paths) even on success")
 	root.AddCommand(cmd)
 }
 
+func printROSTrials(w io.Writer, sum rosTrialsSummary, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	if err := printSummary(w, sum.Summary, false); err != nil {
+		return err
+	}
+	l := sum.ROS.Loop
+	fmt.Fprintf(w, "  controller loop: %d ticks, %d overruns, jitter p99 %.0f µs, %d safety interventions\n",
+		l.Ticks, l.Overruns, l.JitterUS.P99, l.Interventions.Total())
+	return nil
+}
+
 type rosTrialsOpts struct {
-	ctrl, scenario, cfgPath, logPath string
-	trials                           int
-	seed                             uint64
-	pause                            float64
-	keep                             bool
-	nice                             int
-	lockstep                         bool
-	fidelity                         string
+	ctrl, scenario, cfgPath string
+	log                     *triallog.Writer
+	trials                  int
+	seed                    uint64
+	pause                   float64
+	keep                    bool
+	nice                    int
+	lockstep                bool
+	fidelity                string
 }
 
 func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
@@ -237,46 +264,70 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 	defer saLog.Close()
 	saDone := make(chan error, 1)
 	go func() { saDone <- sa.Wait() }()
-	var runErr error
-	select {
-	case runErr = <-saDone:
-		if runErr != nil {
-			runErr = fmt.Errorf("simarm node failed (%v); its log:\n%s", runErr, tail(filepath.Join(dir, "simarm.log")))
+	// The simarm writes one line per throw as it lands; fol copies each to
+	// --log as it appears, so a node that dies loses nothing completed.
+	fol := &resultFollower{path: resultsPath, log: o.log, run: triallog.NewRunID(), ctrl: o.ctrl}
+	partial := func(err error) (rosTrialsSummary, error) {
+		if ferr := fol.poll(); ferr != nil {
+			err = fmt.Errorf("%w; and reading its results: %v", err, ferr)
 		}
-	case err := <-percDone:
-		_ = sa.Process.Signal(os.Interrupt)
-		<-saDone
-		stopCtl()
-		percDone <- err // for the deferred stop
-		return out, fmt.Errorf("perception node exited early (%v); its log:\n%s", err, tail(filepath.Join(dir, "perception.log")))
-	case err := <-ctlDone:
-		_ = sa.Process.Signal(os.Interrupt)
-		<-saDone
-		return out, fmt.Errorf("controller node exited early (%v); its log:\n%s", err, tail(filepath.Join(dir, "controller.log")))
-	case <-ctx.Done():
-		_ = sa.Process.Signal(os.Interrupt)
-		<-saDone
-		stopCtl()
-		return out, ctx.Err()
+		if len(fol.results) > 0 {
+			out.Summary = sim.Summarize(fol.results, nil)
+			out.Controller, out.Scenario, out.Fidelity, out.Seed = o.ctrl, fol.results[0].Scenario, o.fidelity, o.seed
+			out.ROS.Requested, out.ROS.Partial = o.trials, true
+			out.ROS.Master, out.ROS.Namespace, out.ROS.Lockstep = master, ns, o.lockstep
+			out.WallS = time.Since(start).Seconds()
+			out.ROS.Note = fmt.Sprintf("partial: %d of %d trials completed before the failure", len(fol.results), o.trials)
+		}
+		return out, err
+	}
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	var runErr error
+wait:
+	for {
+		select {
+		case <-poll.C:
+			if err := fol.poll(); err != nil {
+				_ = sa.Process.Signal(os.Interrupt)
+				<-saDone
+				stopCtl()
+				return partial(err)
+			}
+		case runErr = <-saDone:
+			if runErr != nil {
+				runErr = fmt.Errorf("simarm node failed (%v); its log:\n%s", runErr, tail(filepath.Join(dir, "simarm.log")))
+			}
+			break wait
+		case err := <-percDone:
+			_ = sa.Process.Signal(os.Interrupt)
+			<-saDone
+			stopCtl()
+			percDone <- err // for the deferred stop
+			return partial(fmt.Errorf("perception node exited early (%v); its log:\n%s", err, tail(filepath.Join(dir, "perception.log"))))
+		case err := <-ctlDone:
+			_ = sa.Process.Signal(os.Interrupt)
+			<-saDone
+			return partial(fmt.Errorf("controller node exited early (%v); its log:\n%s", err, tail(filepath.Join(dir, "controller.log"))))
+		case <-ctx.Done():
+			_ = sa.Process.Signal(os.Interrupt)
+			<-saDone
+			stopCtl()
+			return partial(ctx.Err())
+		}
 	}
 	if err := stopCtl(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("controller node: %w; its log:\n%s", err, tail(filepath.Join(dir, "controller.log")))
 	}
 	if runErr != nil {
-		return out, runErr
+		return partial(runErr)
 	}
-	results, err := readResults(resultsPath)
-	if err != nil {
-		return out, err
+	if err := fol.poll(); err != nil {
+		return partial(err)
 	}
+	results := fol.results
 	if len(results) != o.trials {
-		return out, fmt.Errorf("simarm reported %d of %d throws", len(results), o.trials)
-	}
-	if o.logPath != "" {
-		b, _ := os.ReadFile(resultsPath)
-		if err := appendFile(o.logPath, b); err != nil {
-			return out, fmt.Errorf("--log: %w", err)
-		}
+		return partial(fmt.Errorf("simarm reported %d of %d throws", len(results), o.trials))
 	}
 	b, err := os.ReadFile(statsPath)
 	if err != nil {
@@ -292,6 +343,7 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 	out.WallS = time.Since(start).Seconds()
 	out.TrialsPerS = float64(o.trials) / out.WallS
 	out.ROS.Master, out.ROS.Namespace = master, ns
+	out.ROS.Requested = o.trials
 	out.ROS.Note = "compute_ms is the controller node's whole loop tick; trials run in real time"
 	if o.lockstep {
 		out.ROS.Note = "compute_ms is the controller node's whole loop tick; lockstep: simulated time paced by the controller's answers"
@@ -303,33 +355,54 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 	return out, nil
 }
 
-func readResults(path string) ([]sim.TrialResult, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("simarm results: %w", err)
-	}
-	defer f.Close()
-	var out []sim.TrialResult
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r sim.TrialResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("simarm results: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
+// resultFollower reads the simarm's results file as it grows: each complete
+// line is a trial, kept in results and appended to log (with this run's id
+// and the controller) at once.
+type resultFollower struct {
+	path      string
+	off       int64
+	log       *triallog.Writer
+	run, ctrl string
+	results   []sim.TrialResult
 }
 
-func appendFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+func (r *resultFollower) poll() error {
+	f, err := os.Open(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no throw has landed yet
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("simarm results: %w", err)
 	}
 	defer f.Close()
-	_, err = f.Write(b)
-	return err
+	b, err := io.ReadAll(io.NewSectionReader(f, r.off, 1<<40))
+	if err != nil {
+		return fmt.Errorf("simarm results: %w", err)
+	}
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil // a line being written: the next poll reads it whole
+		}
+		line := b[:i]
+		b = b[i+1:]
+		r.off += int64(i + 1)
+		var rec sim.LogRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return fmt.Errorf("simarm results line %d: %w", len(r.results)+1, err)
+		}
+		r.results = append(r.results, rec.TrialResult)
+		if r.log != nil {
+			rec.Run, rec.Controller = r.run, r.ctrl
+			out, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			if _, err := r.log.Write(append(out, '\n')); err != nil {
+				return fmt.Errorf("--log: %w", err)
+			}
+		}
+	}
 }
 
 func tail(path string) string {

@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/sim"
 )
 
 // TestMain lets the test binary stand in for catch when ros-trials starts
@@ -72,5 +79,97 @@ func rosTrialsHold(t *testing.T, lockstep bool) {
 	require.Greater(t, got.ROS.Loop.Ticks, uint64(250))
 	if lockstep {
 		require.Zero(t, got.ROS.Loop.Interventions.StaleJoints, "in lockstep every tick has its joint state")
+	}
+}
+
+// childPID returns the pid of this process's child whose command line
+// holds all of words (a node process that ros-trials started), or 0.
+func childPID(t *testing.T, words ...string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses: state, ppid.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		all := true
+		for _, w := range words {
+			all = all && bytes.Contains(cmdline, []byte(w+"\x00"))
+		}
+		if all {
+			return pid
+		}
+	}
+	return 0
+}
+
+// TestROSTrialsNodeDies kills the controller node (SIGKILL) once the first
+// trial has landed: every trial completed before that is already in --log
+// (with the run id, controller and seed), and ros-trials prints the partial
+// summary and exits 1. The old code wrote --log only after a clean end and
+// reported nothing.
+func TestROSTrialsNodeDies(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	t.Setenv("CATCH_AS_BINARY", "1")
+	t.Setenv("CATCH_NODE_BINARY", self)
+	log := filepath.Join(t.TempDir(), "trials.jsonl")
+	var out bytes.Buffer
+	root.SetOut(&out)
+	defer root.SetOut(nil)
+	killed := make(chan int, 1)
+	go func() {
+		defer close(killed)
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(log); bytes.Count(b, []byte{'\n'}) >= 1 {
+				if pid := childPID(t, "node", "controller"); pid != 0 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					killed <- pid
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	code := run([]string{"ros-trials", "--controller", "hold", "--scenario", "nominal", "--trials", "12", "--seed", "3", "--pause", "0.05", "--json", "--log", log})
+	os.Unsetenv("CATCH_AS_BINARY")
+	require.NotZero(t, <-killed, "the controller node was found and killed")
+	require.Equal(t, 1, code, out.String())
+	var got struct {
+		Controller string `json:"controller"`
+		Trials     int    `json:"trials"`
+		ROS        struct {
+			Requested int  `json:"requested_trials"`
+			Partial   bool `json:"partial"`
+		} `json:"ros"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &got), out.String())
+	require.True(t, got.ROS.Partial)
+	require.Equal(t, 12, got.ROS.Requested)
+	require.GreaterOrEqual(t, got.Trials, 1)
+	require.Less(t, got.Trials, 12)
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	require.Len(t, lines, got.Trials, "every completed trial is in the log")
+	for i, l := range lines {
+		var r sim.LogRecord
+		require.NoError(t, json.Unmarshal(l, &r))
+		require.Equal(t, i, r.Index)
+		require.Equal(t, "hold", r.Controller)
+		require.Equal(t, uint64(3), r.Seed)
+		require.NotEmpty(t, r.Run)
 	}
 }

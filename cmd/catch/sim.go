@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
@@ -70,12 +71,14 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			var log io.Writer
 			if logPath != "" {
-				f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				// Append-only; a file that is not such a log is refused, a
+				// torn last line from a crash is cut (package triallog).
+				w, err := triallog.Open(logPath, triallog.Options{NoSync: true, Check: sim.CheckLogLine})
 				if err != nil {
 					return fmt.Errorf("--log: %w", err)
 				}
-				defer f.Close()
-				log = f
+				defer w.Close()
+				log = w
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
@@ -118,6 +121,7 @@ violations, modality, compute time per controller step and miss distances.`,
 				Log:           log,
 				Provenance:    record(&cfg, seed),
 				NewTracer:     newTracer,
+				RunID:         triallog.NewRunID(),
 				Progress:      bar,
 			})
 			if err != nil {
@@ -133,7 +137,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results)")
 	f.IntVar(&workers, "workers", 0, "parallel workers (default: all cores); results do not depend on it")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file, in trial order, with controller, seed and provenance")
+	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file, in trial order, with run id, controller, seed and provenance (a file that is not such a log is refused)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
 	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")

@@ -166,3 +166,49 @@ func TestSimTrace(t *testing.T) {
 	}
 	require.Positive(t, planned, "the MPC's plan knots are traced")
 }
+
+// TestSimLogAppendOnly: `sim --log` records carry the run id, controller
+// and seed; a torn last line left by a killed run is cut before the next
+// run appends (the old code glued two records into one invalid line); a
+// file that is not a sim trial log is refused with exit 2 and left as it
+// was (the old code appended to anything).
+func TestSimLogAppendOnly(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "trials.jsonl")
+	code, _ := runOut(t, "sim", "--controller", "hold", "--trials", "2", "--seed", "3", "--json", "--log", log)
+	require.Equal(t, 0, code)
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"run":"torn","controller":"hold","seed":3,"trial":`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	code, _ = runOut(t, "sim", "--controller", "hold", "--trials", "2", "--seed", "4", "--json", "--log", log)
+	require.Equal(t, 0, code)
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	require.Len(t, lines, 4, "the torn line is gone, four whole records")
+	var recs []sim.LogRecord
+	for _, l := range lines {
+		var r sim.LogRecord
+		require.NoError(t, json.Unmarshal(l, &r), "every line is one record: %s", l)
+		require.Equal(t, "hold", r.Controller)
+		require.NotEmpty(t, r.Run)
+		recs = append(recs, r)
+	}
+	require.Equal(t, []uint64{3, 3, 4, 4}, []uint64{recs[0].Seed, recs[1].Seed, recs[2].Seed, recs[3].Seed})
+	require.Equal(t, recs[0].Run, recs[1].Run)
+	require.NotEqual(t, recs[1].Run, recs[2].Run, "each run has its own id")
+
+	binary := make([]byte, 4986)
+	for i := range binary {
+		binary[i] = byte(i*7 + i/13)
+	}
+	bin := filepath.Join(dir, "model.bin")
+	require.NoError(t, os.WriteFile(bin, binary, 0o644))
+	code, _ = runOut(t, "sim", "--controller", "hold", "--trials", "1", "--log", bin)
+	require.Equal(t, 2, code)
+	got, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	require.Equal(t, binary, got, "a file that is not a trial log is never touched")
+}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"sync"
+	"time"
 )
 
 // Version is the format version written in each Throw.
@@ -21,6 +23,9 @@ type Throw struct {
 	// Source says where the run came from: "sim-over-ros" or "hardware".
 	Source     string `json:"source"`
 	Controller string `json:"controller"`
+	// Run identifies the run (NewRunID) that wrote the record: the lines of
+	// several runs appended to one file stay apart.
+	Run string `json:"run,omitempty"`
 	// Clock is "wall" (real time) or "lockstep" (joint-state stamps drive
 	// the loop clock).
 	Clock    string   `json:"clock"`
@@ -90,6 +95,10 @@ type Options struct {
 	// NoSync skips the fsync after each line (default: sync, so a power
 	// loss keeps every line that Append returned for).
 	NoSync bool
+	// Check, when set, says whether a complete line already in the file is
+	// a record of this log's kind; Open refuses a file whose first line
+	// fails it. Default: CheckThrow.
+	Check func(line []byte) error
 }
 
 // Writer appends JSON lines crash-safely (see the package doc).
@@ -100,9 +109,44 @@ type Writer struct {
 	path string
 }
 
-// Open opens path for appending (creating it), first cutting off a partial
-// last line that a crashed writer left.
+// maxLine bounds how much of an existing file Open reads to find its first
+// line or a torn tail (a throw of a minute at 250 Hz is about 5 MB).
+const maxLine = 64 << 20
+
+// CheckThrow accepts a Throw line: a JSON object with a version ("v" ≥ 1)
+// and ticks.
+func CheckThrow(line []byte) error {
+	var h struct {
+		V     int             `json:"v"`
+		Ticks json.RawMessage `json:"ticks"`
+	}
+	if err := json.Unmarshal(line, &h); err != nil {
+		return fmt.Errorf("not JSON (%v)", err)
+	}
+	if h.V < 1 || h.Ticks == nil {
+		return errors.New(`not a throw record (no "v" and "ticks")`)
+	}
+	return nil
+}
+
+// NewRunID returns an identifier for one run of a program writing a log:
+// UTC start time, process id and 32 random bits, so the records of runs
+// appended to one file stay apart.
+func NewRunID() string {
+	return fmt.Sprintf("%s-%d-%08x", time.Now().UTC().Format("20060102T150405Z"), os.Getpid(), rand.Uint32())
+}
+
+// Open opens path for appending (creating it). An existing non-empty file
+// must be a log of this kind: its first line must pass opt.Check, and a
+// partial last line (a crashed writer's) is cut off only when it looks like
+// the start of a JSON record; anything else is refused and left untouched.
 func Open(path string, opt Options) (*Writer, error) {
+	if opt.Check == nil {
+		opt.Check = CheckThrow
+	}
+	if err := inspect(path, opt.Check); err != nil {
+		return nil, err
+	}
 	if _, err := Repair(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -113,8 +157,82 @@ func Open(path string, opt Options) (*Writer, error) {
 	return &Writer{f: f, opt: opt, path: path}, nil
 }
 
+// inspect refuses an existing file that is not a regular file or whose
+// first complete line fails check.
+func inspect(path string, check func([]byte) error) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("trial log: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("trial log %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("trial log %s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	if st.Size() == 0 {
+		return nil
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	var line []byte
+	for len(bytes.TrimSpace(line)) == 0 {
+		line, err = readLine(br)
+		if err == io.EOF {
+			// No complete line: the whole file is a tail, which Repair
+			// judges (a torn first record, or not a log at all).
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("trial log %s: %w", path, err)
+		}
+	}
+	if err := check(line); err != nil {
+		return fmt.Errorf("trial log %s: %d bytes that are not a log of this kind: first line %v; refusing to append (choose another file)", path, st.Size(), err)
+	}
+	return nil
+}
+
+// readLine reads one line up to maxLine bytes; io.EOF when the input ends
+// before a newline.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		if err == nil {
+			return line, nil
+		}
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+		if len(line) > maxLine {
+			return nil, fmt.Errorf("a line longer than %d MiB", maxLine>>20)
+		}
+	}
+}
+
+// tornRecord reports whether tail can be the start of a line a Writer
+// wrote: JSON text starts with '{' and never holds a raw control byte.
+func tornRecord(tail []byte) bool {
+	if len(tail) == 0 || tail[0] != '{' {
+		return false
+	}
+	for _, c := range tail {
+		if c < 0x20 && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
 // Repair truncates path after its last newline and returns how many bytes
-// it cut (a torn line from a crash).
+// it cut: a torn line from a crash. It refuses (cutting nothing) when those
+// bytes do not look like the start of a JSON record, or exceed maxLine.
 func Repair(path string) (int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -128,7 +246,7 @@ func Repair(path string) (int64, error) {
 	size := st.Size()
 	end := size
 	buf := make([]byte, 64<<10)
-	for end > 0 {
+	for end > 0 && size-end <= maxLine {
 		n := int64(len(buf))
 		if n > end {
 			n = end
@@ -145,10 +263,49 @@ func Repair(path string) (int64, error) {
 	if end == size {
 		return 0, nil
 	}
+	if size-end > maxLine {
+		return 0, fmt.Errorf("trial log %s: no newline in its last %d MiB: not a trial log; refusing to cut it", path, maxLine>>20)
+	}
+	tail := make([]byte, size-end)
+	if _, err := f.ReadAt(tail, end); err != nil {
+		return 0, fmt.Errorf("trial log %s: %w", path, err)
+	}
+	if !tornRecord(tail) {
+		return 0, fmt.Errorf("trial log %s: its last %d bytes are not a torn JSON record: not a trial log; refusing to cut it", path, len(tail))
+	}
 	if err := f.Truncate(end); err != nil {
 		return 0, fmt.Errorf("trial log %s: cutting a torn last line: %w", path, err)
 	}
 	return size - end, f.Sync()
+}
+
+// Write writes p, which must be one whole JSON line (newline included), in
+// one write(2), then syncs unless Options.NoSync: a Writer is an io.Writer
+// for producers that encode their own lines.
+func (w *Writer) Write(p []byte) (int, error) {
+	if len(p) == 0 || p[len(p)-1] != '\n' || bytes.IndexByte(p[:len(p)-1], '\n') >= 0 {
+		return 0, fmt.Errorf("trial log %s: a write must be exactly one line", w.path)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.write(p)
+}
+
+func (w *Writer) write(b []byte) (int, error) {
+	if w.f == nil {
+		return 0, fmt.Errorf("trial log %s: closed", w.path)
+	}
+	// One write of the whole line: O_APPEND places it atomically at the end.
+	n, err := w.f.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("trial log %s: %w", w.path, err)
+	}
+	if !w.opt.NoSync {
+		if err := w.f.Sync(); err != nil {
+			return n, fmt.Errorf("trial log %s: %w", w.path, err)
+		}
+	}
+	return n, nil
 }
 
 // Append writes v as one JSON line.
@@ -160,19 +317,8 @@ func (w *Writer) Append(v any) error {
 	b = append(b, '\n')
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
-		return fmt.Errorf("trial log %s: closed", w.path)
-	}
-	// One write of the whole line: O_APPEND places it atomically at the end.
-	if _, err := w.f.Write(b); err != nil {
-		return fmt.Errorf("trial log %s: %w", w.path, err)
-	}
-	if !w.opt.NoSync {
-		if err := w.f.Sync(); err != nil {
-			return fmt.Errorf("trial log %s: %w", w.path, err)
-		}
-	}
-	return nil
+	_, err = w.write(b)
+	return err
 }
 
 // Close closes the file.

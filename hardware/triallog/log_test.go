@@ -2,6 +2,7 @@ package triallog
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -128,4 +129,70 @@ func TestScanSkipsTornLine(t *testing.T) {
 		require.Equal(t, tc.lines, got, tc.in)
 		require.Equal(t, Stats{Lines: tc.lines, Truncated: tc.torn}, st, tc.in)
 	}
+}
+
+// TestOpenRefusesForeignFiles points Open at files that are not trial logs
+// (the old Open cut a binary file back to its last newline, or to nothing):
+// each is refused and left byte for byte as it was.
+func TestOpenRefusesForeignFiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	binary := make([]byte, 4986)
+	for i := range binary {
+		binary[i] = byte(rng.IntN(256))
+	}
+	noNewline := bytes.ReplaceAll(binary, []byte{'\n'}, []byte{0})
+	good, err := json.Marshal(bigThrow(0, 2, rng))
+	require.NoError(t, err)
+	good = append(good, '\n')
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"binary", binary},
+		{"binary without a newline", noNewline},
+		{"text", []byte("a shopping list\neggs\nmilk")},
+		{"other JSON lines", []byte("{\"trial\":1}\n{\"trial\":2}\n")},
+		{"log with a binary tail", append(append([]byte{}, good...), 0x7f, 0x45, 0x4c, 0x46, 0, 1)},
+		{"log with a text tail", append(append([]byte{}, good...), "not json"...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "file")
+			require.NoError(t, os.WriteFile(path, tc.data, 0o644))
+			w, err := Open(path, Options{NoSync: true})
+			require.Error(t, err)
+			require.Nil(t, w)
+			require.NotContains(t, err.Error(), "\n", "one-line error")
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, tc.data, got, "the file is untouched")
+		})
+	}
+	t.Run("directory", func(t *testing.T) {
+		_, err := Open(t.TempDir(), Options{})
+		require.ErrorContains(t, err, "not a regular file")
+	})
+}
+
+// TestOpenRepairsTornFirstRecord: a crash inside the very first write
+// leaves a file with no newline at all; that tail is a torn record and is
+// cut, and the run id names each run's records.
+func TestOpenRepairsTornFirstRecord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	good, err := json.Marshal(bigThrow(0, 2, rng))
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "trials.jsonl")
+	require.NoError(t, os.WriteFile(path, good[:len(good)/2], 0o644))
+	w, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	th := bigThrow(1, 2, rng)
+	th.Run = NewRunID()
+	require.NoError(t, w.Append(th))
+	_, err = w.Write([]byte("{}\n{}\n"))
+	require.Error(t, err, "a Write is exactly one line")
+	require.NoError(t, w.Close())
+	throws, st, err := ReadThrows(path)
+	require.NoError(t, err)
+	require.Equal(t, Stats{Lines: 1}, st)
+	require.Equal(t, th.Run, throws[0].Run)
+	require.Regexp(t, `^\d{8}T\d{6}Z-\d+-[0-9a-f]{8}$`, th.Run)
 }
