@@ -2,9 +2,12 @@ package forecast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -12,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 )
@@ -40,10 +44,13 @@ type TrainConfig struct {
 	// quality report (64 samples each); default 96.
 	ValConds int
 	Seed     uint64
-	// Checkpoint, when set, is written atomically every CheckpointEvery steps (default 500)
-	// and at the end of each phase; a run that finds it resumes from it.
+	// Checkpoint, when set, is written atomically every CheckpointEvery steps (default 500),
+	// after each diffusion tried and at the end of each phase; a run that finds it resumes
+	// from it. The checkpoint records the settings and a hash of the dataset, and a resume
+	// with others is refused (naming them) unless Force.
 	Checkpoint      string
 	CheckpointEvery int
+	Force           bool
 	// Progress receives the progress bar (nil: none). LossPNG, when set, receives the loss
 	// curves.
 	Progress io.Writer
@@ -147,6 +154,52 @@ type checkpoint struct {
 	Losses     []float64
 	FlowLosses []float64
 	Quality    []Quality
+	// Settings is the JSON of the trainSettings that wrote it ("" in checkpoints from
+	// before it was recorded).
+	Settings string
+}
+
+// trainSettings is what decides a training run's result: the TrainConfig fields that
+// shape it and the dataset (size and an FNV-1a hash of every value).
+type trainSettings struct {
+	Hidden                               []int
+	Eps, LR, S0                          float64
+	Steps, Batch, EMSteps, DistillSteps  int
+	DistillConds, TeacherSteps, ValConds int
+	Seed                                 uint64
+	Examples, D                          int
+	DataFNV                              string
+	Source                               string
+}
+
+func settingsOf(cfg TrainConfig, ds *Dataset, meta Meta) string {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, vs := range [][]float64{ds.Cond, ds.Res} {
+		for _, v := range vs {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+			h.Write(b[:])
+		}
+	}
+	data, _ := json.Marshal(trainSettings{Hidden: cfg.Hidden, Eps: cfg.Eps, LR: cfg.LR, S0: cfg.S0, Steps: cfg.Steps, Batch: cfg.Batch,
+		EMSteps: cfg.EMSteps, DistillSteps: cfg.DistillSteps, DistillConds: cfg.DistillConds, TeacherSteps: cfg.TeacherSteps,
+		ValConds: cfg.ValConds, Seed: cfg.Seed, Examples: ds.Len(), D: ds.D(), DataFNV: fmt.Sprintf("%016x", h.Sum64()), Source: meta.Source})
+	return string(data)
+}
+
+// settingsDiff names the fields where two trainSettings JSONs differ.
+func settingsDiff(old, now string) string {
+	var a, b map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(old), &a)
+	_ = json.Unmarshal([]byte(now), &b)
+	var diff []string
+	for k, vb := range b {
+		if va := a[k]; string(va) != string(vb) {
+			diff = append(diff, fmt.Sprintf("%s: checkpoint %s, now %s", k, va, vb))
+		}
+	}
+	sort.Strings(diff)
+	return strings.Join(diff, "; ")
 }
 
 // Train fits the interpolant drift on the dataset (square loss, Adam, minibatches), picks
@@ -219,10 +272,19 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		}
 	}
 
-	ck := &checkpoint{Phase: "drift"}
+	settings := settingsOf(cfg, ds, meta)
+	ck := &checkpoint{Phase: "drift", Settings: settings}
 	if cfg.Checkpoint != "" {
 		if c, err := readCheckpoint(cfg.Checkpoint); err == nil {
+			if c.Settings != settings && !cfg.Force {
+				why := "it records no settings (written before it did)"
+				if c.Settings != "" {
+					why = "it was written with other settings (" + settingsDiff(c.Settings, settings) + ")"
+				}
+				return nil, nil, fmt.Errorf("forecast: train: checkpoint %s: %s; rerun with the same arguments, delete it to start over, or force the resume", cfg.Checkpoint, why)
+			}
 			ck = c
+			ck.Settings = settings
 			rep.Resumed, rep.ResumedFromPhase, rep.ResumedFromStep = true, c.Phase, c.Step
 			cfg.Log.Info("resuming", "checkpoint", cfg.Checkpoint, "phase", c.Phase, "step", c.Step)
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -293,7 +355,7 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		}
 		bar.Finish()
 		ck.Drift.RoundToFloat32()
-		ck.Phase, ck.Step = "select", 0
+		ck.Phase, ck.Step, ck.Quality = "select", 0, nil
 		if err := save(); err != nil {
 			return nil, nil, err
 		}
@@ -304,15 +366,27 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 
 	// Diffusion choice on held-out conditions.
 	if ck.Phase == "select" {
-		ck.Quality = nil
+		// Each diffusion's score is saved as soon as it is known: a run killed here
+		// resumes with the ones already scored.
 		best := math.Inf(1)
 		for _, diff := range []string{DiffusionSigma, DiffusionFollmer} {
-			es, err := heldOutES(m, SamplerConfig{Method: MethodEM, Diffusion: diff}, valCond, valRes, cfg.Seed)
-			if err != nil {
-				return nil, nil, err
+			es, done := math.NaN(), false
+			for _, q := range ck.Quality {
+				if q.Method == MethodEM && q.Diffusion == diff {
+					es, done = q.EnergyScore, true
+				}
 			}
-			ck.Quality = append(ck.Quality, Quality{Method: MethodEM, Steps: cfg.EMSteps, Diffusion: diff, EnergyScore: es})
-			cfg.Log.Info("held-out energy score", "sampler", "em", "steps", cfg.EMSteps, "diffusion", diff, "m", es)
+			if !done {
+				var err error
+				if es, err = heldOutES(m, SamplerConfig{Method: MethodEM, Diffusion: diff}, valCond, valRes, cfg.Seed); err != nil {
+					return nil, nil, err
+				}
+				ck.Quality = append(ck.Quality, Quality{Method: MethodEM, Steps: cfg.EMSteps, Diffusion: diff, EnergyScore: es})
+				cfg.Log.Info("held-out energy score", "sampler", "em", "steps", cfg.EMSteps, "diffusion", diff, "m", es)
+				if err := save(); err != nil {
+					return nil, nil, err
+				}
+			}
 			if es < best {
 				best, ck.Meta.Diffusion = es, diff
 			}

@@ -94,3 +94,58 @@ func TestFlowNoiseCalibration(t *testing.T) {
 		require.LessOrEqual(t, math.Abs(cov-0.9), math.Abs(c-0.9)+1e-12, "scale %v covers %v, the pick %v covers %v", s, c, best, cov)
 	}
 }
+
+// A checkpoint records the settings and the dataset: a run with other arguments (a smaller
+// network, another seed, other data) is refused, naming what differs, unless forced (the
+// old Train resumed from any checkpoint and wrote the old network); a run killed in the
+// diffusion-selection phase keeps the scores already computed (the old one started the
+// phase over).
+func TestTrainCheckpointSettings(t *testing.T) {
+	ds, meta := smallDataset(t, 70)
+	cfg := TrainConfig{Hidden: []int{16}, Steps: 40, DistillSteps: -1, ValConds: 16, EMSteps: 4, Seed: 5,
+		Checkpoint: filepath.Join(t.TempDir(), "ck")}
+	_, rep, err := Train(ds, meta, cfg)
+	require.NoError(t, err)
+	require.Len(t, rep.Quality, 2)
+
+	small := cfg
+	small.Hidden = []int{8}
+	seed := cfg
+	seed.Seed = 6
+	other, _ := smallDataset(t, 71)
+	for _, tc := range []struct {
+		name string
+		cfg  TrainConfig
+		ds   *Dataset
+		want string
+	}{
+		{"hidden", small, ds, "Hidden: checkpoint [16], now [8]"},
+		{"seed", seed, ds, "Seed: checkpoint 5, now 6"},
+		{"data", cfg, other, "DataFNV: checkpoint"},
+	} {
+		_, _, err := Train(tc.ds, meta, tc.cfg)
+		require.ErrorContains(t, err, tc.want, tc.name)
+		tc.cfg.Force = true
+		_, rep, err := Train(tc.ds, meta, tc.cfg)
+		require.NoError(t, err, tc.name)
+		require.True(t, rep.Resumed, tc.name)
+		// The forced run rewrote the checkpoint with its settings: put the original back.
+		_, _, err = Train(ds, meta, TrainConfig{Hidden: cfg.Hidden, Steps: cfg.Steps, DistillSteps: -1, ValConds: 16, EMSteps: 4, Seed: 5,
+			Checkpoint: cfg.Checkpoint, Force: true})
+		require.NoError(t, err)
+	}
+
+	// Killed during selection after the first diffusion was scored: the resumed run keeps
+	// that score (a sentinel here) and computes only the second.
+	ck, err := readCheckpoint(cfg.Checkpoint)
+	require.NoError(t, err)
+	ck.Phase = "select"
+	ck.Quality = []Quality{{Method: MethodEM, Steps: 4, Diffusion: DiffusionSigma, EnergyScore: 0.123}}
+	require.NoError(t, writeCheckpoint(cfg.Checkpoint, ck))
+	_, rep, err = Train(ds, meta, cfg)
+	require.NoError(t, err)
+	require.Equal(t, "select", rep.ResumedFromPhase)
+	require.Len(t, rep.Quality, 2)
+	require.Equal(t, 0.123, rep.Quality[0].EnergyScore, "the saved score is kept, not recomputed")
+	require.Equal(t, DiffusionFollmer, rep.Quality[1].Diffusion)
+}

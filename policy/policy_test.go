@@ -254,7 +254,7 @@ func TestTrainerDeterministic(t *testing.T) {
 	half := run(2, 1)
 	path := filepath.Join(t.TempDir(), "ckpt")
 	require.NoError(t, half.Checkpoint(path))
-	res, err := ResumeTrainer(tinyTrainConfig(1), rob, sim.Config{}, path)
+	res, err := ResumeTrainer(tinyTrainConfig(1), rob, sim.Config{}, path, ResumeOptions{Seed: half.st.Seed})
 	require.NoError(t, err)
 	_, err = res.Step(ctx)
 	require.NoError(t, err)
@@ -464,4 +464,63 @@ func TestSpinFitMovesCatchPoint(t *testing.T) {
 	t.Logf("catch point vs the true ball at the catch time: %.3f m with the spin fit, %.3f m without", with, without)
 	require.Less(t, with, 0.05)
 	require.Greater(t, without, 0.15)
+}
+
+// TestResumeRefusesOtherSettings: a checkpoint records the settings that
+// wrote it; a resume with other scenarios, another seed, another sim config
+// or from a checkpoint that records none is refused, naming the difference,
+// unless forced (the old ResumeTrainer took any checkpoint: a run labelled
+// hand-lob went on from nominal weights).
+func TestResumeRefusesOtherSettings(t *testing.T) {
+	rob := defaultRobot(t)
+	cfg := tinyTrainConfig(1)
+	cfg.Iterations = 1
+	tr, err := NewTrainer(cfg, rob, sim.Config{}, 3)
+	require.NoError(t, err)
+	_, err = tr.Step(context.Background())
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "ckpt")
+	require.NoError(t, tr.Checkpoint(path))
+
+	more := cfg
+	more.Iterations, more.Workers = 5, 2 // may change on resume
+	_, err = ResumeTrainer(more, rob, sim.Config{}, path, ResumeOptions{Seed: 3})
+	require.NoError(t, err)
+
+	handLob := cfg
+	handLob.Scenarios = []string{"hand-lob"}
+	wider := cfg
+	wider.Hidden = 8
+	for _, tc := range []struct {
+		name string
+		cfg  TrainConfig
+		sim  sim.Config
+		seed uint64
+		want string
+	}{
+		{"scenarios", handLob, sim.Config{}, 3, `train.Scenarios: checkpoint ["nominal"], now ["hand-lob"]`},
+		{"hidden", wider, sim.Config{}, 3, "train.Hidden: checkpoint 4, now 8"},
+		{"seed", cfg, sim.Config{}, 4, "seed: checkpoint 3, now 4"},
+		{"sim", cfg, sim.Config{MaxTimeS: 3}, 3, "sim.MaxTimeS: checkpoint 0, now 3"},
+	} {
+		_, err := ResumeTrainer(tc.cfg, rob, tc.sim, path, ResumeOptions{Seed: tc.seed})
+		require.ErrorContains(t, err, tc.want, tc.name)
+		res, err := ResumeTrainer(tc.cfg, rob, tc.sim, path, ResumeOptions{Seed: tc.seed, Force: true})
+		require.NoError(t, err, tc.name)
+		require.Equal(t, 1, res.State().Iteration, "forced: the checkpoint's state goes on")
+	}
+
+	// A checkpoint from before the settings were recorded.
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(data, &raw))
+	delete(raw, "run")
+	data, err = json.Marshal(raw)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	_, err = ResumeTrainer(cfg, rob, sim.Config{}, path, ResumeOptions{Seed: 3})
+	require.ErrorContains(t, err, "records no configuration")
+	_, err = ResumeTrainer(cfg, rob, sim.Config{}, path, ResumeOptions{Seed: 3, Force: true})
+	require.NoError(t, err)
 }

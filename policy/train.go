@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,6 +207,32 @@ type State struct {
 	ObsSum    []float64   `json:"obs_sum"`
 	ObsSumSq  []float64   `json:"obs_sumsq"`
 	History   []IterStats `json:"history"`
+	// Run is the configuration that wrote the checkpoint (nil in
+	// checkpoints from before it was recorded): ResumeTrainer refuses a
+	// different one unless forced.
+	Run *RunSettings `json:"run,omitempty"`
+}
+
+// RunSettings is what decides a training run's steps: the training
+// configuration (less the settings that may change on resume: Iterations,
+// Workers, TargetSuccess, CheckpointEvery) and the simulator's.
+type RunSettings struct {
+	Train TrainConfig `json:"train"`
+	Sim   sim.Config  `json:"sim"`
+}
+
+func runSettings(cfg TrainConfig, simCfg sim.Config) *RunSettings {
+	cfg.Iterations, cfg.Workers, cfg.TargetSuccess, cfg.CheckpointEvery = 0, 0, 0, 0
+	return &RunSettings{Train: cfg, Sim: simCfg}
+}
+
+// ResumeOptions say what a resume must match.
+type ResumeOptions struct {
+	// Seed is the seed the caller asked for; it must be the checkpoint's.
+	Seed uint64
+	// Force resumes even when the seed or RunSettings differ from the
+	// checkpoint's (the new ones apply from the next step on).
+	Force bool
 }
 
 // Trainer runs BGS. Build it with NewTrainer or ResumeTrainer.
@@ -246,12 +273,14 @@ func NewTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, seed uint6
 	pol := NewPolicy(FeatureConfig{}, cfg.Hidden, seed)
 	in := pol.Net.In
 	st := State{Policy: pol, Best: pol.Clone(), BestEval: -1, Seed: seed,
-		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in)}
+		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in), Run: runSettings(cfg, simCfg)}
 	return newTrainer(cfg, rob, simCfg, st)
 }
 
-// ResumeTrainer continues from a checkpoint file written by Checkpoint.
-func ResumeTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, path string) (*Trainer, error) {
+// ResumeTrainer continues from a checkpoint file written by Checkpoint. It
+// refuses a checkpoint whose seed or RunSettings differ from the caller's
+// (naming the differences) unless opt.Force.
+func ResumeTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, path string, opt ResumeOptions) (*Trainer, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -272,7 +301,73 @@ func ResumeTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, path st
 	if len(st.ObsSum) != st.Policy.Net.In || len(st.ObsSumSq) != st.Policy.Net.In {
 		return nil, fmt.Errorf("resume %s: observation statistics of the wrong length", path)
 	}
+	want := runSettings(cfg, simCfg)
+	if !opt.Force {
+		if st.Run == nil {
+			return nil, fmt.Errorf("resume %s: the checkpoint records no configuration (written before it did); force the resume to use it", path)
+		}
+		diff, err := diffSettings(st.Run, want)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", path, err)
+		}
+		if st.Seed != opt.Seed {
+			diff = append([]string{fmt.Sprintf("seed: checkpoint %d, now %d", st.Seed, opt.Seed)}, diff...)
+		}
+		if len(diff) > 0 {
+			return nil, fmt.Errorf("resume %s: the checkpoint was written with other settings (%s); rerun with the same ones or force the resume", path, strings.Join(diff, "; "))
+		}
+	}
+	st.Run = want
 	return newTrainer(cfg, rob, simCfg, st)
+}
+
+// diffSettings lists the leaves (dotted JSON paths) where a and b differ.
+func diffSettings(a, b any) ([]string, error) {
+	flat := func(v any) (map[string]string, error) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		var tree any
+		if err := json.Unmarshal(data, &tree); err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		var walk func(string, any)
+		walk = func(k string, v any) {
+			if m, ok := v.(map[string]any); ok {
+				for kk, vv := range m {
+					walk(strings.TrimPrefix(k+"."+kk, "."), vv)
+				}
+				return
+			}
+			b, _ := json.Marshal(v)
+			out[k] = string(b)
+		}
+		walk("", tree)
+		return out, nil
+	}
+	fa, err := flat(a)
+	if err != nil {
+		return nil, err
+	}
+	fb, err := flat(b)
+	if err != nil {
+		return nil, err
+	}
+	var diff []string
+	for k, va := range fa {
+		if vb := fb[k]; vb != va {
+			diff = append(diff, fmt.Sprintf("%s: checkpoint %s, now %s", k, va, vb))
+		}
+	}
+	for k, vb := range fb {
+		if _, ok := fa[k]; !ok {
+			diff = append(diff, fmt.Sprintf("%s: checkpoint none, now %s", k, vb))
+		}
+	}
+	sort.Strings(diff)
+	return diff, nil
 }
 
 func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) (*Trainer, error) {

@@ -42,7 +42,7 @@ func init() {
 		iterations, perturbations, episodes, workers, evalN int
 		evalEvery                                           int
 		seed                                                uint64
-		resume                                              bool
+		resume, force                                       bool
 		stepSize, sigma, target                             float64
 	)
 	cmd := &cobra.Command{
@@ -144,7 +144,7 @@ Settings not on the command line come from the es.train section of --config.`,
 				if _, err := os.Stat(ckpt); err != nil {
 					return fmt.Errorf("--resume: no checkpoint %s (%v)", ckpt, err)
 				}
-				tr, err = policy.ResumeTrainer(tc, rob, cfg.Sim, ckpt)
+				tr, err = policy.ResumeTrainer(tc, rob, cfg.Sim, ckpt, policy.ResumeOptions{Seed: seed, Force: force})
 			} else {
 				tr, err = policy.NewTrainer(tc, rob, cfg.Sim, seed)
 			}
@@ -228,7 +228,8 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.IntVar(&episodes, "episodes", 4, "throws per perturbed policy")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same policy)")
 	f.StringVar(&out, "out", "", "policy file to write (required)")
-	f.BoolVar(&resume, "resume", false, "continue from --out.ckpt")
+	f.BoolVar(&resume, "resume", false, "continue from --out.ckpt (same settings as the run that wrote it)")
+	f.BoolVar(&force, "force", false, "with --resume: resume even if the checkpoint was written with other settings")
 	f.StringVar(&logDir, "log-dir", "", "directory for NAME.train_es.csv and NAME.train_es.png (default: that of --out)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
 	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")

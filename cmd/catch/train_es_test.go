@@ -43,6 +43,14 @@ func TestTrainESRunAndResume(t *testing.T) {
 		_, err := os.Stat(f)
 		require.NoError(t, err, f)
 	}
+	// A resume with other settings is refused (the old code went on from
+	// the nominal,fast weights under the new label); --force overrides.
+	other := append([]string{}, common...)
+	other[3] = "hand-lob"
+	code, _ = runOut(t, append(other, "--iterations", "3", "--resume")...)
+	require.Equal(t, 2, code, "resume with other scenarios")
+	code, _ = runOut(t, append(common, "--iterations", "3", "--resume", "--seed", "5")...)
+	require.Equal(t, 2, code, "resume with another seed")
 	code, _ = runOut(t, append(common, "--iterations", "3", "--resume")...)
 	require.Equal(t, 0, code)
 	csv, err := os.ReadFile(filepath.Join(dir, "p.train_es.csv"))

@@ -42,6 +42,7 @@ func init() {
 		episodes, perFlight, steps, distill, batch, distillConds, emSteps        int
 		seed                                                                     uint64
 		latencyMS, lr, eps                                                       float64
+		force                                                                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "forecast",
@@ -57,7 +58,8 @@ models carrying the metadata.
 
 A checkpoint (default FILE.ckpt) is written atomically as training goes; a run
 started again with the same arguments resumes from it, and it is removed when
-the model is written. The loss curve goes to FILE.loss.png.`,
+the model is written. The checkpoint records the settings and a hash of the
+dataset: a run with other ones is refused (--force resumes it anyway). The loss curve goes to FILE.loss.png.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" || !strings.HasSuffix(out, ".onnx") {
@@ -75,7 +77,7 @@ the model is written. The loss curve goes to FILE.loss.png.`,
 				hid = append(hid, v)
 			}
 			tc := forecast.TrainConfig{Hidden: hid, Steps: steps, DistillSteps: distill, DistillConds: distillConds, EMSteps: emSteps, Batch: batch, LR: lr, Eps: eps, Seed: seed,
-				Checkpoint: ckpt, LossPNG: lossPNG}
+				Checkpoint: ckpt, LossPNG: lossPNG, Force: force}
 			if tc.Checkpoint == "" {
 				tc.Checkpoint = strings.TrimSuffix(out, ".onnx") + ".ckpt"
 			}
@@ -191,6 +193,7 @@ the model is written. The loss curve goes to FILE.loss.png.`,
 	f.Float64Var(&lr, "lr", 2e-3, "peak learning rate")
 	f.Float64Var(&eps, "eps", 1, "ε of the interpolant's σ(s) = ε(1−s)")
 	f.StringVar(&ckpt, "checkpoint", "", "checkpoint file (default FILE.ckpt)")
+	f.BoolVar(&force, "force", false, "resume from the checkpoint even if it was written with other settings or data")
 	f.StringVar(&lossPNG, "loss-png", "", "loss curve PNG (default FILE.loss.png)")
 	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
 	trainParent().AddCommand(cmd)
