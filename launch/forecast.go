@@ -29,13 +29,17 @@ type SimForecaster struct {
 	close  func() error
 }
 
+// MaxForecastSamples bounds the samples of one forecast (the controller's
+// buffers and the model's batch are sized by it; 256 is the default).
+const MaxForecastSamples = 1 << 16
+
 // NewSimForecaster builds the forecaster named by model — "physics" for the
 // drag/Magnus baseline sampling the estimator's covariance, or the path of
 // an interpolant model (FILE.onnx, run by ONNX Runtime) — with the given
 // number of samples, and its output buffer.
 func NewSimForecaster(model string, props ball.Props, samples int) (*SimForecaster, control.Forecast, error) {
-	if samples <= 0 {
-		return nil, control.Forecast{}, fmt.Errorf("forecast samples: %d, want > 0", samples)
+	if samples <= 0 || samples > MaxForecastSamples {
+		return nil, control.Forecast{}, fmt.Errorf("forecast samples: %d, want 1..%d", samples, MaxForecastSamples)
 	}
 	s := &SimForecaster{hist: forecast.NewHistory(256), pcg: rand.NewPCG(1, 2)}
 	s.rng = rand.New(s.pcg)

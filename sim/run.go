@@ -19,6 +19,10 @@ import (
 	"github.com/agilecatch/catch/robot"
 )
 
+// MaxTrials bounds the trials of one Run or Throws: their results are held
+// in memory (a few hundred bytes each).
+const MaxTrials = 1_000_000
+
 // RunOptions configures a batch of trials.
 type RunOptions struct {
 	Scenario *Scenario
@@ -106,8 +110,8 @@ type Summary struct {
 // uses a random source seeded by (Seed, i), so the results are the same for
 // any number of workers.
 func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
-	if opts.Trials <= 0 {
-		return Summary{}, nil, fmt.Errorf("trials: %d, want > 0", opts.Trials)
+	if opts.Trials <= 0 || opts.Trials > MaxTrials {
+		return Summary{}, nil, fmt.Errorf("trials: %d, want 1..%d", opts.Trials, MaxTrials)
 	}
 	if opts.NewController == nil || opts.Scenario == nil || opts.Robot == nil {
 		return Summary{}, nil, fmt.Errorf("sim.Run: scenario, robot and controller factory are required")
@@ -379,8 +383,8 @@ type ThrowStats struct {
 // Throws samples n throws of the scenario (throw i from TrialRand(seed, i),
 // the same throws `catch sim` uses) and summarises their distribution.
 func Throws(sc *Scenario, rob *robot.Robot, cfg Config, n int, seed uint64, workers int) (ThrowStats, error) {
-	if n <= 0 {
-		return ThrowStats{}, fmt.Errorf("n: %d, want > 0", n)
+	if n <= 0 || n > MaxTrials {
+		return ThrowStats{}, fmt.Errorf("n: %d, want 1..%d", n, MaxTrials)
 	}
 	cfg.setDefaults(rob.Chain.DOF())
 	if err := cfg.Validate(rob.Limits); err != nil {

@@ -112,7 +112,7 @@ DIR/timing.json, so results.json is identical for a seed.`,
 	f := cmd.Flags()
 	f.StringVar(&ctrls, "controllers", "", "comma-separated controllers (default: mpc,es where available)")
 	f.StringVar(&scenarios, "scenarios", "nominal,fast,slow,wide-yaw,hand-lob,light-ball,laggy", "comma-separated scenarios ("+joinNames(sim.Names())+")")
-	f.IntVar(&trials, "trials", 100, "throws per (controller, scenario) pair")
+	countFlag(f, &trials, "trials", 100, 1, sim.MaxTrials, "throws per (controller, scenario) pair")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results.json)")
 	f.StringVar(&out, "out", "", "output directory")
 	f.IntVar(&workers, "workers", 0, "pairs run at once (default: all cores); results do not depend on it")

@@ -12,6 +12,7 @@ import (
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/forecast"
 	"github.com/agilecatch/catch/forecast/ort"
+	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/sim"
 )
@@ -260,14 +261,14 @@ gain from it.`,
 	fl := eval.Flags()
 	fl.StringVar(&model, "model", "", "model FILE.onnx (its flow map FILE.flow.onnx is loaded too)")
 	fl.StringVar(&scenario, "scenario", "", "scenario to simulate throws from")
-	fl.IntVar(&n, "n", 500, "simulated throws (one forecast each)")
+	countFlag(fl, &n, "n", 500, 1, sim.MaxTrials, "simulated throws (one forecast each)")
 	fl.Uint64Var(&seed, "seed", 1001, "seed of the throws and of the samplers (use one the model was not trained with)")
 	fl.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
 	fl.StringVar(&ballName, "ball", "", "ball set (required with --trajectories; overrides the scenario's); with --trajectories also a ball YAML file (catch fit ball --out)")
 	fl.Float64Var(&stride, "stride", 0.05, "seconds between forecasts along a recorded flight")
 	fl.Float64Var(&minCover, "min-cover-s", 0.3, "recorded flights: forecast where the flight lasts at least this long after Now, 0.3 s (the scores at 0.3 s ahead need a truth) to the horizon's end (bounces end flights before 0.6 s); the energy score covers the part the flight covers")
 	fl.Float64Var(&noise, "noise-m", 0.003, "observation noise σ the baseline's estimator assumes for recorded flights, m")
-	fl.IntVar(&samples, "samples", 256, "samples per forecast")
+	countFlag(fl, &samples, "samples", 256, 2, launch.MaxForecastSamples, "samples per forecast")
 	fl.IntVar(&steps, "steps", 0, "sampler steps (≤ 4 uses the flow map when the model has one; default: the model's)")
 	fl.StringVar(&method, "method", "", "sampler: flow, em or ode (default flow when the model has a flow map)")
 	fl.StringVar(&diffusion, "diffusion", "", "override the model's diffusion for em: sigma or follmer")

@@ -273,7 +273,7 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 	g := simarm.Flags()
 	g.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
 	g.Uint64Var(&seed, "seed", 1, "random seed (throw i is trial i of 'catch sim --seed')")
-	g.IntVar(&trials, "trials", 0, "number of throws (0: until stopped)")
+	countFlag(g, &trials, "trials", 0, 0, sim.MaxTrials, "number of throws (0: until stopped)")
 	g.IntVar(&first, "first", 0, "index of the first throw")
 	g.Float64Var(&pause, "pause", 1, "seconds between throws")
 	g.StringVar(&resultsPath, "results", "", "append one JSON line per throw to this file (- for stdout)")

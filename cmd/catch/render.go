@@ -136,7 +136,7 @@ optional motion blur (--exposure) and distractor objects (--distractors).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
-	f.IntVar(&throws, "throws", 5, "number of throws")
+	countFlag(f, &throws, "throws", 5, 1, 1000, "number of throws")
 	f.Uint64Var(&seed, "seed", 1, "random seed (throws, background, noise)")
 	f.StringVar(&out, "out", "", "output directory (created if missing)")
 	f.StringVar(&rigPath, "cameras", "", "rig file (default: the built-in stereo pair, 1280×1024)")

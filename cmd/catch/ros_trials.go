@@ -116,7 +116,7 @@ same seed), plus the controller loop's statistics under "ros".`,
 	f := cmd.Flags()
 	f.StringVar(&ctrl, "controller", "hold", "controller: "+joinNames(launch.Controllers()))
 	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
-	f.IntVar(&trials, "trials", 20, "number of throws")
+	countFlag(f, &trials, "trials", 20, 1, sim.MaxTrials, "number of throws")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same throws as 'catch sim --seed')")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")

@@ -133,7 +133,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f := cmd.Flags()
 	f.StringVar(&ctrl, "controller", defaultController(), "controller: "+joinNames(launch.Controllers()))
 	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
-	f.IntVar(&trials, "trials", 100, "number of throws")
+	countFlag(f, &trials, "trials", 100, 1, sim.MaxTrials, "number of throws")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results)")
 	f.IntVar(&workers, "workers", 0, "parallel workers (default: all cores); results do not depend on it")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
@@ -142,7 +142,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
-	f.IntVar(&fcSamples, "forecast-samples", 256, "samples per forecast")
+	countFlag(f, &fcSamples, "forecast-samples", 256, 1, launch.MaxForecastSamples, "samples per forecast")
 	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
 	root.AddCommand(cmd)
 }

@@ -212,3 +212,47 @@ func TestSimLogAppendOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, binary, got, "a file that is not a trial log is never touched")
 }
+
+// runStderr runs the CLI in-process and returns the exit status and what it
+// printed on stderr.
+func runStderr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	require.NoError(t, err)
+	old := os.Stderr
+	os.Stderr = f
+	code, _ := runOut(t, args...)
+	os.Stderr = old
+	require.NoError(t, f.Close())
+	b, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	return code, string(b)
+}
+
+// TestCountFlagsBounded: counts that size memory are checked when the
+// command line is parsed: one line naming the flag and the range, exit 2,
+// nothing allocated (the old code went on to Go's out-of-memory crash for
+// --forecast-samples 1e8 and throws --n 2e9).
+func TestCountFlagsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"sim", "--forecast", "physics", "--controller", "mpc", "--forecast-samples", "100000000", "--trials", "1"}, "--forecast-samples"},
+		{[]string{"sim", "--forecast-samples", "1e8", "--trials", "1"}, "--forecast-samples"},
+		{[]string{"throws", "--n", "2000000000"}, "--n"},
+		{[]string{"throws", "--n", "2e9"}, "--n"},
+		{[]string{"sim", "--trials", "2e9"}, "--trials"},
+		{[]string{"ros-trials", "--trials", "99999999999"}, "--trials"},
+		{[]string{"train", "forecast", "--episodes", "1e12", "--scenario", "nominal", "--out", "x.onnx"}, "--episodes"},
+	} {
+		code, stderr := runStderr(t, tc.args...)
+		require.Equal(t, 2, code, "%q", tc.args)
+		require.Contains(t, stderr, tc.flag, "%q", tc.args)
+		require.Contains(t, stderr, "out of range", "%q", tc.args)
+		require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %s", stderr)
+	}
+	code, out := runOut(t, "throws", "--n", "1e2", "--json")
+	require.Equal(t, 0, code, "an integral float is a count")
+	require.Contains(t, out, `"n": 100`)
+}

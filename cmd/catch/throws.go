@@ -59,7 +59,7 @@ fraction the robot can reach.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenario, "scenario", "nominal", "scenario name ("+joinNames(sim.Names())+") or a scenario .yaml file")
-	f.IntVar(&n, "n", 1000, "number of throws")
+	countFlag(f, &n, "n", 1000, 1, sim.MaxTrials, "number of throws")
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML")

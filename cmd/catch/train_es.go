@@ -18,6 +18,7 @@ import (
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
 )
 
 // trainParent returns the `catch train` command, creating it on first use
@@ -224,8 +225,8 @@ Settings not on the command line come from the es.train section of --config.`,
 	f := cmd.Flags()
 	f.StringVar(&scenarios, "scenario", "nominal", "training scenarios, NAME[,NAME…] (mixed uniformly)")
 	f.IntVar(&iterations, "iterations", 300, "BGS steps")
-	f.IntVar(&perturbations, "perturbations", 16, "antithetic direction pairs per step")
-	f.IntVar(&episodes, "episodes", 4, "throws per perturbed policy")
+	countFlag(f, &perturbations, "perturbations", 16, 1, 4096, "antithetic direction pairs per step")
+	countFlag(f, &episodes, "episodes", 4, 1, 1000, "throws per perturbed policy")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same policy)")
 	f.StringVar(&out, "out", "", "policy file to write (required)")
 	f.BoolVar(&resume, "resume", false, "continue from --out.ckpt (same settings as the run that wrote it)")
@@ -233,7 +234,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.StringVar(&logDir, "log-dir", "", "directory for NAME.train_es.csv and NAME.train_es.png (default: that of --out)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
 	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")
-	f.IntVar(&evalN, "eval-episodes", 200, "eval batch size per scenario (unperturbed policy; training scenarios and the eval scenario)")
+	countFlag(f, &evalN, "eval-episodes", 200, 1, sim.MaxTrials, "eval batch size per scenario (unperturbed policy; training scenarios and the eval scenario)")
 	f.IntVar(&evalEvery, "eval-every", 5, "eval every so many steps")
 	f.Float64Var(&stepSize, "step-size", 0.02, "BGS step size α")
 	f.Float64Var(&sigma, "sigma", 0.03, "perturbation scale σ")
