@@ -49,7 +49,7 @@ func init() {
 	f.IntVar(&set.MaxIter, "max-iter", 0, "ADMM iteration limit (0: default 10000)")
 	f.Float64Var(&set.EpsAbs, "eps-abs", 0, "absolute tolerance (0: default 1e-4)")
 	f.Float64Var(&set.EpsRel, "eps-rel", 0, "relative tolerance (0: default 1e-4)")
-	f.DurationVar(&timeLimit, "time-limit", 0, "wall-time limit of the solve, e.g. 50ms (0: none)")
+	f.DurationVar(&timeLimit, "time-limit", 0, "wall-time limit, e.g. 50ms (0: none): reading, validation and setup must finish within it, and then the solve (status time_limit otherwise)")
 	f.BoolVar(&noPolish, "no-polish", false, "skip solution polishing")
 	f.StringVar(&method, "method", "ipm", "admm, ipm, or auto (ADMM, then interior point when ADMM does not converge or polish); ipm is the most accurate")
 	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
@@ -70,6 +70,9 @@ type qpSolveOutput struct {
 	PrimalRes  *float64  `json:"primal_residual"`
 	DualRes    *float64  `json:"dual_residual"`
 	Polished   bool      `json:"polished"`
+	// StoppedIn is "setup" when --time-limit ran out before the solver was
+	// set up (reading, validation, factorisation).
+	StoppedIn string `json:"stopped_in,omitempty"`
 }
 
 func qpSolve(w io.Writer, path string, set qp.Settings, asJSON bool) error {
@@ -78,14 +81,44 @@ func qpSolve(w io.Writer, path string, set qp.Settings, asJSON bool) error {
 		return fmt.Errorf("qp solve: %w", err)
 	}
 	defer fh.Close()
-	prob, err := qp.ReadJSON(fh)
-	if err != nil {
-		return fmt.Errorf("qp solve: %s: %w", path, err)
+	// --time-limit covers reading, validation and setup too: a problem too
+	// big to set up in time ends as a time_limit result instead of running
+	// on (the setup runs in a goroutine the process leaves behind).
+	t0 := time.Now()
+	type setup struct {
+		prob *qp.Problem
+		s    *qp.Solver
+		err  error
 	}
-	s, err := qp.New(prob, set)
-	if err != nil {
-		return fmt.Errorf("qp solve: %s: %w", path, err)
+	done := make(chan setup, 1)
+	go func() {
+		prob, err := qp.ReadJSON(fh)
+		if err != nil {
+			done <- setup{err: err}
+			return
+		}
+		s, err := qp.New(prob, set)
+		done <- setup{prob, s, err}
+	}()
+	var timeUp <-chan time.Time
+	if set.TimeLimit > 0 {
+		timeUp = time.After(set.TimeLimit)
 	}
+	var su setup
+	select {
+	case su = <-done:
+	case <-timeUp:
+		if asJSON {
+			return json.NewEncoder(w).Encode(qpSolveOutput{Status: qp.TimeLimit.String(), StoppedIn: "setup",
+				SolveMS: float64(time.Since(t0)) / 1e6, SetupMS: float64(time.Since(t0)) / 1e6})
+		}
+		fmt.Fprintf(w, "status      %s (reading, validation and setup of %s did not finish within %v)\n", qp.TimeLimit, path, set.TimeLimit)
+		return nil
+	}
+	if su.err != nil {
+		return fmt.Errorf("qp solve: %s: %w", path, su.err)
+	}
+	prob, s := su.prob, su.s
 	res := s.Solve()
 	total := res.SetupTime + res.SolveTime
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }

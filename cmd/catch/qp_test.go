@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,4 +120,40 @@ func TestQPBench(t *testing.T) {
 	require.Equal(t, 2, code)
 	code, _ = runCaptured(t, "qp", "bench", "--json=false", "--method", "newton", "--eps", "1e-4", dir)
 	require.Equal(t, 2, code)
+}
+
+// TestQPSolveTimeLimitCoversSetup: --time-limit bounds reading, validation
+// and setup as well as the solve. A 1500-variable dense problem takes far
+// longer than 1 ms to validate and factor (its P alone is 2.25 M entries);
+// the result is status time_limit, stopped in setup, exit 0 (the old code
+// ran the whole setup first, whatever the limit: minutes for 16000²).
+func TestQPSolveTimeLimitCoversSetup(t *testing.T) {
+	const n = 1500
+	var rows, vals []string
+	for i := 0; i < n; i++ {
+		rows = append(rows, strconv.Itoa(i))
+		vals = append(vals, "1")
+	}
+	idx := strings.Join(rows, ",")
+	js := fmt.Sprintf(`{"n": %d, "m": 0, "P": {"rows": [%s], "cols": [%s], "vals": [%s], "shape": [%d, %d]}, "q": [%s], "r": 0,
+		"A": {"rows": [], "cols": [], "vals": [], "shape": [0, %d]}, "l": [], "u": []}`, n, idx, idx, strings.Join(vals, ","), n, n, strings.Join(vals, ","), n)
+	path := filepath.Join(t.TempDir(), "big.json")
+	require.NoError(t, os.WriteFile(path, []byte(js), 0o600))
+	code, out := runOut(t, "qp", "solve", "--json", "--time-limit", "1ms", path)
+	require.Equal(t, 0, code, out)
+	var res struct {
+		Status    string `json:"status"`
+		StoppedIn string `json:"stopped_in"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, "time_limit", res.Status)
+	require.Equal(t, "setup", res.StoppedIn)
+
+	// The same problem with time to spare is solved (x = −1 for P = I, q = 1).
+	code, out = runOut(t, "qp", "solve", "--json", "--time-limit", "0", path)
+	require.Equal(t, 0, code, out)
+	res.StoppedIn = ""
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, "solved", res.Status)
+	require.Empty(t, res.StoppedIn)
 }

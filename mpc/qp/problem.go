@@ -178,9 +178,13 @@ func ReadJSON(r io.Reader) (*Problem, error) {
 		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d, want n > 0, m ≥ 0", n, m)
 	}
 	// Dense storage: refuse sizes that would exhaust memory rather than panic.
-	const maxEntries = 1 << 28
-	if n > maxEntries/n || m > maxEntries/n {
-		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d too large for the dense solver", n, m)
+	// A solver holds about five n×n and three m×n matrices (problem, scaled
+	// copy, KKT, polish; A, its copy and scaled copy): bound them together,
+	// before anything is allocated.
+	const maxEntries = 1 << 29 // 4 GiB of float64
+	if n > maxEntries/n || m > maxEntries/n || 5*n*n+3*m*n > maxEntries {
+		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d too large for the dense solver (about %.3g GiB; limit %d GiB)",
+			n, m, 8*(5*float64(n)*float64(n)+3*float64(m)*float64(n))/(1<<30), 8*maxEntries>>30)
 	}
 	p := &Problem{Name: j.Name, N: n, M: m, Q: j.Q, A: make([]float64, m*n), L: j.L, U: j.U}
 	p.OptimalObjective = j.Optimal
