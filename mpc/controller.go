@@ -37,6 +37,14 @@ type Controller struct {
 	async   *asyncPlanner
 	pending bool
 	reqT0   float64
+
+	// modelled compute time (SetComputeModel)
+	model    *ComputeModel
+	virt     *virtualPlanner // replaces async under a model
+	modelled time.Duration
+	work     PlanWork
+	workT0   float64 // start time of the request of work
+	planned  bool
 }
 
 // New returns an MPC controller for rob. ready is the pose the arm waits in
@@ -79,8 +87,42 @@ func (c *Controller) Latency() float64 {
 // Planner returns the synchronous planner (for its Stats and prediction).
 func (c *Controller) Planner() *Planner { return c.pl }
 
+// SetComputeModel charges every step the compute time m predicts from its
+// work (ModelledCompute), for simulation on a modelled clock. In
+// asynchronous mode the planner goroutine is replaced by a planner that
+// solves each request at once but publishes the plan only when its modelled
+// time has passed on the trial clock (Input.Now), waiting for the plan in
+// progress as the goroutine would: the asynchronous controller's timing
+// becomes deterministic. Call it before the first Step.
+func (c *Controller) SetComputeModel(m *ComputeModel) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	c.model = m
+	if c.async != nil {
+		c.virt = newVirtualPlanner(c.async.pl, m)
+		c.async.close()
+		c.async = nil
+	}
+	return nil
+}
+
+// ModelledCompute is the modelled compute time of the latest Step (0
+// without a compute model): ComputeModel.StepUS, plus in synchronous mode
+// the time of the re-plan it made.
+func (c *Controller) ModelledCompute() time.Duration { return c.modelled }
+
+// LastWork reports the work of the re-plan the latest Step made in
+// synchronous mode and its PlanKey; ok is false when it made none.
+func (c *Controller) LastWork() (w PlanWork, key uint64, ok bool) {
+	return c.work, PlanKey(c.workT0, c.work), c.planned
+}
+
 // Stats returns the planner statistics (of the planner goroutine in async mode).
 func (c *Controller) Stats() Stats {
+	if c.virt != nil {
+		return c.virt.st
+	}
 	if c.async != nil {
 		return c.async.stats()
 	}
@@ -114,6 +156,9 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	if c.async != nil {
 		c.async.reset()
 	}
+	if c.virt != nil {
+		c.virt.reset()
+	}
 	return nil
 }
 
@@ -136,6 +181,7 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		return control.Status{}, fmt.Errorf("mpc: command has %d/%d joints, want %d", len(out.Q), len(out.Qd), c.n)
 	}
 	now := in.Now.Seconds()
+	c.planned = false
 	lead := c.cfg.latency()
 	if c.lat != nil && len(in.Arm.Q) == c.n {
 		lead = c.moveLead(now, c.lat.observe(now, in.Arm.Q, lead, c.latBuf))
@@ -165,10 +211,13 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 					req.ForecastT = tc
 				}
 			}
-			if c.async == nil {
+			if c.async == nil && c.virt == nil {
 				c.cur.Decode(ts, c.q, c.qd)
 				req.Q0, req.Qd0 = c.q, c.qd
-				switch c.pl.Plan(&req, c.next) {
+				before := c.pl.Stats
+				st := c.pl.Plan(&req, c.next)
+				c.work, c.workT0, c.planned = workSince(&before, &c.pl.Stats), req.T0, true
+				switch st {
 				case PlanSolved:
 					c.cur, c.next = c.next, c.cur
 					code = control.Tracking
@@ -178,10 +227,10 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 					}
 				}
 			} else {
-				code = c.stepAsync(&req, ts, code)
+				code = c.stepAsync(&req, now, ts, code)
 			}
-		} else if c.async != nil {
-			code = c.stepAsync(nil, ts, code)
+		} else if c.async != nil || c.virt != nil {
+			code = c.stepAsync(nil, now, ts, code)
 		}
 		if code == control.Waiting {
 			code = control.NoPlan
@@ -193,6 +242,12 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	}
 	if c.cur.HasCatch && ts >= c.cur.TCatch {
 		code = control.Cradling
+	}
+	if c.model != nil {
+		c.modelled = time.Duration(c.model.StepUS * 1e3)
+		if c.planned {
+			c.modelled += c.model.PlanTime(c.work, PlanKey(c.workT0, c.work))
+		}
 	}
 	return control.Status{Code: code, Compute: time.Since(t0)}, nil
 }
@@ -231,11 +286,18 @@ func (c *Controller) moveLead(now, target float64) float64 {
 }
 
 // stepAsync adopts a published plan whose start time falls in this tick
-// and posts req (when non-nil) for a plan starting two ticks ahead.
-func (c *Controller) stepAsync(req *Request, ts float64, code control.Code) control.Code {
+// and posts req (when non-nil) for a plan starting two ticks ahead. now is
+// the trial clock (the virtual planner's clock).
+func (c *Controller) stepAsync(req *Request, now, ts float64, code control.Code) control.Code {
 	const lead = 0.008 // s: the planner's head start (two 250 Hz ticks)
 	const tick = 0.004
-	if p := c.async.latest(); p != nil && c.pending && p.T0 == c.reqT0 {
+	var p *Plan
+	if c.virt != nil {
+		p = c.virt.latest(now)
+	} else {
+		p = c.async.latest()
+	}
+	if p != nil && c.pending && p.T0 == c.reqT0 {
 		if ts >= p.T0 && ts-p.T0 < tick {
 			c.cur = p
 			c.pending = false
@@ -255,7 +317,11 @@ func (c *Controller) stepAsync(req *Request, ts float64, code control.Code) cont
 		req.Prev = nil
 		c.reqT0 = req.T0
 		c.pending = true
-		c.async.post(req)
+		if c.virt != nil {
+			c.virt.post(req, now)
+		} else {
+			c.async.post(req)
+		}
 	} else if req != nil && c.pending {
 		code = control.StalePlan
 	}

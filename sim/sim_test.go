@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -268,6 +269,35 @@ func TestRunCountsCollidingCommands(t *testing.T) {
 		steps += r.Steps
 	}
 	require.Equal(t, steps, s.CommandCollisions)
+}
+
+// slowHold is Hold with a modelled compute time per step.
+type slowHold struct {
+	control.Hold
+	d time.Duration
+}
+
+func (s *slowHold) ModelledCompute() time.Duration { return s.d }
+
+// TestComputeChargeSkipsTicks: a step modelled at 10 ms holds the 4 ms loop
+// through the next two ticks, as a loop that overran would skip them.
+func TestComputeChargeSkipsTicks(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	w, err := NewWorld(Config{}, rob, sc)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		d    time.Duration
+		skip int // skipped ticks per step
+	}{{0, 0}, {3 * time.Millisecond, 0}, {10 * time.Millisecond, 2}, {4 * time.Millisecond, 0}} {
+		var res TrialResult
+		require.NoError(t, RunTrial(w, &slowHold{d: tc.d}, sc, 1, 0, &res))
+		require.Positive(t, res.Steps)
+		// The trial ends within a step of a multiple of three ticks.
+		require.InDelta(t, tc.skip*res.Steps, res.SkippedTicks, float64(tc.skip), "modelled %v", tc.d)
+		require.Zero(t, res.LimitViolations, "the acceleration check spans the skipped ticks")
+	}
 }
 
 func TestConfigBadInput(t *testing.T) {

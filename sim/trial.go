@@ -161,12 +161,15 @@ type TrialResult struct {
 	// CommandCollisions counts the commands (after clamping) whose pose
 	// brings the URDF's collision capsules within the safety layer's margin
 	// of the floor, the rail or each other (control.Collider).
-	CommandCollisions int    `json:"command_collisions"`
-	ArmGuarded        int    `json:"arm_guarded_steps"`
-	RimHits           int    `json:"rim_hits"`
-	PocketExits       int    `json:"pocket_exits"`
-	Steps             int    `json:"controller_steps"`
-	Error             string `json:"error,omitempty"`
+	CommandCollisions int `json:"command_collisions"`
+	// SkippedTicks counts control ticks skipped because the controller's
+	// modelled compute time (ComputeModelled) overran them.
+	SkippedTicks int    `json:"skipped_ticks,omitempty"`
+	ArmGuarded   int    `json:"arm_guarded_steps"`
+	RimHits      int    `json:"rim_hits"`
+	PocketExits  int    `json:"pocket_exits"`
+	Steps        int    `json:"controller_steps"`
+	Error        string `json:"error,omitempty"`
 	// Failure is FailureReason() once the trial is over ("" when caught).
 	Failure string `json:"failure,omitempty"`
 }
@@ -351,6 +354,11 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	res.MissDistanceM = math.Inf(1)
 	var head HeadMotion
 	w.headMotion(&head)
+	// A controller with a compute model holds the loop for its modelled
+	// step time: its command acts that much later, and ticks that fall
+	// within the step are skipped, as on a loop that overran.
+	cm, _ := ctrl.(ComputeModelled)
+	busyUntil, lastCmd := 0.0, -period
 	if w.tracer != nil {
 		if err := w.tracer.Begin(th, res); err != nil {
 			return fmt.Errorf("trace: %w", err)
@@ -366,7 +374,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 				w.obs = append(w.obs, pendingObs{t: t, avail: t + obsLat, p: p})
 			}
 		}
-		if i%ctlEvery == 0 {
+		if i%ctlEvery == 0 && t < busyUntil-1e-9 {
+			res.SkippedTicks++
+		} else if i%ctlEvery == 0 {
 			k := 0
 			for k < len(w.obs) && w.obs[k].avail <= t+1e-12 {
 				w.est.Observe(w.obs[k].t, w.obs[k].p)
@@ -402,7 +412,13 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 					w.cmd.Qd[j] = 0
 				}
 			}
-			clamped := w.checkAndClamp(period)
+			charge := 0.0
+			if cm != nil {
+				charge = cm.ModelledCompute().Seconds()
+				busyUntil = t + charge
+			}
+			clamped := w.checkAndClamp(t - lastCmd)
+			lastCmd = t
 			if clamped {
 				res.LimitViolations++
 			}
@@ -412,7 +428,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			if w.tracer != nil {
 				w.traceTick(t, &head, &b, ctrl, st, ms, clamped, err, res, k)
 			}
-			w.arm.Command(t, w.cmd.Q, w.cmd.Qd)
+			w.arm.Command(t+charge, w.cmd.Q, w.cmd.Qd)
 		}
 		w.arm.Step(t, dt)
 		props.Step(&b, dt)
@@ -465,9 +481,19 @@ func (w *World) traceTick(t float64, head *HeadMotion, b *ball.State, ctrl contr
 	w.tracer.Tick(tk)
 }
 
+// ComputeModelled is implemented by a controller that reports a modelled
+// compute time for each step (mpc.Controller with a compute model). The
+// world charges it: the step's command acts that much after the tick, and
+// the ticks the step overran are skipped (TrialResult.SkippedTicks). The
+// model keeps the charge deterministic for a seed.
+type ComputeModelled interface {
+	ModelledCompute() time.Duration
+}
+
 // checkAndClamp reports whether the command asked for anything outside the
 // joint limits (position, velocity, or acceleration implied by the change
-// of commanded velocity over one period), then clamps it in place.
+// of commanded velocity over period, the time since the previous command),
+// then clamps it in place.
 func (w *World) checkAndClamp(period float64) bool {
 	const tol = 1e-9
 	bad := false
@@ -580,3 +606,9 @@ func Describe(th *Throw, res *TrialResult) {
 	}
 	res.Arrives = false
 }
+
+// ThreadCPU returns the calling goroutine's OS-thread CPU time, ns (0 where
+// the platform has no thread clock). Lock the goroutine to its thread
+// (runtime.LockOSThread) for differences to mean anything; sim.Run's
+// workers do.
+func ThreadCPU() int64 { return threadCPU() }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +38,11 @@ type loopBench struct {
 	Interventions        uint64  `json:"safety_interventions"`
 	GOMAXPROCS           int     `json:"gomaxprocs"`
 	RTPriority           int     `json:"rt_priority"`
+	// Hog is the number of busy child processes (`catch hog`) that ran
+	// beside the loop; NumCPU the machine's cores.
+	Hog    int    `json:"hog_processes"`
+	NumCPU int    `json:"num_cpu"`
+	Seed   uint64 `json:"seed"`
 }
 
 func init() {
@@ -42,7 +50,8 @@ func init() {
 		seconds, rate float64
 		ctrl, cfgPath string
 		asJSON        bool
-		rtPrio        int
+		rtPrio, hog   int
+		seed          uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "loop-bench",
@@ -51,11 +60,17 @@ func init() {
 write) against a mirroring fake arm at --rate for --seconds on the wall
 clock, with ball observations fed from another goroutine at 125 Hz, and
 reports the wake-up jitter (p50/p99/max), the tick's own time, overruns and
-skipped deadlines, and allocations per tick.`,
+skipped deadlines, and allocations per tick. --hog N runs N busy child
+processes (sh spinning in a loop, one core each) beside the loop for the
+whole run: the loop under a CPU hog. The throws fed are scenario nominal's,
+sampled with --seed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !(seconds > 0) || !(rate > 0) {
 				return fmt.Errorf("--seconds and --rate must be > 0")
+			}
+			if hog < 0 || hog > 256 {
+				return fmt.Errorf("--hog %d: want 0..256 busy processes", hog)
 			}
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
@@ -106,25 +121,32 @@ skipped deadlines, and allocations per tick.`,
 			loop.SetProps(&props)
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Duration(seconds*float64(time.Second)))
 			defer cancel()
-			go feedThrows(ctx, loop, clk, sc)
+			stopHogs, err := startHogs(hog, seconds)
+			if err != nil {
+				return failed(err)
+			}
+			defer stopHogs()
+			go feedThrows(ctx, loop, clk, sc, seed)
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			_ = loop.Run(ctx)
 			runtime.ReadMemStats(&m1)
+			stopHogs()
 			st := loop.Stats()
 			out := loopBench{
 				Controller: c.Name(), RateHz: rate, Seconds: seconds, Ticks: st.Ticks, Overruns: st.Overruns, Skipped: st.Skipped,
 				JitterUS: st.JitterUS, WorkUS: st.WorkUS, AllocsPerTick: allocs,
 				ProcessAllocsPerTick: float64(m1.Mallocs-m0.Mallocs) / float64(max(st.Ticks, 1)),
 				GCCycles:             m1.NumGC - m0.NumGC, Interventions: st.Interventions.Total(), GOMAXPROCS: runtime.GOMAXPROCS(0), RTPriority: lc.RTPriority,
+				Hog: hog, NumCPU: runtime.NumCPU(), Seed: seed,
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s at %.0f Hz for %.0f s: %d ticks, %d overruns (%d skipped); jitter p50 %.0f µs, p99 %.0f µs, max %.0f µs; tick p99 %.0f µs; %.1f allocs/tick\n",
-				out.Controller, rate, seconds, out.Ticks, out.Overruns, out.Skipped, out.JitterUS.P50, out.JitterUS.P99, out.JitterUS.Max, out.WorkUS.P99, out.AllocsPerTick)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s at %.0f Hz for %.0f s with %d hog processes on %d cores: %d ticks, %d overruns (%d skipped); jitter p50 %.0f µs, p99 %.0f µs, max %.0f µs; tick p99 %.0f µs; %.1f allocs/tick\n",
+				out.Controller, rate, seconds, hog, out.NumCPU, out.Ticks, out.Overruns, out.Skipped, out.JitterUS.P50, out.JitterUS.P99, out.JitterUS.Max, out.WorkUS.P99, out.AllocsPerTick)
 			return nil
 		},
 	}
@@ -135,12 +157,43 @@ skipped deadlines, and allocations per tick.`,
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.IntVar(&rtPrio, "rt-priority", 0, "run the loop thread under SCHED_FIFO at this priority (0: normal scheduling)")
+	f.IntVar(&hog, "hog", 0, "busy child processes to run beside the loop (a CPU hog; 0: none)")
+	f.Uint64Var(&seed, "seed", 1, "random seed of the throws fed to the loop")
 	root.AddCommand(cmd)
+}
+
+// startHogs starts n busy child processes (a POSIX shell spinning in an
+// empty loop, one core each); the returned stop kills and reaps them (it
+// may be called more than once). They also end after a little more than
+// seconds, should this process die first.
+func startHogs(n int, seconds float64) (stop func(), err error) {
+	var procs []*exec.Cmd
+	stop = func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+		procs = nil
+	}
+	if n == 0 {
+		return stop, nil
+	}
+	// SECONDS is the shell's own clock: the loop ends on its own.
+	script := "end=$((SECONDS+" + strconv.Itoa(int(math.Ceil(seconds))+5) + ")); while [ $SECONDS -lt $end ]; do :; done"
+	for i := 0; i < n; i++ {
+		p := exec.Command("sh", "-c", script)
+		if err := p.Start(); err != nil {
+			stop()
+			return stop, fmt.Errorf("--hog: start hog %d: %w", i, err)
+		}
+		procs = append(procs, p)
+	}
+	return stop, nil
 }
 
 // feedThrows plays nominal throws (no noise) into the loop's observation
 // queue at 125 Hz, one every 1.5 s, re-arming before each.
-func feedThrows(ctx context.Context, loop *control.Loop, clk *control.WallClock, sc *sim.Scenario) {
+func feedThrows(ctx context.Context, loop *control.Loop, clk *control.WallClock, sc *sim.Scenario, seed uint64) {
 	t := time.NewTicker(8 * time.Millisecond)
 	defer t.Stop()
 	var i int
@@ -154,7 +207,7 @@ func feedThrows(ctx context.Context, loop *control.Loop, clk *control.WallClock,
 		}
 		now := clk.Now()
 		if i == 0 || now-throwAt > 1500*time.Millisecond {
-			st = sc.Sample(sim.TrialRand(1, i))
+			st = sc.Sample(sim.TrialRand(seed, i))
 			throwAt = now
 			loop.Rearm(control.Rearm{Seq: uint32(i), Epoch: now})
 			i++

@@ -29,6 +29,8 @@ func init() {
 		trials, workers                            int
 		seed                                       uint64
 		asJSON                                     bool
+		computeModel                               string
+		async                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -49,6 +51,9 @@ violations, modality, compute time per controller step and miss distances.`,
 			if policyPath != "" {
 				cfg.ES.Policy = policyPath
 			}
+			if cmd.Flags().Changed("async") {
+				cfg.MPC.Async = async
+			}
 			sc, err := sim.Lookup(scenario)
 			if err != nil {
 				return err
@@ -60,7 +65,9 @@ violations, modality, compute time per controller step and miss distances.`,
 			if err := cfg.Check(rob); err != nil {
 				return err
 			}
-			if _, err := launch.NewController(ctrl, rob, &cfg); err != nil {
+			if c, err := launch.NewController(ctrl, rob, &cfg); err != nil {
+				return err
+			} else if err := setComputeModel(c, computeModel); err != nil {
 				return err
 			}
 			if fcModel != "" && ctrl != "mpc" {
@@ -114,7 +121,13 @@ violations, modality, compute time per controller step and miss distances.`,
 			bar := newBar(cmd.ErrOrStderr(), trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
 				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
-				NewController: func() (control.Controller, error) { return launch.NewController(ctrl, rob, &cfg) },
+				NewController: func() (control.Controller, error) {
+					c, err := launch.NewController(ctrl, rob, &cfg)
+					if err == nil {
+						err = setComputeModel(c, computeModel)
+					}
+					return c, err
+				},
 				NewObserver:   newObs,
 				NewForecaster: newFc,
 				Fidelity:      fidelity,
@@ -143,6 +156,8 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
 	countFlag(f, &fcSamples, "forecast-samples", 256, 1, launch.MaxForecastSamples, "samples per forecast")
+	f.StringVar(&computeModel, "compute-model", "none", "charge each controller step its compute time: none, or fitted (mpc: the model fitted to measured plan times, mpc.FittedComputeModel; sync plans delay their command and skip the ticks they overrun, async plans are published when their modelled time has passed)")
+	f.BoolVar(&async, "async", false, "mpc plans asynchronously (sets mpc.async); pair with --compute-model fitted to evaluate it as it would run")
 	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
 	root.AddCommand(cmd)
 }
