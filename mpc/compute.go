@@ -298,6 +298,7 @@ func (v *virtualPlanner) latest(now float64) *Plan {
 }
 
 func (v *virtualPlanner) reset() {
+	v.pl.Reset()
 	v.out, v.inflight, v.queued = nil, nil, false
 	v.busyUntil, v.inflightAt = 0, 0
 }

@@ -136,6 +136,17 @@ func TestComputeModelAsync(t *testing.T) {
 		}
 	}
 	require.Positive(t, caught, "1 ms plans arrive within the 8 ms head start")
+	// A controller that has flown other trials flies trial 0 as a fresh
+	// one does (results must not depend on how trials fall on workers).
+	used, err := New(Config{Async: true}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	defer used.Close()
+	require.NoError(t, used.SetComputeModel(&fast))
+	for _, i := range []int{2, 1, 0} {
+		var res sim.TrialResult
+		require.NoError(t, sim.RunTrial(w, used, sc, 5, i, &res))
+		require.Equal(t, a[i], res, "trial %d after others", i)
+	}
 	for _, r := range run(ComputeModel{StepUS: 20, PlanUS: 20000}) {
 		require.False(t, r.Caught, "20 ms plans always miss the 8–12 ms window: nothing is adopted")
 		require.Zero(t, r.SkippedTicks, "the loop itself never waits for the planner")
