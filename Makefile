@@ -56,8 +56,16 @@ endef
 deps:
 	@scripts/deps.sh
 
+# The binary records its git revision (catch --version and every output's provenance) even
+# where the go command does not stamp VCS information (GOFLAGS=-buildvcs=false, worktrees).
+PROV_PKG := github.com/agilecatch/catch/internal/provenance
+GIT_REV  := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TIME := $(shell git log -1 --format=%cI 2>/dev/null)
+GIT_MOD  := $(shell if [ -n "$$(git status --porcelain 2>/dev/null)" ]; then echo true; else echo false; fi)
+BUILD_LDFLAGS := -X $(PROV_PKG).revision=$(GIT_REV) -X $(PROV_PKG).modified=$(GIT_MOD) -X $(PROV_PKG).vcsTime=$(GIT_TIME)
+
 build: deps
-	go build -o $(BIN) ./cmd/catch
+	go build -ldflags "$(BUILD_LDFLAGS)" -o $(BIN) ./cmd/catch
 
 test: deps
 	$(call with_master,go test $(GOTESTFLAGS) $(PKGS))

@@ -23,7 +23,7 @@ type Tick struct {
 	// CmdQd the command after the limit clamp.
 	Q, Qd, CmdQ, CmdQd []float64
 	Head               *HeadMotion // the head's pose and velocity
-	Ball               *ball.State // the true ball
+	Ball               *ball.State // the true ball (nil: unknown, e.g. a converted trial log)
 	Est                *ball.Estimate
 	Forecast           *control.Forecast // nil when no forecaster runs
 	Status             control.Status
@@ -41,7 +41,7 @@ type Tick struct {
 	InPocket        bool
 	RimHits, Exits  int
 	Caught          bool
-	MissDistanceM   float64 // closest approach so far
+	MissDistanceM   float64 // closest approach so far (negative: unknown)
 	ObservationsNew int     // observations handed to the estimator this tick
 }
 

@@ -182,6 +182,7 @@ type trialJSON struct {
 	SpeedMPS   r4       `json:"speed_mps"`
 	DOF        int      `json:"dof"`
 	Focus      int      `json:"focus"`
+	Truth      bool     `json:"truth"` // ball holds the true ball; false: the estimate (a converted trial log)
 	T          []r4     `json:"t"`
 	Q          []r4     `json:"q"`
 	Ball       []r4     `json:"ball"`
@@ -198,22 +199,36 @@ func trialData(tr *trace.Trace) trialJSON {
 	n := len(tr.Rows)
 	res := &tr.Result
 	d := trialJSON{Name: filepath.Base(tr.Path), Controller: tr.Info.Controller, Scenario: tr.Info.Scenario,
-		Seed: tr.Info.Seed, Trial: tr.Info.Trial, Caught: res.Caught, Failure: res.FailureReason(),
+		Seed: tr.Info.Seed, Trial: tr.Info.Trial, Caught: res.Caught, Failure: res.Failure,
 		MissM: r4(res.MissDistanceM), CatchTimeS: r4(res.CatchTimeS), YawDeg: r4(res.YawDeg),
 		SpeedMPS: r4(res.HorizontalSpeed), DOF: tr.Info.DOF}
+	if d.Failure == "" && !res.Caught {
+		d.Failure = res.FailureReason()
+	}
 	if !tr.Complete {
 		d.Failure = "incomplete trace"
 	}
 	best := math.Inf(1)
 	hasFC := tr.Has("fc0_q50_x")
+	d.Truth = n > 0 && !math.IsNaN(tr.Float(0, "ball_x"))
+	last := [3]float64{math.NaN(), math.NaN(), math.NaN()}
 	for i := range n {
 		f := func(name string) r4 { return r4(tr.Float(i, name)) }
 		d.T = append(d.T, f("t"))
 		for j := range d.DOF {
 			d.Q = append(d.Q, f("q"+strconv.Itoa(j)))
 		}
-		for _, c := range []string{"x", "y", "z"} {
-			d.Ball = append(d.Ball, f("ball_"+c))
+		for k, c := range []string{"x", "y", "z"} {
+			if d.Truth {
+				d.Ball = append(d.Ball, f("ball_"+c))
+			} else {
+				// No ground truth: the ball is drawn at its estimate (held
+				// between estimates).
+				if v := tr.Float(i, "est_"+c); !math.IsNaN(v) && tr.String(i, "est_valid") == "1" {
+					last[k] = v
+				}
+				d.Ball = append(d.Ball, r4(last[k]))
+			}
 			d.Head = append(d.Head, f("head_"+c))
 		}
 		if tr.String(i, "est_valid") == "1" {
@@ -253,11 +268,27 @@ func trialData(tr *trace.Trace) trialJSON {
 			d.Focus, best = i, -1
 		}
 		if best >= 0 {
-			dx := tr.Float(i, "ball_x") - tr.Float(i, "head_x")
-			dy := tr.Float(i, "ball_y") - tr.Float(i, "head_y")
-			dz := tr.Float(i, "ball_z") - tr.Float(i, "head_z")
+			b := d.Ball[3*i:]
+			dx := float64(b[0]) - tr.Float(i, "head_x")
+			dy := float64(b[1]) - tr.Float(i, "head_y")
+			dz := float64(b[2]) - tr.Float(i, "head_z")
 			if dd := dx*dx + dy*dy + dz*dz; dd < best {
 				d.Focus, best = i, dd
+			}
+		}
+	}
+	if !d.Truth {
+		// Before the first estimate the ball is drawn where it is first seen.
+		for k := range 3 {
+			first := math.NaN()
+			for i := k; i < len(d.Ball); i += 3 {
+				if !math.IsNaN(float64(d.Ball[i])) {
+					first = float64(d.Ball[i])
+					break
+				}
+			}
+			for i := k; i < len(d.Ball) && math.IsNaN(float64(d.Ball[i])); i += 3 {
+				d.Ball[i] = r4(first)
 			}
 		}
 	}

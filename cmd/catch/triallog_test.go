@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agilecatch/catch/hardware/triallog"
+	"github.com/agilecatch/catch/sim/trace"
 )
 
 // TestTrialLogLatencyReplay runs a sim-over-ROS session (controller and
@@ -58,6 +59,34 @@ func TestTrialLogLatencyReplay(t *testing.T) {
 		require.Greater(t, len(th.Ticks), 200)
 		require.NotNil(t, th.Caught, "the catch sensor is logged")
 	}
+
+	// The trial log converts to traces of the 'catch sim --trace' form,
+	// which the viewer reads.
+	trDir := filepath.Join(dir, "traces")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"trace", "--log", logPath, "--out", trDir}), out.String())
+	files, err := filepath.Glob(filepath.Join(trDir, "*.csv"))
+	require.NoError(t, err)
+	require.Len(t, files, 3)
+	for i, th := range throws {
+		tr, err := trace.Read(filepath.Join(trDir, trace.FileName("mpc", "ros-"+th.Source, 0, i)))
+		require.NoError(t, err)
+		require.Equal(t, trace.Header(7), tr.Header)
+		require.Len(t, tr.Rows, len(th.Ticks), "one row per logged tick")
+		require.True(t, tr.Complete)
+		require.Equal(t, *th.Caught, tr.Result.Caught, "the catch sensor's verdict")
+		valid := 0
+		for r := range tr.Rows {
+			require.False(t, math.IsNaN(tr.Float(r, "head_z")), "head pose from the measured joints")
+			require.True(t, math.IsNaN(tr.Float(r, "ball_x")), "no ground truth in a trial log")
+			if tr.String(r, "est_valid") == "1" {
+				valid++
+			}
+		}
+		require.Positive(t, valid)
+	}
+	out.Reset()
+	require.Equal(t, 0, run([]string{"view", trDir}), out.String())
 
 	out.Reset()
 	require.Equal(t, 0, run([]string{"latency", "--log", logPath, "--json"}), out.String())

@@ -32,9 +32,26 @@ type Build struct {
 	Go       string `json:"go"`
 }
 
+// Set by the linker (the Makefile's build passes -X with git's answers),
+// for toolchains and builds that do not stamp VCS information themselves
+// (GOFLAGS=-buildvcs=false, a worktree the go command does not read).
+var (
+	revision string // commit hash
+	modified string // "true" when the tree had uncommitted changes
+	vcsTime  string // commit time, RFC 3339
+)
+
 // ReadBuild reads the running binary's build information. Fields the
 // build did not record (a test binary has no VCS stamp) stay empty.
 func ReadBuild() Build {
+	b := readBuildInfo()
+	if b.Revision == "" && revision != "" {
+		b.Revision, b.Modified, b.Time = revision, modified == "true", vcsTime
+	}
+	return b
+}
+
+func readBuildInfo() Build {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return Build{Module: "unknown", Version: "unknown"}

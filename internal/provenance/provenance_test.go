@@ -51,3 +51,16 @@ func TestRecordForms(t *testing.T) {
 	require.Contains(t, rec.Markdown(), "seed 3")
 	require.Contains(t, Build{Module: "m", Version: "(devel)", Go: "go1.26"}.String(), "no VCS revision")
 }
+
+// The linker-set revision (the Makefile's -X flags) fills in where the
+// build information has none, as in a test binary.
+func TestLinkerRevisionFillsIn(t *testing.T) {
+	require.Empty(t, readBuildInfo().Revision, "test binaries carry no VCS stamp")
+	old := [3]string{revision, modified, vcsTime}
+	defer func() { revision, modified, vcsTime = old[0], old[1], old[2] }()
+	revision, modified, vcsTime = "0123abcd", "true", "2026-12-07T15:00:00Z"
+	b := ReadBuild()
+	require.Equal(t, "0123abcd", b.Revision)
+	require.True(t, b.Modified)
+	require.Contains(t, b.String(), "revision 0123abcd (modified) 2026-12-07T15:00:00Z")
+}

@@ -160,11 +160,15 @@ func (w *Writer) Tick(tk *sim.Tick) {
 	f(qx)
 	f(qy)
 	f(qz)
-	for k := range 3 {
-		f(tk.Ball.P[k])
-	}
-	for k := range 3 {
-		f(tk.Ball.V[k])
+	if tk.Ball != nil {
+		for k := range 3 {
+			f(tk.Ball.P[k])
+		}
+		for k := range 3 {
+			f(tk.Ball.V[k])
+		}
+	} else {
+		blank(6) // a trial log has no ground truth
 	}
 	e := tk.Est
 	if e.Valid {
@@ -178,9 +182,13 @@ func (w *Writer) Tick(tk *sim.Tick) {
 		for k := range 3 {
 			f(e.State.V[k])
 		}
-		for i := range 6 {
-			for j := i; j < 6; j++ {
-				f(e.Cov[i*6+j])
+		if e.Cov == ([36]float64{}) {
+			blank(21) // no covariance known (a trial log's estimate)
+		} else {
+			for i := range 6 {
+				for j := i; j < 6; j++ {
+					f(e.Cov[i*6+j])
+				}
 			}
 		}
 	} else {
@@ -241,7 +249,7 @@ func (w *Writer) Tick(tk *sim.Tick) {
 	b = strconv.AppendInt(b, int64(tk.Exits), 10)
 	b = append(b, ',')
 	b = appendBool(b, tk.Caught)
-	if math.IsInf(tk.MissDistanceM, 0) {
+	if math.IsInf(tk.MissDistanceM, 0) || tk.MissDistanceM < 0 {
 		b = append(b, ',')
 	} else {
 		f(tk.MissDistanceM)

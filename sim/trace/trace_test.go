@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
@@ -130,3 +131,12 @@ func TestReadBack(t *testing.T) {
 }
 
 func isNaN(v float64) bool { return v != v }
+
+func TestFromTrialLogBadInput(t *testing.T) {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	_, err = FromTrialLog(&triallog.Throw{Joints: []string{"a"}}, rob, t.TempDir(), provenance.Record{})
+	require.ErrorContains(t, err, "1 joints in the log, the robot has 7")
+	_, err = FromTrialLog(&triallog.Throw{Joints: rob.Chain.JointNames()}, rob, t.TempDir(), provenance.Record{})
+	require.ErrorContains(t, err, "no ticks")
+}

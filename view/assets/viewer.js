@@ -184,7 +184,9 @@ function loadTrial(k) {
   document.querySelectorAll('#trials li').forEach((li, i) => li.classList.toggle('sel', i === k));
   const verdict = trial.caught ? `caught at ${trial.catch_time_s.toFixed(3)} s` : `missed: ${trial.failure}`;
   $('verdict').textContent = `${trial.controller} · ${trial.scenario} · seed ${trial.seed} · trial ${trial.trial} — ${verdict}` +
-    ` · closest ${(100 * trial.miss_m).toFixed(1)} cm · yaw ${trial.yaw_deg.toFixed(1)}° · ${trial.speed_mps.toFixed(2)} m/s`;
+    (trial.miss_m > 0 ? ` · closest ${(100 * trial.miss_m).toFixed(1)} cm` : '') +
+    (trial.speed_mps > 0 ? ` · yaw ${trial.yaw_deg.toFixed(1)}° · ${trial.speed_mps.toFixed(2)} m/s` : '');
+  if (!trial.truth) $('verdict').textContent += ' · no ground truth (a trial log): the ball is drawn at its estimate';
   $('verdict').className = trial.caught ? 'ok' : 'bad';
   setTick(0);
 }
