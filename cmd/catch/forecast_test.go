@@ -30,6 +30,9 @@ func TestForecastCLIBadInput(t *testing.T) {
 		{"train", "forecast", "--trajectories", badCSV, "--ball", "tennis", "--out", filepath.Join(dir, "m.onnx")},
 		{"train", "forecast", "--trajectories", badCSV, "--out", filepath.Join(dir, "m.onnx")},
 		{"train", "forecast", "--scenario", "nominal", "--ball", "golf", "--out", filepath.Join(dir, "m.onnx")},
+		{"train", "forecast", "--trajectories", dir, "--ball", "tennis", "--fold", "9/5", "--out", filepath.Join(dir, "m.onnx")},
+		{"train", "forecast", "--trajectories", badCSV, "--ball", "tennis", "--split", "heldout", "--out", filepath.Join(dir, "m.onnx")},
+		{"train", "forecast", "--trajectories", dir, "--ball", filepath.Join(dir, "missing.yaml"), "--out", filepath.Join(dir, "m.onnx")},
 	} {
 		code, _ := runOut(t, args...)
 		require.Equal(t, 2, code, "%v", args)

@@ -43,6 +43,7 @@ func init() {
 		seed                                                                     uint64
 		latencyMS, lr, eps                                                       float64
 		force                                                                    bool
+		sel                                                                      selectFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "forecast",
@@ -110,13 +111,17 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 				}
 			} else {
 				if ballName == "" {
-					return fmt.Errorf("--trajectories needs --ball (one of %s)", strings.Join(ball.SetNames(), ", "))
+					return fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
 				}
-				p, err := ball.ByName(ballName)
+				p, err := loadBall(ballName)
 				if err != nil {
-					return fmt.Errorf("--ball: %w", err)
+					return err
 				}
-				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{})
+				fs, err := sel.parse()
+				if err != nil {
+					return err
+				}
+				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{Select: fs})
 				if err != nil {
 					return err
 				}
@@ -125,7 +130,7 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 				}
 				meta.Ball = p
 				meta.LatencyS = latencyMS / 1000
-				meta.Source = "recorded:" + trajectories
+				meta.Source = "recorded:" + trajectories + " (files " + fs.String() + ")"
 				meta.Episodes = len(flights)
 				windows = forecast.FlightWindows(flights, meta.LatencyS, 0.02, 0, wc)
 			}
@@ -177,12 +182,12 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenario, "scenario", "", "scenario name or .yaml file to simulate throws from")
-	f.StringVar(&ballName, "ball", "", "ball set (overrides the scenario's; required with --trajectories)")
+	f.StringVar(&ballName, "ball", "", "ball set (overrides the scenario's; required with --trajectories, where a ball YAML file of catch fit ball also works)")
 	countFlag(f, &episodes, "episodes", 2000, 1, sim.MaxTrials, "simulated throws")
 	countFlag(f, &perFlight, "per-flight", 8, 1, 1000, "windows (forecast times) per flight")
 	f.Uint64Var(&seed, "seed", 1, "seed of the throws, the initialisation and the minibatches")
 	f.StringVar(&out, "out", "", "output model FILE.onnx (the flow map goes to FILE.flow.onnx)")
-	f.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file or a directory of them")
+	f.StringVar(&trajectories, "trajectories", "", "recorded flights: a CSV file, a trial log (*.jsonl) or a directory of them")
 	f.Float64Var(&latencyMS, "latency-ms", 0, "observation latency assumed for recorded flights, ms")
 	f.StringVar(&hidden, "hidden", "128,128", "hidden layer widths")
 	f.IntVar(&steps, "steps", 2500, "Adam steps on the drift")
@@ -196,5 +201,6 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 	f.BoolVar(&force, "force", false, "resume from the checkpoint even if it was written with other settings or data")
 	f.StringVar(&lossPNG, "loss-png", "", "loss curve PNG (default FILE.loss.png)")
 	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
+	sel.add(f)
 	trainParent().AddCommand(cmd)
 }
