@@ -30,6 +30,8 @@ type RunOptions struct {
 	Config   Config
 	Trials   int
 	Seed     uint64
+	// Engine simulates the arm, the ball and the net; nil means Kinematic.
+	Engine Engine
 	// Workers defaults to GOMAXPROCS. Results do not depend on it.
 	Workers int
 	// NewController builds one controller per worker.
@@ -85,6 +87,7 @@ type (
 type Summary struct {
 	Controller      string     `json:"controller"`
 	Scenario        string     `json:"scenario"`
+	Engine          string     `json:"engine"`
 	Fidelity        string     `json:"fidelity"`
 	Seed            uint64     `json:"seed"`
 	Trials          int        `json:"trials"`
@@ -99,6 +102,9 @@ type Summary struct {
 	Modality          Modality     `json:"modality"`
 	ComputeMS         ComputeStats `json:"compute_ms"`
 	MissDistanceM     MissStats    `json:"miss_distance_m"`
+	// FailureReasons counts the catchable throws missed, by reason (the
+	// Fail… constants).
+	FailureReasons map[string]int `json:"failure_reasons"`
 	// Extra fields beyond the issue's list.
 	CaughtUncatchable int     `json:"caught_uncatchable"`
 	Errors            int     `json:"controller_errors"`
@@ -142,17 +148,21 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	worlds := make([]*World, workers)
 	ctrls := make([]control.Controller, workers)
 	for k := range workers {
-		w, err := NewWorld(opts.Config, opts.Robot, opts.Scenario)
+		w, err := NewWorldEngine(opts.Config, opts.Robot, opts.Scenario, opts.Engine)
 		if err != nil {
+			closeWorlds(worlds[:k])
 			return Summary{}, nil, err
 		}
+		worlds[k] = w
 		c, err := opts.NewController()
 		if err != nil {
+			closeWorlds(worlds[:k+1])
 			return Summary{}, nil, err
 		}
 		if opts.NewObserver != nil {
 			o, err := opts.NewObserver()
 			if err != nil {
+				closeWorlds(worlds[:k+1])
 				return Summary{}, nil, err
 			}
 			w.SetObserver(o)
@@ -160,6 +170,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		if opts.NewForecaster != nil {
 			f, buf, err := opts.NewForecaster()
 			if err != nil {
+				closeWorlds(worlds[:k+1])
 				return Summary{}, nil, err
 			}
 			w.SetForecaster(f, buf)
@@ -167,11 +178,12 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 		if opts.NewTracer != nil {
 			tr, err := opts.NewTracer()
 			if err != nil {
+				closeWorlds(worlds[:k+1])
 				return Summary{}, nil, err
 			}
 			w.SetTracer(tr)
 		}
-		worlds[k], ctrls[k] = w, c
+		ctrls[k] = c
 		ctrlName = c.Name()
 	}
 	for k := range workers {
@@ -243,6 +255,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	}
 	sum.Controller = ctrlName
 	sum.Scenario = opts.Scenario.Name
+	sum.Engine = worlds[0].Engine()
 	sum.Fidelity = fidelity
 	sum.Seed = opts.Seed
 	sum.WallS = time.Since(start).Seconds()
@@ -278,6 +291,12 @@ func CheckLogLine(line []byte) error {
 	return nil
 }
 
+func closeWorlds(ws []*World) {
+	for _, w := range ws {
+		_ = w.Close()
+	}
+}
+
 // RunTrial samples throw i of the scenario for the seed and runs it in w.
 func RunTrial(w *World, c control.Controller, sc *Scenario, seed uint64, i int, res *TrialResult) error {
 	rng := TrialRand(seed, i)
@@ -302,6 +321,7 @@ func TrialRand(seed uint64, i int) *rand.Rand {
 func Summarize(results []TrialResult, stepMS []float64) Summary {
 	var s Summary
 	s.Trials = len(results)
+	s.FailureReasons = map[string]int{}
 	var miss []float64
 	for i := range results {
 		r := &results[i]
@@ -325,6 +345,8 @@ func Summarize(results []TrialResult, stepMS []float64) Summary {
 			} else {
 				s.Modality.Right++
 			}
+		} else if r.Failure != "" {
+			s.FailureReasons[r.Failure]++
 		}
 	}
 	if s.Catchable > 0 {

@@ -172,6 +172,17 @@ type TrialResult struct {
 	Error        string `json:"error,omitempty"`
 	// Failure is FailureReason() once the trial is over ("" when caught).
 	Failure string `json:"failure,omitempty"`
+	// Engine names the physics engine (Engine.Name).
+	Engine string `json:"engine"`
+	// ArmHits counts the physics steps with the ball touching the arm or
+	// the rail (engines with arm collision geometry).
+	ArmHits int `json:"ball_arm_hits,omitempty"`
+	// Collisions counts the physics steps with the arm touching itself,
+	// the rail or the floor, and TorqueSaturated those with a joint servo
+	// at its torque limit (engines with dynamics); both add to
+	// LimitViolations.
+	Collisions      int `json:"collision_steps,omitempty"`
+	TorqueSaturated int `json:"torque_saturated_steps,omitempty"`
 }
 
 // Failure reasons (TrialResult.FailureReason), in the order they are
@@ -179,7 +190,9 @@ type TrialResult struct {
 const (
 	FailControllerError = "controller_error" // the controller returned an error (no safe command)
 	FailUncatchable     = "uncatchable"      // no configuration of the robot meets the throw
-	FailDropped         = "dropped"          // the ball was in the pocket, then left it
+	FailDropped         = "dropped"          // the ball came to rest in the pocket (cradled), then left it
+	FailBouncedOut      = "bounced_out"      // the ball got into the pocket and left it before it came to rest
+	FailHitArm          = "hit_arm"          // hit the arm or the rail, never in the pocket
 	FailRim             = "rim"              // hit the rim or frame, never in the pocket
 	FailMissed          = "missed"           // the head never came within MissRadiusM of the ball
 	FailNotHeld         = "not_held"         // the head came close, but the ball never entered the pocket
@@ -199,8 +212,12 @@ func (r *TrialResult) FailureReason() string {
 		return FailControllerError
 	case !r.Catchable:
 		return FailUncatchable
-	case r.InPocketS > 0:
+	case r.InPocketS > 0 && r.SlowInPocketS >= cradleS:
 		return FailDropped
+	case r.InPocketS > 0:
+		return FailBouncedOut
+	case r.ArmHits > 0:
+		return FailHitArm
 	case r.RimHits > 0:
 		return FailRim
 	case r.MissDistanceM > MissRadiusM:
@@ -214,8 +231,8 @@ func (r *TrialResult) FailureReason() string {
 type World struct {
 	cfg    Config
 	rob    *robot.Robot
-	arm    *Arm
-	pocket *Pocket
+	engine string
+	phys   Physics
 	est    *perception.Estimator
 	reach  *Reach
 	props  ball.Props
@@ -225,12 +242,11 @@ type World struct {
 	cmd      control.Command
 	prevQd   []float64
 	coll     *control.Collider
-	pose     robot.Pose
-	jac      []float64
 	obs      []pendingObs
 	observer Observer
 	fc       Forecaster
 	fcBuf    control.Forecast
+	pose     robot.Pose
 	tracer   Tracer
 	tick     Tick
 	planQ    []float64
@@ -247,24 +263,26 @@ type pendingObs struct {
 	p        ball.Vec
 }
 
-// NewWorld builds a world for throws of the given scenario.
+// NewWorld builds a world with the kinematic engine for throws of the given
+// scenario.
 func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
+	return NewWorldEngine(cfg, rob, sc, Kinematic)
+}
+
+// NewWorldEngine builds a world whose arm, ball and net are simulated by
+// eng (nil means Kinematic).
+func NewWorldEngine(cfg Config, rob *robot.Robot, sc *Scenario, eng Engine) (*World, error) {
 	n := rob.Chain.DOF()
 	cfg.setDefaults(n)
 	if err := cfg.Validate(rob.Limits); err != nil {
 		return nil, err
 	}
+	eng, err := checkEngine(eng)
+	if err != nil {
+		return nil, err
+	}
 	props := sc.BallProps()
 	lim := rob.Limits
-	arm, err := NewArm(cfg.Arm, JointLimits{lim.Lower, lim.Upper, lim.Vel, lim.Acc}, cfg.ReadyQ,
-		sc.ActionLatencyMS/1000, 1/cfg.ControlRateHz)
-	if err != nil {
-		return nil, err
-	}
-	pocket, err := NewPocket(cfg.Pocket, rob.Pocket, props.Radius)
-	if err != nil {
-		return nil, err
-	}
 	est, err := perception.NewEstimator(cfg.Estimator, props)
 	if err != nil {
 		return nil, fmt.Errorf("estimator: %w", err)
@@ -277,15 +295,22 @@ func NewWorld(cfg Config, rob *robot.Robot, sc *Scenario) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	phys, err := eng.NewPhysics(cfg, rob, sc)
+	if err != nil {
+		return nil, fmt.Errorf("%s engine: %w", eng.Name(), err)
+	}
 	w := &World{
-		cfg: cfg, rob: rob, arm: arm, pocket: pocket, est: est, reach: reach, props: props,
+		cfg: cfg, rob: rob, engine: eng.Name(), phys: phys, est: est, reach: reach, props: props,
 		lim: lim, cmd: control.NewCommand(n), prevQd: make([]float64, n), coll: coll,
-		jac: make([]float64, 6*n), obs: make([]pendingObs, 0, 256),
+		obs: make([]pendingObs, 0, 256),
 	}
 	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
 	w.observer = &stateObserver{}
 	return w, nil
 }
+
+// Engine returns the name of the world's engine.
+func (w *World) Engine() string { return w.engine }
 
 // SetObserver replaces the state-fidelity observer (e.g. with camera
 // fidelity).
@@ -297,12 +322,15 @@ func (w *World) SetForecaster(f Forecaster, buf control.Forecast) {
 	w.fc, w.fcBuf = f, buf
 }
 
-// Close releases the observer's resources when it has any (an Observer may
-// implement io.Closer, e.g. to free OpenCV images).
+// Close releases the engine's resources and the observer's and
+// forecaster's when they have any (an Observer may implement io.Closer,
+// e.g. to free OpenCV images).
 func (w *World) Close() error {
-	var err error
+	err := w.phys.Close()
 	if c, ok := w.observer.(io.Closer); ok {
-		err = c.Close()
+		if e := c.Close(); e != nil && err == nil {
+			err = e
+		}
 	}
 	if c, ok := w.fc.(io.Closer); ok {
 		if e := c.Close(); e != nil && err == nil {
@@ -319,18 +347,19 @@ func (w *World) Reach() *Reach { return w.reach }
 // dropouts. The result's throw fields must already be filled by the caller
 // (see Describe); Trial fills the outcome.
 func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *TrialResult) error {
-	n := len(w.cfg.ReadyQ)
-	w.arm.SetLatency(th.ActLatS)
-	w.arm.Reset(w.cfg.ReadyQ)
-	w.pocket.Reset()
+	res.Engine = w.engine
+	if err := w.phys.Reset(th, w.cfg.ReadyQ); err != nil {
+		return fmt.Errorf("%s engine: %w", w.engine, err)
+	}
 	w.est.Reset()
 	w.obs = w.obs[:0]
-	copy(w.in.Arm.Q, w.arm.Q)
-	copy(w.in.Arm.Qd, w.arm.Qd)
+	armQ, armQd := w.phys.Joints()
+	copy(w.in.Arm.Q, armQ)
+	copy(w.in.Arm.Qd, armQd)
 	if err := ctrl.Reset(w.in.Arm); err != nil {
 		return fmt.Errorf("controller reset: %w", err)
 	}
-	copy(w.prevQd, w.arm.Qd)
+	copy(w.prevQd, armQd)
 	if err := w.observer.StartThrow(th, rng); err != nil {
 		return fmt.Errorf("observer: %w", err)
 	}
@@ -353,7 +382,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	steps := int(math.Ceil(w.cfg.MaxTimeS / dt))
 	res.MissDistanceM = math.Inf(1)
 	var head HeadMotion
-	w.headMotion(&head)
+	w.phys.Head(&head)
 	// A controller with a compute model holds the loop for its modelled
 	// step time: its command acts that much later, and ticks that fall
 	// within the step are skipped, as on a loop that overran.
@@ -395,8 +424,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 					w.in.Forecast = &w.fcBuf
 				}
 			}
-			copy(w.in.Arm.Q, w.arm.Q)
-			copy(w.in.Arm.Qd, w.arm.Qd)
+			armQ, armQd := w.phys.Joints()
+			copy(w.in.Arm.Q, armQ)
+			copy(w.in.Arm.Qd, armQd)
 			w.in.Now = time.Duration(t * float64(time.Second))
 			w.in.Deadline = time.Duration((t + period) * float64(time.Second))
 			start := threadCPU()
@@ -407,7 +437,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			if err != nil {
 				// No safe command: hold the measured pose.
 				res.Error = err.Error()
-				copy(w.cmd.Q, w.arm.Q)
+				copy(w.cmd.Q, w.in.Arm.Q)
 				for j := range w.cmd.Qd {
 					w.cmd.Qd[j] = 0
 				}
@@ -428,23 +458,27 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			if w.tracer != nil {
 				w.traceTick(t, &head, &b, ctrl, st, ms, clamped, err, res, k)
 			}
-			w.arm.Command(t+charge, w.cmd.Q, w.cmd.Qd)
+			w.phys.Command(t+charge, w.cmd.Q, w.cmd.Qd)
 		}
-		w.arm.Step(t, dt)
-		props.Step(&b, dt)
-		w.headMotion(&head)
-		w.pocket.Interact(t+dt, dt, &head, &b)
-		if res.Record(dt, &head, &b, w.pocket, w.arm.Q[0]) {
+		w.phys.Step(t)
+		b = w.phys.Ball()
+		w.phys.Head(&head)
+		armQ, _ := w.phys.Joints()
+		if res.Record(dt, &head, &b, w.phys, armQ[0]) {
 			break
 		}
-		if !w.pocket.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
+		if !w.phys.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
 			break
 		}
 	}
-	res.ArmGuarded = w.arm.Guarded
-	res.RimHits = w.pocket.RimHits
-	res.PocketExits = w.pocket.Exits
-	_ = n
+	var c Counters
+	w.phys.Counters(&c)
+	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
+	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
+	res.LimitViolations += c.Violations
+	if c.Warning != "" && res.Error == "" {
+		res.Error = c.Warning
+	}
 	if w.tracer != nil {
 		res.Failure = res.FailureReason()
 		if err := w.tracer.End(res); err != nil {
@@ -458,9 +492,12 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 func (w *World) traceTick(t float64, head *HeadMotion, b *ball.State, ctrl control.Controller, st control.Status,
 	ms float64, clamped bool, err error, res *TrialResult, nObs int) {
 	tk := &w.tick
+	var c Counters
+	w.phys.Counters(&c)
+	_, caught := w.phys.CatchTime()
 	*tk = Tick{T: t, Q: w.in.Arm.Q, Qd: w.in.Arm.Qd, CmdQ: w.cmd.Q, CmdQd: w.cmd.Qd, Head: head, Ball: b,
-		Est: &w.in.Ball, Forecast: w.in.Forecast, Status: st, ComputeMS: ms, Clamped: clamped, Guarded: w.arm.Guarded,
-		InPocket: w.pocket.Inside(), RimHits: w.pocket.RimHits, Exits: w.pocket.Exits, Caught: w.pocket.Caught,
+		Est: &w.in.Ball, Forecast: w.in.Forecast, Status: st, ComputeMS: ms, Clamped: clamped, Guarded: c.Guarded,
+		InPocket: w.phys.Inside(), RimHits: c.RimHits, Exits: c.Exits, Caught: caught,
 		MissDistanceM: res.MissDistanceM, ObservationsNew: nObs}
 	if err != nil {
 		tk.Err = err.Error()
@@ -501,7 +538,7 @@ func (w *World) checkAndClamp(period float64) bool {
 		q, qd := w.cmd.Q[j], w.cmd.Qd[j]
 		if math.IsNaN(q) || math.IsNaN(qd) || math.IsInf(q, 0) || math.IsInf(qd, 0) {
 			bad = true
-			q, qd = w.arm.Q[j], 0
+			q, qd = w.in.Arm.Q[j], 0
 		}
 		lo, hi, vm := w.lim.Lower[j], w.lim.Upper[j], w.lim.Vel[j]
 		dmax := w.lim.Acc[j] * period
@@ -515,10 +552,6 @@ func (w *World) checkAndClamp(period float64) bool {
 		w.prevQd[j] = qd
 	}
 	return bad
-}
-
-func (w *World) headMotion(h *HeadMotion) {
-	HeadMotionAt(w.rob.Chain, w.arm.Q, w.arm.Qd, &w.pose, w.jac, h)
 }
 
 // HeadMotionAt fills h with the chain tip's pose and velocity at joint
@@ -544,7 +577,7 @@ func HeadMotionAt(c *robot.Chain, q, qd []float64, pose *robot.Pose, jac []float
 // with its side relative to the rail carriage at rail position rail. It
 // reports whether the ball is caught. World.Trial and the ROS simarm node
 // share it, so both judge alike.
-func (res *TrialResult) Record(dt float64, head *HeadMotion, b *ball.State, p *Pocket, rail float64) bool {
+func (res *TrialResult) Record(dt float64, head *HeadMotion, b *ball.State, p Judge, rail float64) bool {
 	if d := dist(b.P, head.O); d < res.MissDistanceM {
 		res.MissDistanceM = d
 		if sp := math.Sqrt(b.V[0]*b.V[0] + b.V[1]*b.V[1] + b.V[2]*b.V[2]); sp > 1e-9 {
@@ -558,11 +591,12 @@ func (res *TrialResult) Record(dt float64, head *HeadMotion, b *ball.State, p *P
 			res.SlowInPocketS += dt
 		}
 	}
-	if !p.Caught {
+	at, caught := p.CatchTime()
+	if !caught {
 		return false
 	}
 	res.Caught = true
-	res.CatchTimeS = p.CaughtAt
+	res.CatchTimeS = at
 	if head.O[1]-rail >= 0 {
 		res.Side = "left"
 	} else {
