@@ -48,11 +48,14 @@ func (t JointType) Movable() bool { return t != Fixed }
 
 // Link is a URDF link: a named frame, its collision geometry (the safety
 // layer's collision check reads it) and its visual geometry (viewers draw
-// it). <inertial> is accepted and ignored: the kinematics does not need it.
+// it) and its <inertial> (the MuJoCo engine, sim/mujoco, reads it; the
+// kinematics does not).
 type Link struct {
 	Name       string
 	Collisions []Collision
 	Visuals    []Visual
+	// Inertial is the link's <inertial>, nil when the URDF gives none.
+	Inertial *Inertial
 }
 
 // Joint is a URDF joint: it places the Child link's frame relative to the
@@ -70,6 +73,11 @@ type Joint struct {
 	// joints have zeros; continuous joints have ±Inf position limits and
 	// +Inf velocity when the URDF gives no <limit>.
 	Lower, Upper, Velocity float64
+	// Effort is the <limit effort> (N·m, or N for a prismatic joint; 0 when
+	// the URDF gives none); Damping and Friction are the <dynamics>
+	// coefficients (N·m·s/rad or N·s/m, and N·m or N; 0 when absent). The
+	// kinematics ignores them; the MuJoCo engine's servos use them.
+	Effort, Damping, Friction float64
 }
 
 // Model is a parsed, checked URDF: a tree of links connected by joints. Links
@@ -113,16 +121,18 @@ type (
 		Name       *string        `xml:"name,attr"`
 		Collisions []xmlCollision `xml:"collision"`
 		Visuals    []xmlVisual    `xml:"visual"`
+		Inertial   *xmlInertial   `xml:"inertial"`
 	}
 	xmlJoint struct {
-		Name   *string    `xml:"name,attr"`
-		Type   *string    `xml:"type,attr"`
-		Origin *xmlOrigin `xml:"origin"`
-		Parent *xmlRef    `xml:"parent"`
-		Child  *xmlRef    `xml:"child"`
-		Axis   *xmlAxis   `xml:"axis"`
-		Limit  *xmlLimit  `xml:"limit"`
-		Mimic  *struct{}  `xml:"mimic"`
+		Name     *string      `xml:"name,attr"`
+		Type     *string      `xml:"type,attr"`
+		Origin   *xmlOrigin   `xml:"origin"`
+		Parent   *xmlRef      `xml:"parent"`
+		Child    *xmlRef      `xml:"child"`
+		Axis     *xmlAxis     `xml:"axis"`
+		Limit    *xmlLimit    `xml:"limit"`
+		Dynamics *xmlDynamics `xml:"dynamics"`
+		Mimic    *struct{}    `xml:"mimic"`
 	}
 	xmlOrigin struct {
 		XYZ *string `xml:"xyz,attr"`
@@ -138,6 +148,7 @@ type (
 		Lower    *string `xml:"lower,attr"`
 		Upper    *string `xml:"upper,attr"`
 		Velocity *string `xml:"velocity,attr"`
+		Effort   *string `xml:"effort,attr"`
 	}
 )
 
@@ -192,6 +203,13 @@ func ParseURDF(data []byte) (*Model, error) {
 				return nil, fmt.Errorf("%w: %v", ErrURDF, err)
 			}
 			l.Visuals = append(l.Visuals, v)
+		}
+		if xl.Inertial != nil {
+			in, err := parseInertial(l.Name, xl.Inertial)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrURDF, err)
+			}
+			l.Inertial = in
 		}
 		m.Links = append(m.Links, l)
 	}
@@ -336,6 +354,11 @@ func parseJoint(i int, xj xmlJoint) (Joint, error) {
 		if j.Velocity, err = parseVelocity(xj.Limit.Velocity); err != nil {
 			return Joint{}, fmt.Errorf("%s: <limit>: %v", where, err)
 		}
+		if xj.Limit.Effort != nil {
+			if j.Effort, err = parseAttr(xj.Limit.Effort, "effort"); err != nil || j.Effort < 0 {
+				return Joint{}, fmt.Errorf("%s: <limit effort=%q>: want a number ≥ 0", where, *xj.Limit.Effort)
+			}
+		}
 	case Continuous:
 		j.Lower, j.Upper, j.Velocity = math.Inf(-1), math.Inf(1), math.Inf(1)
 		if xj.Limit != nil {
@@ -344,6 +367,10 @@ func parseJoint(i int, xj xmlJoint) (Joint, error) {
 				return Joint{}, fmt.Errorf("%s: <limit>: %v", where, err)
 			}
 		}
+	}
+	var err0 error
+	if j.Damping, j.Friction, err0 = parseDynamics(where, xj.Dynamics); err0 != nil {
+		return Joint{}, err0
 	}
 	return j, nil
 }
