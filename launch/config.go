@@ -19,6 +19,7 @@ import (
 	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
+	"github.com/agilecatch/catch/sim/mujoco"
 )
 
 // Config is the one YAML file that configures a run. Every section is
@@ -33,6 +34,9 @@ type Config struct {
 	// ES selects the ES policy file (default: the shipped policy) and the
 	// trainer settings.
 	ES policy.Config `yaml:"es"`
+	// MuJoCo sets the MuJoCo engine's physical parameters (servo gains,
+	// net softness; package sim/mujoco), used with --engine mujoco.
+	MuJoCo mujoco.Config `yaml:"mujoco"`
 }
 
 // LoadConfig reads a run configuration; an empty path gives the defaults.
@@ -68,6 +72,9 @@ func (c *Config) Check(rob *robot.Robot) error {
 		return fmt.Errorf("config: sim: %w", err)
 	}
 	if err := c.ES.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.MuJoCo.Check(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh installs everything the build and the tests need on a Debian 12 machine:
 #
-#   - Debian packages: OpenCV 4.6 development files (for gocv v0.31.0), pkg-config, a C/C++
+#   - Debian packages: OpenCV 4.6 development files (for gocv v0.31.0), MuJoCo 2.2.2
+#     (libmujoco-dev, for sim/mujoco), pkg-config, a C/C++
 #     compiler for cgo, Debian's ROS 1 master/launch/topic tools and the ROS message packages
 #     the project uses, Chromium (the viewer's browser test), and Node.js/npm only when npm is
 #     missing.
@@ -49,6 +50,8 @@ APT_PACKAGES=(
   gcc
   g++
   libopencv-dev
+  # MuJoCo 2.2.2 (headless physics, C API) for the MuJoCo engine, sim/mujoco.
+  libmujoco-dev
   # OpenCV's sample data: the stereo chessboard images the calibration tests use
   # (/usr/share/doc/opencv-doc/examples/data/left01.jpg … right14.jpg).
   opencv-doc
@@ -106,6 +109,7 @@ if [ "${DEPS_SKIP_APT:-0}" != 1 ]; then
 fi
 
 pkg-config --exists opencv4 || die "pkg-config cannot find opencv4 (libopencv-dev missing?)"
+[ -e /usr/include/mujoco/mujoco.h ] || die "MuJoCo headers not found at /usr/include/mujoco (libmujoco-dev missing?)"
 command -v rosmaster >/dev/null 2>&1 || die "rosmaster not on PATH (python3-rosmaster missing?)"
 
 # ---------------------------------------------------------------------------------------------

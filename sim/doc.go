@@ -16,6 +16,16 @@
 // the Pocket exerts contact forces on the ball and the judge declares a catch
 // when the ball stays in the pocket for more than 0.25 s.
 //
+// The arm, the ball and the net are an Engine's Physics (engine.go): the
+// default Kinematic engine is the PD-tracking Arm, ball.Props's flight and
+// the compliant-cup Pocket; package sim/mujoco simulates them in MuJoCo.
+// Everything else in a trial (observations, estimator, controller, command
+// limits, the judge's bookkeeping and failure reasons) is shared, so results
+// from the two engines differ only by the physics. An engine implements
+// Physics: Reset per trial, Command at the control rate, Step per 1 ms,
+// Joints/Ball/Head to read the state, Inside/CatchTime for the judge,
+// Counters for its tallies, Close.
+//
 // Run spreads trials over goroutines; trial i draws from a source seeded by
 // (seed, i), so results do not depend on the number of cores. The package
 // never imports a controller: the caller passes a factory.

@@ -66,7 +66,7 @@ type Counters struct {
 	// limit; Violations the control periods with either.
 	Collisions, TorqueSaturated, Violations int
 	// Warning, when set, says the physics misbehaved (e.g. went unstable);
-	// it becomes the trial's error.
+	// it becomes TrialResult.PhysicsError.
 	Warning string
 }
 

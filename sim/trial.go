@@ -172,8 +172,11 @@ type TrialResult struct {
 	Error        string `json:"error,omitempty"`
 	// Failure is FailureReason() once the trial is over ("" when caught).
 	Failure string `json:"failure,omitempty"`
-	// Engine names the physics engine (Engine.Name).
-	Engine string `json:"engine"`
+	// Engine names the physics engine (Engine.Name); PhysicsError is set
+	// when the engine's physics misbehaved in the trial (e.g. went
+	// unstable), whose outcome then says nothing about the controller.
+	Engine       string `json:"engine"`
+	PhysicsError string `json:"physics_error,omitempty"`
 	// ArmHits counts the physics steps with the ball touching the arm or
 	// the rail (engines with arm collision geometry).
 	ArmHits int `json:"ball_arm_hits,omitempty"`
@@ -188,6 +191,7 @@ type TrialResult struct {
 // Failure reasons (TrialResult.FailureReason), in the order they are
 // tested.
 const (
+	FailPhysics         = "physics_unstable" // the engine's physics misbehaved (Counters.Warning)
 	FailControllerError = "controller_error" // the controller returned an error (no safe command)
 	FailUncatchable     = "uncatchable"      // no configuration of the robot meets the throw
 	FailDropped         = "dropped"          // the ball came to rest in the pocket (cradled), then left it
@@ -208,6 +212,8 @@ func (r *TrialResult) FailureReason() string {
 	switch {
 	case r.Caught:
 		return ""
+	case r.PhysicsError != "":
+		return FailPhysics
 	case r.Error != "":
 		return FailControllerError
 	case !r.Catchable:
@@ -476,9 +482,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
 	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
 	res.LimitViolations += c.Violations
-	if c.Warning != "" && res.Error == "" {
-		res.Error = c.Warning
-	}
+	res.PhysicsError = c.Warning
 	if w.tracer != nil {
 		res.Failure = res.FailureReason()
 		if err := w.tracer.End(res); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
@@ -24,7 +25,7 @@ import (
 func init() {
 	var (
 		ctrl, scenario, logPath, cfgPath, fidelity string
-		policyPath, fcModel, traceDir              string
+		policyPath, fcModel, traceDir, engine      string
 		fcSamples                                  int
 		trials, workers                            int
 		seed                                       uint64
@@ -64,6 +65,10 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			if err := cfg.Check(rob); err != nil {
 				return err
+			}
+			eng, err := launch.NewEngine(engine, &cfg)
+			if err != nil {
+				return fmt.Errorf("--engine: %w", err)
 			}
 			if c, err := launch.NewController(ctrl, rob, &cfg); err != nil {
 				return err
@@ -120,7 +125,7 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			bar := newBar(cmd.ErrOrStderr(), trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
-				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers,
+				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers, Engine: eng,
 				NewController: func() (control.Controller, error) {
 					c, err := launch.NewController(ctrl, rob, &cfg)
 					if err == nil {
@@ -153,6 +158,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file, in trial order, with run id, controller, seed and provenance (a file that is not such a log is refused)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
 	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
+	f.StringVar(&engine, "engine", "kinematic", "physics engine: "+joinNames(launch.Engines())+" (kinematic is the fast default; mujoco simulates the arm's dynamics, the net and the ball in MuJoCo)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
 	countFlag(f, &fcSamples, "forecast-samples", 256, 1, launch.MaxForecastSamples, "samples per forecast")
@@ -168,12 +174,19 @@ func printSummary(w io.Writer, s sim.Summary, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	fmt.Fprintf(w, "%s on %s (%s fidelity, seed %d): %d trials, %d catchable, %d caught\n",
-		s.Controller, s.Scenario, s.Fidelity, s.Seed, s.Trials, s.Catchable, s.Caught)
+	fmt.Fprintf(w, "%s on %s (%s engine, %s fidelity, seed %d): %d trials, %d catchable, %d caught\n",
+		s.Controller, s.Scenario, s.Engine, s.Fidelity, s.Seed, s.Trials, s.Catchable, s.Caught)
 	fmt.Fprintf(w, "  success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d\n",
 		100*s.SuccessRate, 100*s.CI95[0], 100*s.CI95[1], s.LimitViolations)
 	fmt.Fprintf(w, "  modality left %d / right %d; compute p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 		s.Modality.Left, s.Modality.Right, s.ComputeMS.P50, s.ComputeMS.P99, s.ComputeMS.Max)
+	if len(s.FailureReasons) > 0 {
+		fmt.Fprintf(w, "  failure reasons:")
+		for _, k := range sortedKeys(s.FailureReasons) {
+			fmt.Fprintf(w, " %s %d", k, s.FailureReasons[k])
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  miss distance p50 %.3f m, p95 %.3f m; %.0f trials/s\n", s.MissDistanceM.P50, s.MissDistanceM.P95, s.TrialsPerS)
 	return nil
 }
@@ -219,4 +232,13 @@ func joinNames(names []string) string {
 		out += n
 	}
 	return out
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -1,0 +1,153 @@
+package mujoco
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
+)
+
+// simConfig is the world configuration the engine sees from sim.World
+// (defaults filled in).
+func simConfig() sim.Config {
+	c := sim.Config{ControlRateHz: 250, MaxTimeS: 2, ReadyQ: append([]float64(nil), sim.DefaultReadyQ...)}
+	c.Pocket.DepthM, c.Pocket.HoldS = 0.07, 0.25
+	return c
+}
+
+func newTestPhysics(t *testing.T, props ball.Props) *physics {
+	t.Helper()
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	p, err := newPhysics(Config{}, simConfig(), rob, props)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func TestVersion(t *testing.T) {
+	// Debian 12's libmujoco-dev; the engine is written against 2.2's C API.
+	require.True(t, strings.HasPrefix(Version(), "2."), "MuJoCo %s", Version())
+}
+
+// Free flight of every ball set, released away from the robot with spin,
+// agrees with ball.Props's RK4 flight within 1 mm over 1 s (the
+// cross-check of the drag and Magnus forces applied through
+// xfrc_applied and of the leapfrog start).
+func TestFreeFlightMatchesBallModel(t *testing.T) {
+	for _, props := range ball.Sets() {
+		t.Run(props.Name, func(t *testing.T) {
+			p := newTestPhysics(t, props)
+			th := sim.Throw{Ball: props, ActLatS: 0.02}
+			th.Init = ball.State{P: ball.Vec{2, 0.5, 1.2}, V: ball.Vec{6, 1, 5}, W: ball.Vec{30, -60, 90}}
+			require.NoError(t, p.Reset(&th, sim.DefaultReadyQ))
+			ref := th.Init
+			var worst float64
+			for i := 0; i < 1000; i++ {
+				p.Step(float64(i) * sim.PhysicsStep)
+				props.Step(&ref, sim.PhysicsStep)
+				b := p.Ball()
+				d := math.Sqrt(sq(b.P[0]-ref.P[0]) + sq(b.P[1]-ref.P[1]) + sq(b.P[2]-ref.P[2]))
+				worst = math.Max(worst, d)
+			}
+			require.Greater(t, p.Ball().P[2], 0.2, "the ball stayed in the air")
+			t.Logf("%s: largest deviation from ball.Props over 1 s: %.3g mm", props.Name, 1000*worst)
+			require.Less(t, worst, 1e-3)
+			// The spin decays as ball.Props says (within 1%).
+			b := p.Ball()
+			for k := 0; k < 3; k++ {
+				require.InDelta(t, ref.W[k], b.W[k], 0.01*math.Abs(ref.W[k])+1e-6, "spin[%d]", k)
+			}
+		})
+	}
+}
+
+// With no command the servos hold the ready pose against gravity.
+func TestServoHoldsReadyPose(t *testing.T) {
+	p := newTestPhysics(t, mustBall(t, "tennis"))
+	th := sim.Throw{Ball: mustBall(t, "tennis"), ActLatS: 0.02}
+	th.Init = ball.State{P: ball.Vec{5, 0, 1}}
+	require.NoError(t, p.Reset(&th, sim.DefaultReadyQ))
+	for i := 0; i < 500; i++ {
+		p.Step(float64(i) * sim.PhysicsStep)
+	}
+	q, _ := p.Joints()
+	for j := range q {
+		require.InDelta(t, sim.DefaultReadyQ[j], q[j], 2e-3, "joint %d drifted", j)
+	}
+	var c sim.Counters
+	p.Counters(&c)
+	require.Zero(t, c.Collisions, "the ready pose touches nothing")
+	require.Zero(t, c.TorqueSaturated)
+}
+
+func TestMJCFNeedsInertia(t *testing.T) {
+	urdf := strings.Replace(string(robot.ShippedURDF()), "<mass value=\"3.909\"/>", "<mass value=\"3.909\"/>", 1)
+	m, err := robot.ParseURDF([]byte(urdf))
+	require.NoError(t, err)
+	for i := range m.Links {
+		if m.Links[i].Name == "link_2" {
+			m.Links[i].Inertial = nil
+		}
+	}
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	r2 := *rob
+	r2.Model = m
+	var cfg Config
+	cfg.setDefaults()
+	_, err = buildMJCF(&cfg, &r2, 0.07, mustBall(t, "tennis"))
+	require.ErrorContains(t, err, `link "link_2": no <inertial>`)
+}
+
+func TestConfigValidate(t *testing.T) {
+	_, err := newPhysics(Config{NetTimeConstS: 1e-4}, simConfig(), mustRobot(t), mustBall(t, "tennis"))
+	require.ErrorContains(t, err, "net_time_const_s")
+	_, err = newPhysics(Config{ServoBandwidthHz: -1}, simConfig(), mustRobot(t), mustBall(t, "tennis"))
+	require.ErrorContains(t, err, "servo_bandwidth_hz")
+}
+
+func mustBall(t *testing.T, name string) ball.Props {
+	b, err := ball.ByName(name)
+	require.NoError(t, err)
+	return b
+}
+
+func mustRobot(t *testing.T) *robot.Robot {
+	rob, err := robot.Default()
+	require.NoError(t, err)
+	return rob
+}
+
+func sq(x float64) float64 { return x * x }
+
+// BenchmarkStep is one 1 ms physics step of the arm holding its pose with
+// the ball resting in the pocket (the contact-heavy case); mj_bytes is the
+// MuJoCo memory of one world (model and data).
+func BenchmarkStep(b *testing.B) {
+	rob, err := robot.Default()
+	require.NoError(b, err)
+	props, err := ball.ByName("tennis")
+	require.NoError(b, err)
+	p, err := newPhysics(Config{}, simConfig(), rob, props)
+	require.NoError(b, err)
+	defer p.Close()
+	th := sim.Throw{Ball: props, ActLatS: 0.02}
+	var pose robot.Pose
+	rob.Chain.FK(sim.DefaultReadyQ, &pose)
+	// Into the pocket along the net normal.
+	n := pose.Axis(1)
+	th.Init = ball.State{P: ball.Vec{pose.P[0] + 0.1*n[0], pose.P[1] + 0.1*n[1], pose.P[2] + 0.1*n[2]}, V: ball.Vec{-3 * n[0], -3 * n[1], -3 * n[2]}}
+	require.NoError(b, p.Reset(&th, sim.DefaultReadyQ))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Step(float64(i%2000) * sim.PhysicsStep)
+	}
+	b.ReportMetric(float64(p.Bytes()), "mj_bytes")
+}
