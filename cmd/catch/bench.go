@@ -19,11 +19,11 @@ import (
 
 func init() {
 	var (
-		ctrls, scenarios, out, cfgPath, esLog, fidelity string
-		traceDir                                        string
-		trials, workers                                 int
-		seed                                            uint64
-		asJSON                                          bool
+		ctrls, scenarios, out, cfgPath, esLog, fidelity, engines string
+		traceDir                                                 string
+		trials, workers                                          int
+		seed                                                     uint64
+		asJSON                                                   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -34,7 +34,9 @@ in parallel (deterministic for a seed), and writes DIR/results.json, DIR/report.
 miss distances, compute p50/p99, limit violations, modality) and PNG plots.
 Without --controllers it runs whichever of mpc and es are built in (the hold
 baseline if neither is). Compute times, which depend on the machine, go to
-DIR/timing.json, so results.json is identical for a seed.`,
+DIR/timing.json, so results.json is identical for a seed. With --engines a,b
+every pair also runs in each physics engine on the same throws and the report
+adds the sim-to-sim gap table and plot (gap.png).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if fidelity != "state" {
@@ -90,7 +92,11 @@ DIR/timing.json, so results.json is identical for a seed.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			bar := newBar(cmd.ErrOrStderr(), trials*len(names)*len(scn), "bench")
-			res, err := bench.Run(ctx, bench.Options{
+			engs, err := launch.NewEngines(engines, &cfg)
+			if err != nil {
+				return fmt.Errorf("--engines: %w", err)
+			}
+			res, err := bench.Run(ctx, bench.Options{Engines: engs,
 				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
 				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir,
 				NewController: func(name string) (control.Controller, error) { return launch.NewController(name, rob, &cfg) },
@@ -119,6 +125,7 @@ DIR/timing.json, so results.json is identical for a seed.`,
 	f.StringVar(&esLog, "es-log", "", "ES training log CSV to plot")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state")
+	f.StringVar(&engines, "engines", "kinematic", "comma-separated physics engines ("+joinNames(launch.Engines())+"); with two or more, every pair runs in each and the report adds the sim-to-sim gap against the first")
 	f.BoolVar(&asJSON, "json", false, "print results.json to stdout instead of the table")
 	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	root.AddCommand(cmd)

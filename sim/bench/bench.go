@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 
+	"gonum.org/v1/plot/vg"
+
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/robot"
@@ -41,6 +43,11 @@ type Options struct {
 	// TraceDir, when set, receives one trace file per trial of every pair
 	// (package sim/trace).
 	TraceDir string
+	// Engines simulate the world; default [sim.Kinematic]. With more than
+	// one, every (controller, scenario) pair runs in each engine on the same
+	// throws, and the report adds the sim-to-sim gap (gap.go): the first
+	// engine is the reference the others are compared with.
+	Engines []sim.Engine
 }
 
 // Bin is the success within one bin of a throw parameter.
@@ -99,6 +106,7 @@ type TimingFile struct {
 type Timing struct {
 	Controller string           `json:"controller"`
 	Scenario   string           `json:"scenario"`
+	Engine     string           `json:"engine"`
 	ComputeMS  sim.ComputeStats `json:"compute_ms"`
 	WallS      float64          `json:"wall_s"`
 }
@@ -111,6 +119,11 @@ type Results struct {
 	// TickMS is the control period, the compute budget of one step, ms.
 	TickMS  float64 `json:"tick_ms"`
 	Entries []Entry `json:"entries"`
+	// Engines lists the engines run, the reference first; Gaps is the
+	// sim-to-sim gap of every pair in every other engine (only with more
+	// than one engine).
+	Engines []string `json:"engines,omitempty"`
+	Gaps    []Gap    `json:"gaps,omitempty"`
 }
 
 // Run executes every pair and writes results.json, report.md and the plots
@@ -148,11 +161,17 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 			return nil, fmt.Errorf("trace: %w", err)
 		}
 	}
-	type pair struct{ c, s int }
+	engines := opts.Engines
+	if len(engines) == 0 {
+		engines = []sim.Engine{sim.Kinematic}
+	}
+	type pair struct{ c, s, e int }
 	var pairs []pair
-	for c := range opts.Controllers {
-		for s := range scs {
-			pairs = append(pairs, pair{c, s})
+	for e := range engines {
+		for c := range opts.Controllers {
+			for s := range scs {
+				pairs = append(pairs, pair{c, s, e})
+			}
 		}
 	}
 	workers := opts.Workers
@@ -184,7 +203,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 				var steps []float64
 				last := 0
 				sum, res, err := sim.Run(ctx, sim.RunOptions{
-					Scenario: scs[p.s], Robot: opts.Robot, Config: opts.Sim, Trials: opts.Trials, Seed: opts.Seed, Workers: 1,
+					Scenario: scs[p.s], Robot: opts.Robot, Config: opts.Sim, Trials: opts.Trials, Seed: opts.Seed, Workers: 1, Engine: engines[p.e],
 					NewController: func() (control.Controller, error) { return opts.NewController(name) },
 					StepMS:        &steps,
 					NewTracer:     tracer(opts, name),
@@ -200,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 					},
 				})
 				if err != nil {
-					errs[k] = fmt.Errorf("%s on %s: %w", name, scs[p.s].Name, err)
+					errs[k] = fmt.Errorf("%s on %s (%s engine): %w", name, scs[p.s].Name, engines[p.e].Name(), err)
 					continue
 				}
 				entries[k] = Entry{Summary: sum, stepMS: steps, results: res,
@@ -224,6 +243,12 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		rate = 250 // sim.Config's default
 	}
 	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Provenance: opts.Provenance, TickMS: 1000 / rate, Entries: entries}
+	if len(engines) > 1 {
+		for _, e := range engines {
+			r.Engines = append(r.Engines, e.Name())
+		}
+		r.Gaps = gaps(r)
+	}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return nil, err
@@ -233,7 +258,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	timing := TimingFile{Provenance: opts.Provenance, TickMS: r.TickMS, Pairs: make([]Timing, len(entries))}
 	for i, e := range entries {
-		timing.Pairs[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, ComputeMS: e.ComputeMS, WallS: e.WallS}
+		timing.Pairs[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, Engine: e.Engine, ComputeMS: e.ComputeMS, WallS: e.WallS}
 	}
 	if data, err = json.MarshalIndent(timing, "", "  "); err != nil {
 		return nil, err
@@ -241,18 +266,41 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := writeAtomic(filepath.Join(opts.Out, "timing.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
-	if err := writeTrialsCSV(filepath.Join(opts.Out, "trials.csv"), r); err != nil {
+	// The single-engine report, tables and plots describe the reference
+	// engine; the others get their trials.csv and the gap section.
+	ref := r.engine(engines[0].Name())
+	if err := writeTrialsCSV(filepath.Join(opts.Out, "trials.csv"), ref); err != nil {
 		return nil, err
 	}
-	pics, err := tracePictures(r, opts, scs, pictureTrials)
+	for _, e := range engines[1:] {
+		if err := writeTrialsCSV(filepath.Join(opts.Out, "trials_"+e.Name()+".csv"), r.engine(e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	pics, err := tracePictures(ref, opts, scs, pictureTrials)
 	if err != nil {
 		return nil, err
 	}
-	plots, err := writePlots(r, opts, pics)
+	plots, err := writePlots(ref, opts, pics)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(opts.Out, "report.md"), []byte(Report(r, plots))); err != nil {
+	report := Report(ref, plots)
+	if len(engines) > 1 {
+		gp, err := gapPlot(r)
+		if err != nil {
+			return nil, fmt.Errorf("plot gap.png: %w", err)
+		}
+		path := filepath.Join(opts.Out, "gap.png")
+		if err := gp.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
+			return nil, fmt.Errorf("plot gap.png: %w", err)
+		}
+		if err := provenance.StampPNG(path, r.Provenance); err != nil {
+			return nil, fmt.Errorf("plot gap.png: %w", err)
+		}
+		report += GapSection(r, "gap.png")
+	}
+	if err := writeAtomic(filepath.Join(opts.Out, "report.md"), []byte(report)); err != nil {
 		return nil, err
 	}
 	return r, nil
