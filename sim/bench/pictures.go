@@ -204,7 +204,11 @@ func tracePictures(r *Results, opts Options, scs []*sim.Scenario, n int) (map[st
 			w := worlds[sc.Name]
 			if w == nil {
 				var err error
-				if w, err = sim.NewWorld(opts.Sim, opts.Robot, sc); err != nil {
+				var eng sim.Engine // the reference engine, whose results r holds
+				if len(opts.Engines) > 0 {
+					eng = opts.Engines[0]
+				}
+				if w, err = sim.NewWorldEngine(opts.Sim, opts.Robot, sc, eng); err != nil {
 					return nil, err
 				}
 				worlds[sc.Name] = w
