@@ -213,22 +213,6 @@ func TestSimLogAppendOnly(t *testing.T) {
 	require.Equal(t, binary, got, "a file that is not a trial log is never touched")
 }
 
-// runStderr runs the CLI in-process and returns the exit status and what it
-// printed on stderr.
-func runStderr(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	require.NoError(t, err)
-	old := os.Stderr
-	os.Stderr = f
-	code, _ := runOut(t, args...)
-	os.Stderr = old
-	require.NoError(t, f.Close())
-	b, err := os.ReadFile(f.Name())
-	require.NoError(t, err)
-	return code, string(b)
-}
-
 // TestCountFlagsBounded: counts that size memory are checked when the
 // command line is parsed: one line naming the flag and the range, exit 2,
 // nothing allocated (the old code went on to Go's out-of-memory crash for
@@ -246,7 +230,7 @@ func TestCountFlagsBounded(t *testing.T) {
 		{[]string{"ros-trials", "--trials", "99999999999"}, "--trials"},
 		{[]string{"train", "forecast", "--episodes", "1e12", "--scenario", "nominal", "--out", "x.onnx"}, "--episodes"},
 	} {
-		code, stderr := runStderr(t, tc.args...)
+		code, stderr := runErr(t, tc.args...)
 		require.Equal(t, 2, code, "%q", tc.args)
 		require.Contains(t, stderr, tc.flag, "%q", tc.args)
 		require.Contains(t, stderr, "out of range", "%q", tc.args)

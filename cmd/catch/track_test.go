@@ -45,6 +45,31 @@ func TestRenderTrack(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
 	require.Equal(t, "t,x,y,z,cam0_u,cam0_v,cam1_u,cam1_v,reproj_px,est_valid,est_x,est_y,est_z,est_vx,est_vy,est_vz", lines[0])
 	require.Len(t, lines, sum.Triangulated+1)
+	require.Less(t, sum.EpipolarMedianPx, 0.5, "matching videos fit the rig")
+	require.Equal(t, 30, sum.EpipolarFrames)
+
+	// Swapped or duplicated camera videos do not fit the rig: refused with
+	// exit 2 (the old code reported 25–53% false 3-D points with exit 0). A
+	// truncated video is an error, exit 1 (the old code stopped at frame 13
+	// of 140 with exit 0).
+	trunc := filepath.Join(dir, "trunc.avi")
+	full, err := os.ReadFile(c1)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(trunc, full[:len(full)/10], 0o644))
+	for _, tc := range []struct {
+		name   string
+		v0, v1 string
+		code   int
+		want   string
+	}{
+		{"swapped", c1, c0, 2, "do not fit the rig"},
+		{"duplicated", c0, c0, 2, "do not fit the rig"},
+		{"truncated", c0, trunc, 1, "corrupt or truncated"},
+	} {
+		code, stderr := runErr(t, "track", "--cameras", rig, "--video", "cam0="+tc.v0, "--video", "cam1="+tc.v1, "--out", track)
+		require.Equal(t, tc.code, code, "%s: %s", tc.name, stderr)
+		require.Contains(t, stderr, tc.want, tc.name)
+	}
 
 	// Truth is matched by timestamp, not by row: a truth file missing its
 	// first 30 rows scores the frames it covers just as well and says how

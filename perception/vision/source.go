@@ -44,6 +44,7 @@ type VideoSource struct {
 	n     int
 	start time.Time
 	size  image.Point
+	count int // frames the file's header declares (0: unknown, or a live source)
 }
 
 // OpenVideo opens a VideoSource; fps ≤ 0 means the file's own rate.
@@ -79,6 +80,9 @@ func OpenVideo(spec string, fps float64) (*VideoSource, error) {
 		}
 	}
 	s.size = image.Pt(int(s.cap.Get(gocv.VideoCaptureFrameWidth)), int(s.cap.Get(gocv.VideoCaptureFrameHeight)))
+	if c := s.cap.Get(gocv.VideoCaptureFrameCount); !s.live && c > 0 && c < 1e9 {
+		s.count = int(c)
+	}
 	return s, nil
 }
 
@@ -88,11 +92,16 @@ func (s *VideoSource) FPS() float64 { return s.fps }
 // Size is the frame size the backend reports.
 func (s *VideoSource) Size() image.Point { return s.size }
 
-// Read decodes the next frame.
+// Read decodes the next frame. A file whose decoding stops well before the
+// frame count its header declares is corrupt or truncated: an error, not
+// io.EOF (containers whose count is an estimate get 2% slack).
 func (s *VideoSource) Read(dst *gocv.Mat) (float64, error) {
 	if !s.cap.Read(dst) || dst.Empty() {
 		if s.n == 0 {
 			return 0, fmt.Errorf("video %s: no frame could be decoded", s.spec)
+		}
+		if s.count > 0 && s.n < s.count-max(2, s.count/50) {
+			return 0, fmt.Errorf("video %s: decoding stopped at frame %d of the %d its header declares: corrupt or truncated file", s.spec, s.n, s.count)
 		}
 		return 0, io.EOF
 	}

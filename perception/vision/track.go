@@ -160,6 +160,10 @@ func (t *Tracker) Close() error {
 // Reset forgets the track (a new throw).
 func (t *Tracker) Reset() { t.est.Reset() }
 
+// Candidates returns camera i's candidates of the last Step (valid until
+// the next Step; the caller must not modify them).
+func (t *Tracker) Candidates(i int) []Candidate { return t.cands[i] }
+
 // Estimator returns the tracker's estimator (for Estimate at other times).
 func (t *Tracker) Estimator() *perception.Estimator { return t.est }
 
