@@ -128,6 +128,12 @@ type TickState struct {
 	Rearms  uint64 // Rearms taken so far
 	Aborted bool
 	EStop   bool
+	// Engaged: the loop's commands reach the arm (Loop.Engage).
+	Engaged bool
+	// Resyncs counts restarts from the measured state taken so far.
+	Resyncs uint64
+	// AtRest: the command has come to rest (braked to a hold).
+	AtRest bool
 }
 
 func copyTick(dst, src *TickState) {
@@ -158,6 +164,14 @@ type Loop struct {
 	obsBuf []Observation
 	rearm  Slot[Rearm]
 	estop  atomic.Uint32 // 1: e-stop requested (latched by the loop)
+	// release: a release of the e-stop was requested; resync: the next tick
+	// restarts controller and safety filter from the measured state.
+	release, resync atomic.Bool
+	// engaged: commands reach the arm (see Engage).
+	engaged    atomic.Bool
+	wasEngaged bool
+	// lastReject is the newest rejected re-arm's reason.
+	lastReject atomic.Pointer[string]
 	// in-loop state
 	rearmSeen    uint64
 	rearms       uint64
@@ -173,6 +187,8 @@ type Loop struct {
 	lastCode     Code
 	lastWrite    time.Duration
 	wrote        bool
+	hadState     bool // a joint state has come: commands may be written
+	resyncs      uint64
 	in           Input
 	cmd          Command
 	tick         TickState
@@ -209,6 +225,8 @@ func NewLoop(cfg LoopConfig, clock Clock, arm ArmIO, ctrl Controller, est Estima
 		cmd: NewCommand(n), needReset: true, started: true,
 	}
 	l.in.Arm = ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
+	l.engaged.Store(true)
+	l.wasEngaged = true
 	l.tick.Cmd = NewCommand(n)
 	l.out = NewCopier(TickState{Cmd: NewCommand(n)}, copyTick)
 	l.jitter.init()
@@ -226,15 +244,42 @@ func (l *Loop) Period() time.Duration { return l.period }
 // Observe queues a ball observation captured at `at` on the loop's clock.
 func (l *Loop) Observe(at time.Duration, p [3]float64) { l.obs.Push(Observation{At: at, P: p}) }
 
-// Rearm requests a new catch starting at r.Epoch.
+// Rearm requests a new catch starting at r.Epoch. The tick that takes it
+// rejects (counts, and reports through LastRejectedRearm) an epoch older
+// than safety.rearm_max_age_s or further ahead than rearm_max_lead_s. A
+// Rearm does not release a latched e-stop.
 func (l *Loop) Rearm(r Rearm) { l.rearm.Store(&r) }
 
-// EStop latches the e-stop (true); it stays engaged until a Rearm. A false
-// request does not release it.
+// EStop latches the e-stop (true): the loop brakes to a hold and stays there
+// until Release. A false request does not release it.
 func (l *Loop) EStop(on bool) {
 	if on {
 		l.estop.Store(1)
 	}
+}
+
+// Release clears a latched e-stop (the only way to); the controller and the
+// safety filter restart from the measured state at the next tick.
+func (l *Loop) Release() { l.release.Store(true) }
+
+// Resync makes the next tick restart the controller and the safety filter
+// from the measured state (bumpless), as a re-arm or an e-stop release do.
+func (l *Loop) Resync() { l.resync.Store(true) }
+
+// Engage tells the loop whether its commands reach the arm (default true).
+// While disengaged (a dry run, a disarmed node) the arm does not follow, so
+// the lead bound is off; engaging again restarts the controller and the
+// safety filter from the measured state, so the first command sent is the
+// arm's own position.
+func (l *Loop) Engage(on bool) { l.engaged.Store(on) }
+
+// LastRejectedRearm returns why the newest rejected re-arm was rejected
+// ("" if none was).
+func (l *Loop) LastRejectedRearm() string {
+	if p := l.lastReject.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Latest copies the newest tick's state into dst (its Cmd slices are
@@ -316,29 +361,64 @@ func (l *Loop) Run(ctx context.Context) error {
 // deadline; tests and simulations may call it directly with their own
 // clock. It allocates nothing.
 func (l *Loop) Tick(now time.Duration) {
+	c := &l.safety.Counts
+	sc := &l.cfg.Safety
 	if r, seq := l.rearm.Load(); seq != l.rearmSeen && r != nil {
 		l.rearmSeen = seq
-		l.rearms++
-		l.armed, l.epoch = r.Seq, r.Epoch
-		l.needReset, l.started = true, false
-		l.aborted, l.hadBall, l.estopLatched = false, false, false
-		l.estop.Store(0)
-		if l.est != nil {
-			l.est.Reset()
+		if reason := l.checkRearm(now, r); reason != "" {
+			c.BadRearms++
+			l.lastReject.Store(&reason)
+			l.log.Warn("re-arm rejected", "seq", r.Seq, "reason", reason)
+		} else {
+			l.rearms++
+			l.armed, l.epoch = r.Seq, r.Epoch
+			l.needReset, l.started = true, false
+			l.resync.Store(true)
+			l.aborted, l.hadBall = false, false
+			if l.est != nil {
+				l.est.Reset()
+			}
+			l.lastCode = Waiting
 		}
-		l.lastCode = Waiting
+	}
+	if l.release.Swap(false) && (l.estopLatched || l.estop.Load() == 1) {
+		l.estopLatched = false
+		l.estop.Store(0)
+		l.aborted = false
+		l.resync.Store(true)
+		l.log.Warn("e-stop released")
 	}
 	if l.estop.Load() == 1 && !l.estopLatched {
 		l.estopLatched = true
 		l.log.Warn("e-stop latched")
 	}
+	if e := l.engaged.Load(); e != l.wasEngaged {
+		l.wasEngaged = e
+		l.safety.SetLead(e)
+		if e {
+			l.resync.Store(true)
+		}
+	}
+	if l.resync.Swap(false) {
+		l.safety.Reset()
+		l.needReset = true
+		l.resyncs++
+	}
 	at, ok := l.arm.ReadState(&l.in.Arm)
-	stale := !ok || now-at > time.Duration(l.cfg.Safety.JointStaleTicks)*l.period
+	stale := !ok || now-at > time.Duration(sc.JointStaleTicks)*l.period
+	l.hadState = l.hadState || ok
 
 	if l.est != nil {
 		k := l.obs.Drain(l.obsBuf)
+		skew := time.Duration(sc.ClockSkewS * float64(time.Second))
 		for i := 0; i < k; i++ {
 			o := &l.obsBuf[i]
+			if o.At > now+skew || !plausible(o.P, sc) {
+				// One message stamped in the future would make the estimator
+				// drop every real one after it as out of order.
+				c.BadObs++
+				continue
+			}
 			if !l.started && o.At < l.epoch {
 				continue // before the throw this catch is for
 			}
@@ -349,9 +429,12 @@ func (l *Loop) Tick(now time.Duration) {
 		l.est.Estimate(now.Seconds(), &l.in.Ball)
 	}
 	if l.in.Ball.Valid {
-		if l.cfg.AutoRearmIdleS > 0 && l.started && !l.hadBall && now-l.lastValidAt > time.Duration(l.cfg.AutoRearmIdleS*float64(time.Second)) {
+		// A track after an idle spell is a new throw (every time, not only
+		// after the first re-arm).
+		if l.cfg.AutoRearmIdleS > 0 && l.started && now-l.lastValidAt > time.Duration(l.cfg.AutoRearmIdleS*float64(time.Second)) {
 			l.epoch, l.needReset, l.aborted = now, true, false
 			l.armed++
+			l.safety.Reset() // the new catch starts from the measured state
 		}
 		l.lastValidAt = now
 	}
@@ -366,7 +449,6 @@ func (l *Loop) Tick(now time.Duration) {
 	l.in.Deadline = trial + l.period
 
 	mode := ModeRunning
-	c := &l.safety.Counts
 	switch {
 	case l.estopLatched:
 		mode = ModeEStop
@@ -409,17 +491,22 @@ func (l *Loop) Tick(now time.Duration) {
 			}
 		}
 	}
-	if mode == ModeRunning {
+	switch {
+	case !l.hadState:
+		// No joint state yet: there is no position to command; send nothing.
+	case mode == ModeRunning:
 		dt := l.period
 		if l.wrote {
 			dt = now - l.lastWrite
 		}
 		l.safety.FilterDT(&l.cmd, &l.in.Arm, dt.Seconds())
-	} else {
+	default:
 		l.safety.Brake(&l.cmd, &l.in.Arm)
 	}
-	l.arm.WriteCommand(now, &l.cmd)
-	l.lastWrite, l.wrote = now, true
+	if l.hadState {
+		l.arm.WriteCommand(now, &l.cmd)
+		l.lastWrite, l.wrote = now, true
+	}
 
 	t := &l.tick
 	t.Now, t.TrialT, t.Mode, t.Code = now, trial, mode, l.lastCode
@@ -427,13 +514,38 @@ func (l *Loop) Tick(now time.Duration) {
 	copy(t.Cmd.Q, l.cmd.Q)
 	copy(t.Cmd.Qd, l.cmd.Qd)
 	t.Armed, t.Rearms, t.Aborted, t.EStop = l.armed, l.rearms, l.aborted, l.estopLatched
+	t.Engaged, t.Resyncs, t.AtRest = l.wasEngaged, l.resyncs, l.hadState && l.safety.AtRest()
 	l.out.Put(t)
 
 	l.statsMu.Lock()
 	l.stats.Ticks++
 	l.stats.Modes[mode]++
 	l.stats.Interventions = *c
+	l.stats.MaxStep = l.safety.MaxStep
 	l.statsMu.Unlock()
+}
+
+// checkRearm returns why r cannot be taken at now ("" if it can).
+func (l *Loop) checkRearm(now time.Duration, r *Rearm) string {
+	sc := &l.cfg.Safety
+	if age := now - r.Epoch; age.Seconds() > sc.RearmMaxAgeS {
+		return fmt.Sprintf("re-arm %d: epoch %.3f s in the past (safety.rearm_max_age_s %.3g s): stale", r.Seq, age.Seconds(), sc.RearmMaxAgeS)
+	}
+	if lead := r.Epoch - now; lead.Seconds() > sc.RearmMaxLeadS {
+		return fmt.Sprintf("re-arm %d: epoch %.3f s in the future (safety.rearm_max_lead_s %.3g s): clock skew or a bad stamp", r.Seq, lead.Seconds(), sc.RearmMaxLeadS)
+	}
+	return ""
+}
+
+// plausible reports whether a ball observation is finite and inside the
+// configured observation box.
+func plausible(p [3]float64, sc *SafetyConfig) bool {
+	for k := 0; k < 3; k++ {
+		if !(p[k] >= sc.ObsMinM[k] && p[k] <= sc.ObsMaxM[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // LoopStats are the loop's counters and timing.
@@ -451,6 +563,9 @@ type LoopStats struct {
 	ObsDropped   uint64    `json:"obs_dropped"`
 	EStopLatched bool      `json:"estop_latched"`
 	Aborted      bool      `json:"aborted"`
+	// MaxStep is the largest commanded position step per tick so far, as a
+	// fraction of what the velocity limit allows (≤ 1).
+	MaxStep float64 `json:"max_step"`
 }
 
 // Quantiles summarise a timing distribution, µs.

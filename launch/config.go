@@ -165,6 +165,18 @@ func goKind(t string) string {
 	return t
 }
 
+// LoadControllerConfig is LoadConfig for the controller node. Without a
+// file the node is meant for an arm nobody has configured it for: it
+// withholds commands until an arming request passes (node.require_arm), and
+// the loop sends nothing before the first joint state.
+func LoadControllerConfig(path string) (Config, error) {
+	c, err := LoadConfig(path)
+	if path == "" {
+		c.Node.RequireArm = true
+	}
+	return c, err
+}
+
 // Factory builds a controller for a robot.
 type Factory func(rob *robot.Robot, cfg *Config) (control.Controller, error)
 

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
@@ -145,6 +147,13 @@ type ControllerNode struct {
 	clk      control.TimeBase
 	log      *slog.Logger
 	props    ball.Props
+	// armMu serialises arming, disarming, e-stop and release decisions
+	// (goroslib callbacks, the --arm goroutine, the Run goroutine).
+	armMu sync.Mutex
+	// armed: an arming request passed (require_arm).
+	armed bool
+	// diagnostics deltas (Run goroutine only)
+	lastOverruns, lastInterventions uint64
 }
 
 // NewControllerNode wires a controller node for the named controller.
@@ -171,6 +180,14 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 	if err != nil {
 		return nil, err
 	}
+	// States outside the URDF limits (beyond encoder noise) or stamped
+	// outside the loop's staleness window (clock skew allowed) are rejected.
+	sk := nc.Loop.Safety
+	skew := time.Duration(sk.ClockSkewS * float64(time.Second))
+	io.SetChecks(ros.StateChecks{
+		Lower: rob.Limits.Lower, Upper: rob.Limits.Upper, LimitTol: jointLimitTol,
+		MaxAge: skew + time.Duration(sk.JointStaleTicks)*nc.Loop.Period(), MaxLead: skew,
+	})
 	if sclk != nil {
 		io.DriveClock(sclk)
 	}
@@ -207,42 +224,121 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 	}
 	loop.SetProps(&props)
 	n := &ControllerNode{Loop: loop, IO: io, Recorder: rec, rob: rob, cfg: nc, clk: clk, log: log, props: props}
+	estop := loop.EStop
 	hooks := ros.Hooks{
 		Observe: loop.Observe,
-		EStop: func(on bool) {
-			if on {
-				log.Warn("e-stop received")
+		Rearm:   func(seq uint32, epoch time.Duration) { loop.Rearm(control.Rearm{Seq: seq, Epoch: epoch}) },
+		Arm: func(on bool, callers []string) {
+			if err := io.Authorize(callers); err != nil {
+				log.Error("arming request refused", "on", on, "callers", callers, "err", err)
+				return
 			}
-			loop.EStop(on)
+			log.Warn("arming request", "on", on, "callers", callers)
+			_ = n.Arm(on)
 		},
-		Rearm: func(seq uint32, epoch time.Duration) { loop.Rearm(control.Rearm{Seq: seq, Epoch: epoch}) },
-		Arm:   func(on bool) { _ = n.Arm(on) },
+		Release: func(callers []string) { _ = n.ReleaseEStop(callers) },
 	}
 	if rec != nil {
 		rec.SetLoop(loop)
 		hooks.Observe, hooks.Rearm, hooks.Sensor = rec.Observe, rec.Rearm, rec.Sensor
-		hooks.EStop = func(on bool) {
-			if on {
-				log.Warn("e-stop received")
-			}
-			rec.EStop(on)
+		estop = rec.EStop
+	}
+	hooks.EStop = func(on bool, callers []string) {
+		if on {
+			log.Warn("e-stop received: braking to a hold, then no more commands", "callers", callers)
 		}
+		estop(on)
 	}
 	io.SetHooks(hooks)
 	if nc.DryRun || nc.RequireArm {
 		io.SetSending(false)
+		loop.Engage(false)
 	}
 	return n, nil
+}
+
+// jointLimitTol is how far past a URDF limit a joint state may report a
+// joint (encoder noise at a hard stop) before it is rejected, rad or m.
+const jointLimitTol = 0.01
+
+// engage makes the loop restart from the measured state and then sends its
+// commands to the arm: the first command sent is the arm's own position
+// (bumpless). Commands computed before the loop took the restart stay on
+// the dry-run topic. Called with armMu held.
+func (n *ControllerNode) engage() error {
+	var ts control.TickState
+	n.Loop.Latest(&ts)
+	before := ts.Resyncs
+	n.Loop.Engage(true)
+	deadline := time.Now().Add(time.Second)
+	for !(n.Loop.Latest(&ts) && ts.Engaged && ts.Resyncs > before) {
+		if time.Now().After(deadline) {
+			n.Loop.Engage(false)
+			return fmt.Errorf("arming: the control loop did not restart within 1 s (not running, or no joint states in lockstep)")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	n.IO.SetSending(true)
+	return nil
+}
+
+// disengage stops sending commands; the loop goes on computing them (dry
+// run topic). Called with armMu held.
+func (n *ControllerNode) disengage() {
+	n.IO.SetSending(false)
+	n.Loop.Engage(false)
+}
+
+// ReleaseEStop clears a latched e-stop for a request published by callers
+// (refused unless they are among ros.operators, when that is set). The loop
+// restarts from the measured state; with require_arm the node stays
+// disarmed until the next arming request, otherwise sending resumes.
+func (n *ControllerNode) ReleaseEStop(callers []string) error {
+	if err := n.IO.Authorize(callers); err != nil {
+		err = fmt.Errorf("e-stop release refused: %w", err)
+		n.log.Error(err.Error(), "callers", callers)
+		return err
+	}
+	n.armMu.Lock()
+	defer n.armMu.Unlock()
+	var ts control.TickState
+	if n.Loop.Latest(&ts) && !ts.EStop {
+		n.log.Info("e-stop release ignored: no e-stop latched", "callers", callers)
+		return nil
+	}
+	n.log.Warn("e-stop release", "callers", callers)
+	n.Loop.Release()
+	switch {
+	case n.cfg.DryRun:
+		return nil
+	case n.cfg.RequireArm:
+		n.armed = false
+		n.log.Warn("e-stop released: commands withheld until the next arming request")
+		return nil
+	}
+	return n.engage()
 }
 
 // Arm starts (on) or stops sending commands to the arm. Starting needs
 // node.require_arm's check (CheckArming against the driver's joint names and
 // current positions) to pass and is refused in a dry run.
 func (n *ControllerNode) Arm(on bool) error {
+	n.armMu.Lock()
+	defer n.armMu.Unlock()
 	if !on {
-		n.IO.SetSending(false)
+		n.disengage()
+		n.armed = false
 		n.log.Warn("disarmed: commands withheld")
 		return nil
+	}
+	var ts control.TickState
+	if n.Loop.Latest(&ts) && ts.EStop {
+		err := fmt.Errorf("arming refused: the e-stop is latched (publish true on %s first)", n.IO.Conn().Config().Topics.EStopRelease)
+		n.log.Error(err.Error())
+		return err
+	}
+	if n.armed && n.IO.Sending() {
+		return nil // already armed: a repeated request must not restart a catch
 	}
 	if n.cfg.DryRun {
 		err := fmt.Errorf("arming refused: dry run (node.dry_run / --dry-run)")
@@ -253,8 +349,12 @@ func (n *ControllerNode) Arm(on bool) error {
 		n.log.Error(err.Error())
 		return err
 	}
-	n.IO.SetSending(true)
-	n.log.Warn("armed: sending commands to the arm")
+	if err := n.engage(); err != nil {
+		n.log.Error(err.Error())
+		return err
+	}
+	n.armed = true
+	n.log.Warn("armed: sending commands to the arm, starting from its measured state")
 	return nil
 }
 
@@ -265,6 +365,9 @@ func (n *ControllerNode) CheckArming() error {
 	var q []float64
 	if _, ok := n.IO.ReadState(&st); ok {
 		q = st.Q
+	}
+	if p := n.IO.JointStatePublishers(); len(p) > 1 {
+		return fmt.Errorf("arming: %d nodes publish joint states (%s): stop all but the driver", len(p), strings.Join(p, ", "))
 	}
 	return CheckArming(n.IO.Joints(), n.rob.Limits, n.IO.DriverJoints(), q)
 }
@@ -315,11 +418,20 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-n.IO.Conn().Fatal():
+			return n.IO.Conn().Err()
 		case <-ack.C:
 			// Acknowledge a re-arm once the loop has taken it.
 			if n.Loop.Latest(&ts) && ts.Rearms != acked && ts.Mode != control.ModeEStop {
 				n.IO.PublishArmed(ts.Armed, time.Now())
 				acked = ts.Rearms
+			}
+			// Once the e-stop has braked the arm to a hold, stop sending.
+			if ts.EStop && ts.AtRest && n.IO.Sending() {
+				n.armMu.Lock()
+				n.disengage()
+				n.armMu.Unlock()
+				n.log.Warn("e-stop: arm held; commands stopped until released")
 			}
 			continue
 		case <-viz.C:
@@ -384,13 +496,33 @@ func (n *ControllerNode) diagnostics(now time.Time, ts *control.TickState) *diag
 	case control.ModeStale, control.ModeAborted:
 		level = diagnostic_msgs.DiagnosticStatus_WARN
 	}
+	if ts.EStop {
+		level = diagnostic_msgs.DiagnosticStatus_ERROR
+		msg = "e-stop latched"
+	}
+	// Overruns and interventions since the last report: WARN.
+	iv := s.Interventions
+	dOver, dIv := s.Overruns-n.lastOverruns, iv.Total()-iv.EStop-n.lastInterventions
+	n.lastOverruns, n.lastInterventions = s.Overruns, iv.Total()-iv.EStop
+	if dOver > 0 {
+		level = max(level, diagnostic_msgs.DiagnosticStatus_WARN)
+		msg += "; " + strconv.FormatUint(dOver, 10) + " overruns"
+	}
+	if dIv > 0 {
+		level = max(level, diagnostic_msgs.DiagnosticStatus_WARN)
+		msg += "; " + strconv.FormatUint(dIv, 10) + " safety interventions"
+	}
+	pubs := n.IO.JointStatePublishers()
+	if len(pubs) > 1 {
+		level = max(level, diagnostic_msgs.DiagnosticStatus_ERROR)
+		msg += "; " + strconv.Itoa(len(pubs)) + " joint_states publishers"
+	}
 	if !n.IO.Conn().Connected() {
 		level = max(level, diagnostic_msgs.DiagnosticStatus_WARN)
 		msg += "; ROS master unreachable"
 	}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
-	iv := s.Interventions
 	kv := [][2]string{
 		{"mode", ts.Mode.String()}, {"controller_status", ts.Code.String()},
 		{"armed_throw", strconv.FormatUint(uint64(ts.Armed), 10)},
@@ -402,6 +534,9 @@ func (n *ControllerNode) diagnostics(now time.Time, ts *control.TickState) *diag
 		{"nan", u(iv.NaN)}, {"position", u(iv.Position)}, {"velocity", u(iv.Velocity)}, {"acceleration", u(iv.Accel)},
 		{"workspace", u(iv.Workspace)}, {"collision", u(iv.Collision)}, {"stale_joints", u(iv.StaleJoints)}, {"ball_lost", u(iv.BallLost)},
 		{"estop", u(iv.EStop)}, {"controller_errors", u(iv.CtrlErrors)},
+		{"position_step", u(iv.Step)}, {"lead", u(iv.Lead)}, {"max_step", strconv.FormatFloat(s.MaxStep, 'f', 4, 64)},
+		{"rejected_observations", u(iv.BadObs)}, {"rejected_rearms", u(iv.BadRearms)}, {"last_rejected_rearm", n.Loop.LastRejectedRearm()},
+		{"joint_states_publishers", strings.Join(pubs, ",")}, {"overruns_since_last", u(dOver)}, {"interventions_since_last", u(dIv)},
 		{"joint_states_received", u(recv)}, {"joint_states_rejected", u(rej)}, {"last_rejection", last},
 		{"bad_observations", u(badObs)}, {"commands_dropped", u(n.IO.CommandsDropped())}, {"obs_dropped", u(s.ObsDropped)},
 		{"registrations", strconv.FormatInt(n.IO.Conn().Registrations(), 10)},

@@ -98,10 +98,16 @@ type Summary struct {
 	LimitViolations int        `json:"limit_violations"`
 	// CommandCollisions is the number of commands, over all trials, whose
 	// pose collides (TrialResult.CommandCollisions).
-	CommandCollisions int          `json:"command_collisions"`
-	Modality          Modality     `json:"modality"`
-	ComputeMS         ComputeStats `json:"compute_ms"`
-	MissDistanceM     MissStats    `json:"miss_distance_m"`
+	CommandCollisions int `json:"command_collisions"`
+	// StepClamps is the number of commands, over all trials, whose
+	// position step the safety filter bounded (TrialResult.StepClamps).
+	StepClamps int `json:"step_clamps"`
+	// MaxStepRatio is the largest commanded position step per tick over
+	// all trials, as a fraction of what the velocity limit allows (≤ 1).
+	MaxStepRatio  float64      `json:"max_step_ratio"`
+	Modality      Modality     `json:"modality"`
+	ComputeMS     ComputeStats `json:"compute_ms"`
+	MissDistanceM MissStats    `json:"miss_distance_m"`
 	// FailureReasons counts the catchable throws missed, by reason (the
 	// Fail… constants).
 	FailureReasons map[string]int `json:"failure_reasons"`
@@ -327,6 +333,8 @@ func Summarize(results []TrialResult, stepMS []float64) Summary {
 		r := &results[i]
 		s.LimitViolations += r.LimitViolations
 		s.CommandCollisions += r.CommandCollisions
+		s.StepClamps += r.StepClamps
+		s.MaxStepRatio = math.Max(s.MaxStepRatio, r.MaxStepRatio)
 		if r.Error != "" {
 			s.Errors++
 		}

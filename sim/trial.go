@@ -31,6 +31,10 @@ type Config struct {
 	Pocket    PocketConfig               `yaml:"pocket"`
 	Estimator perception.EstimatorConfig `yaml:"estimator"`
 	Reach     ReachConfig                `yaml:"reach"`
+	// Safety is the safety filter every command passes, the one the
+	// controller node runs (control.Safety); the zero value means its
+	// defaults.
+	Safety control.SafetyConfig `yaml:"safety"`
 }
 
 // DefaultReadyQ is the shipped robot's ready pose: rail centred, upper arm
@@ -155,12 +159,22 @@ type TrialResult struct {
 	AlignCos float64 `json:"align_cos"`
 	// InPocketS is how long the ball was inside the pocket in all; SlowInPocketS
 	// how long of that it moved slower than 0.2 m/s relative to the head.
-	InPocketS       float64 `json:"in_pocket_s"`
-	SlowInPocketS   float64 `json:"slow_in_pocket_s"`
-	LimitViolations int     `json:"limit_violations"`
-	// CommandCollisions counts the commands (after clamping) whose pose
-	// brings the URDF's collision capsules within the safety layer's margin
-	// of the floor, the rail or each other (control.Collider).
+	InPocketS     float64 `json:"in_pocket_s"`
+	SlowInPocketS float64 `json:"slow_in_pocket_s"`
+	// LimitViolations counts commands outside the joint position, velocity
+	// or acceleration limits, non-finite, or braked by the workspace box or
+	// the lead bound (control.Safety; the filter fixed each).
+	LimitViolations int `json:"limit_violations"`
+	// StepClamps counts commands whose position step the safety filter
+	// had to bound (a jump in the commanded position sequence).
+	StepClamps int `json:"step_clamps"`
+	// MaxStepRatio is the largest commanded position step of the trial as
+	// a fraction of what the velocity limit allows in one period (≤ 1).
+	MaxStepRatio float64 `json:"max_step_ratio"`
+	// CommandCollisions counts the controller's commands whose pose
+	// brought the URDF's collision capsules within the safety layer's
+	// margin of the floor, the rail or each other (control.Collider); the
+	// safety filter replaced each by a brake, as on the robot.
 	CommandCollisions int `json:"command_collisions"`
 	// SkippedTicks counts control ticks skipped because the controller's
 	// modelled compute time (ComputeModelled) overran them.
@@ -246,8 +260,7 @@ type World struct {
 	lim      robot.Limits
 	in       control.Input
 	cmd      control.Command
-	prevQd   []float64
-	coll     *control.Collider
+	safety   *control.Safety
 	obs      []pendingObs
 	observer Observer
 	fc       Forecaster
@@ -297,7 +310,7 @@ func NewWorldEngine(cfg Config, rob *robot.Robot, sc *Scenario, eng Engine) (*Wo
 	if err != nil {
 		return nil, err
 	}
-	coll, err := control.NewCollider(control.CollisionConfig{}, rob)
+	safety, err := control.NewSafety(cfg.Safety, rob, 1/cfg.ControlRateHz)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +320,7 @@ func NewWorldEngine(cfg Config, rob *robot.Robot, sc *Scenario, eng Engine) (*Wo
 	}
 	w := &World{
 		cfg: cfg, rob: rob, engine: eng.Name(), phys: phys, est: est, reach: reach, props: props,
-		lim: lim, cmd: control.NewCommand(n), prevQd: make([]float64, n), coll: coll,
+		lim: lim, safety: safety, cmd: control.NewCommand(n),
 		obs: make([]pendingObs, 0, 256),
 	}
 	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
@@ -365,7 +378,8 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	if err := ctrl.Reset(w.in.Arm); err != nil {
 		return fmt.Errorf("controller reset: %w", err)
 	}
-	copy(w.prevQd, armQd)
+	w.safety.Reset()
+	w.safety.MaxStep = 0
 	if err := w.observer.StartThrow(th, rng); err != nil {
 		return fmt.Errorf("observer: %w", err)
 	}
@@ -441,24 +455,25 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			w.StepMS = append(w.StepMS, ms)
 			res.Steps++
 			if err != nil {
-				// No safe command: hold the measured pose.
+				// No safe command: brake to a hold.
 				res.Error = err.Error()
-				copy(w.cmd.Q, w.in.Arm.Q)
-				for j := range w.cmd.Qd {
-					w.cmd.Qd[j] = 0
-				}
+				w.safety.Brake(&w.cmd, &w.in.Arm)
 			}
 			charge := 0.0
 			if cm != nil {
 				charge = cm.ModelledCompute().Seconds()
 				busyUntil = t + charge
 			}
-			clamped := w.checkAndClamp(t - lastCmd)
+			c0 := w.safety.Counts
+			clamped := err == nil && w.safety.FilterDT(&w.cmd, &w.in.Arm, t-lastCmd) != control.Passed
 			lastCmd = t
-			if clamped {
+			if c := &w.safety.Counts; c.NaN+c.Position+c.Velocity+c.Accel+c.Workspace+c.Lead > c0.NaN+c0.Position+c0.Velocity+c0.Accel+c0.Workspace+c0.Lead {
 				res.LimitViolations++
 			}
-			if w.coll.Check(w.cmd.Q) {
+			if w.safety.Counts.Step > c0.Step {
+				res.StepClamps++
+			}
+			if w.safety.Counts.Collision > c0.Collision {
 				res.CommandCollisions++
 			}
 			if w.tracer != nil {
@@ -482,6 +497,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
 	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
 	res.LimitViolations += c.Violations
+	res.MaxStepRatio = w.safety.MaxStep
 	res.PhysicsError = c.Warning
 	if w.tracer != nil {
 		res.Failure = res.FailureReason()
@@ -529,33 +545,6 @@ func (w *World) traceTick(t float64, head *HeadMotion, b *ball.State, ctrl contr
 // model keeps the charge deterministic for a seed.
 type ComputeModelled interface {
 	ModelledCompute() time.Duration
-}
-
-// checkAndClamp reports whether the command asked for anything outside the
-// joint limits (position, velocity, or acceleration implied by the change
-// of commanded velocity over period, the time since the previous command),
-// then clamps it in place.
-func (w *World) checkAndClamp(period float64) bool {
-	const tol = 1e-9
-	bad := false
-	for j := range w.cmd.Q {
-		q, qd := w.cmd.Q[j], w.cmd.Qd[j]
-		if math.IsNaN(q) || math.IsNaN(qd) || math.IsInf(q, 0) || math.IsInf(qd, 0) {
-			bad = true
-			q, qd = w.in.Arm.Q[j], 0
-		}
-		lo, hi, vm := w.lim.Lower[j], w.lim.Upper[j], w.lim.Vel[j]
-		dmax := w.lim.Acc[j] * period
-		if q < lo-tol || q > hi+tol || math.Abs(qd) > vm+tol || math.Abs(qd-w.prevQd[j]) > dmax*(1+1e-6)+tol {
-			bad = true
-		}
-		q = math.Max(lo, math.Min(hi, q))
-		qd = math.Max(-vm, math.Min(vm, qd))
-		qd = math.Max(w.prevQd[j]-dmax, math.Min(w.prevQd[j]+dmax, qd))
-		w.cmd.Q[j], w.cmd.Qd[j] = q, qd
-		w.prevQd[j] = qd
-	}
-	return bad
 }
 
 // HeadMotionAt fills h with the chain tip's pose and velocity at joint

@@ -54,8 +54,8 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 // lockstepFlag is the nodes' --lockstep (overrides node.lockstep when set).
 var lockstepFlag bool
 
-func loadNodeSetup(cfgPath, ns string) (launch.Config, *robot.Robot, error) {
-	cfg, err := launch.LoadConfig(cfgPath)
+func loadNodeSetup(cfgPath, ns string, load func(string) (launch.Config, error)) (launch.Config, *robot.Robot, error) {
+	cfg, err := load(cfgPath)
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -89,7 +89,8 @@ with.`,
 		Use:   "controller [__name:=NAME]",
 		Short: "Observations → estimator → controller → safety → arm, at 250 Hz over ROS",
 		Long: `Subscribes joint states (/joint_states), ball observations
-(/ball/observation), the e-stop (/catch/estop) and re-arms (/catch/rearm);
+(/ball/observation), the e-stop (/catch/estop), its release
+(/catch/estop_release) and re-arms (/catch/rearm);
 runs the real-time loop (read → estimate → controller → safety → write) and
 publishes the arm command (/arm_controller/command), the ball estimate
 (/ball/state), plan and forecast markers and /diagnostics. Topic names,
@@ -100,7 +101,7 @@ command type and frame in the config's node.ros section.`,
 			if err := rosArgs(args, &name, &ns); err != nil {
 				return err
 			}
-			cfg, rob, err := loadNodeSetup(cfgPath, ns)
+			cfg, rob, err := loadNodeSetup(cfgPath, ns, launch.LoadControllerConfig)
 			if err != nil {
 				return err
 			}
@@ -168,7 +169,7 @@ command type and frame in the config's node.ros section.`,
 	}
 	f := controller.Flags()
 	f.StringVar(&ctrlName, "controller", "hold", "controller: "+joinNames(launch.Controllers()))
-	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
+	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node); without one, commands are withheld until armed (node.require_arm)")
 	f.StringVar(&statsOut, "stats-out", "", "write the loop statistics as JSON to this file on exit")
 	f.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: joint-state stamps pace the loop (with 'node simarm --lockstep')")
 	f.StringVar(&trialLog, "trial-log", "", "append one JSON line per throw to this file (overrides node.trial_log)")
@@ -199,7 +200,7 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			if err := rosArgs(args, &name, &ns); err != nil {
 				return err
 			}
-			cfg, rob, err := loadNodeSetup(simCfg, ns)
+			cfg, rob, err := loadNodeSetup(simCfg, ns, launch.LoadConfig)
 			if err != nil {
 				return err
 			}
@@ -299,7 +300,7 @@ ball/observation, stamped with the frames' capture time.`,
 			if err := rosArgs(args, &name, &ns); err != nil {
 				return err
 			}
-			cfg, _, err := loadNodeSetup(percCfg, ns)
+			cfg, _, err := loadNodeSetup(percCfg, ns, launch.LoadConfig)
 			if err != nil {
 				return err
 			}

@@ -190,6 +190,15 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 	cfgArgs := []string{}
 	if o.cfgPath != "" {
 		cfgArgs = []string{"--config", o.cfgPath}
+	} else {
+		// A controller node without a config withholds its commands until
+		// armed (safe for a real arm); the simulated arm here needs them,
+		// so it gets the defaults from an explicit, empty config.
+		empty := filepath.Join(dir, "defaults.yaml")
+		if err := os.WriteFile(empty, []byte("# catch ros-trials: defaults, commands sent without arming (simulated arm)\n"), 0o644); err != nil {
+			return out, err
+		}
+		cfgArgs = []string{"--config", empty}
 	}
 	if o.lockstep {
 		cfgArgs = append(cfgArgs, "--lockstep")

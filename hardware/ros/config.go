@@ -31,6 +31,10 @@ type Topics struct {
 	// (false) sending commands to the arm when node.require_arm is set;
 	// default /catch/arm.
 	Arm string `yaml:"arm"`
+	// EStopRelease (std_msgs/Bool, true) clears a latched e-stop; nothing
+	// else does (not a re-arm, not estop false). Default
+	// /catch/estop_release.
+	EStopRelease string `yaml:"estop_release"`
 	// DryRunCommand receives the commands a node that is not sending (dry
 	// run, or not armed) computed, in the command topic's type; default
 	// /catch/dry_run/command.
@@ -76,6 +80,14 @@ type Config struct {
 	// RetryS is the wait between attempts to reach the master, and between
 	// registration checks; default 1.
 	RetryS float64 `yaml:"retry_s"`
+	// Operators are the caller ids (absolute node names, such as
+	// /operator_console) allowed to arm the controller and to release its
+	// e-stop; a request is taken only when every node publishing on its
+	// topic is listed. Default: none listed, anyone may (each request is
+	// logged with the publishing nodes). ROS 1 does not authenticate
+	// caller ids: this guards against mistakes, not attackers
+	// (docs/hardware.md).
+	Operators []string `yaml:"operators"`
 }
 
 // WithDefaults returns c with zero fields set (JointNames excepted: the
@@ -121,6 +133,7 @@ func (c Config) WithDefaults() Config {
 	def(&t.Rearm, "catch/rearm")
 	def(&t.Armed, "catch/armed")
 	def(&t.Arm, "catch/arm")
+	def(&t.EStopRelease, "catch/estop_release")
 	def(&t.DryRunCommand, "catch/dry_run/command")
 	def(&t.Image, "camera/image_raw")
 	def(&c.CommandType, CommandTrajectory)
@@ -159,6 +172,11 @@ func (c Config) Validate() error {
 	}
 	if !(c.RetryS >= 0.05 && c.RetryS <= 60) {
 		return fmt.Errorf("ros: retry_s = %v: want [0.05, 60]", c.RetryS)
+	}
+	for i, n := range c.Operators {
+		if !strings.HasPrefix(n, "/") {
+			return fmt.Errorf("ros: operators[%d] = %q: want an absolute node name such as /operator_console", i, n)
+		}
 	}
 	seen := map[string]bool{}
 	for i, n := range c.JointNames {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/apimaster"
+	"github.com/bluenviron/goroslib/v2/pkg/apislave"
 )
 
 // Conn is one ROS node's connection to the graph, as an actor: its goroutine
@@ -37,6 +39,14 @@ type Conn struct {
 	registered  atomic.Int64 // times registered (1 + re-registrations)
 	connectedCh chan struct{}
 	once        sync.Once
+	// uri is this node's XML-RPC address as the master reported it after
+	// registering; another address under our name later means another node
+	// took it.
+	uri string
+	// fatal: the node cannot run (another node has its name).
+	fatal     atomic.Pointer[error]
+	fatalCh   chan struct{}
+	fatalOnce sync.Once
 
 	params map[string]string // set on the master at every registration
 
@@ -66,7 +76,7 @@ func NewConn(cfg Config, name string, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Conn{cfg: cfg.WithDefaults(), name: name, log: log, connectedCh: make(chan struct{})}, nil
+	return &Conn{cfg: cfg.WithDefaults(), name: name, log: log, connectedCh: make(chan struct{}), fatalCh: make(chan struct{})}, nil
 }
 
 // Config returns the configuration in use, defaults applied.
@@ -134,11 +144,34 @@ func (c *Conn) Start(ctx context.Context) {
 	}()
 }
 
+// Fatal is closed when the node cannot run: another live node is
+// registered under its name (at start: this one refuses to register), or
+// registered under it later (this one stops). Err says which.
+func (c *Conn) Fatal() <-chan struct{} { return c.fatalCh }
+
+// Err returns the reason Fatal was closed (nil while it is not).
+func (c *Conn) Err() error {
+	if p := c.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *Conn) fail(err error) {
+	c.fatalOnce.Do(func() {
+		c.fatal.Store(&err)
+		c.log.Error(err.Error())
+		close(c.fatalCh)
+	})
+}
+
 // WaitConnected waits until the node is first registered.
 func (c *Conn) WaitConnected(ctx context.Context) error {
 	select {
 	case <-c.connectedCh:
 		return nil
+	case <-c.fatalCh:
+		return c.Err()
 	case <-ctx.Done():
 		return fmt.Errorf("ros: node %s not registered with the master at %s: %w", c.name, c.cfg.MasterURI, ctx.Err())
 	}
@@ -160,6 +193,10 @@ func (c *Conn) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if c.Node() == nil {
+			if err := c.checkName(client); err != nil {
+				c.fail(err)
+				return
+			}
 			if err := c.connect(); err != nil {
 				if !down {
 					c.log.Error("ROS master not reachable; retrying", "master", c.cfg.MasterURI, "node", c.name, "every", c.cfg.retry(), "err", err)
@@ -171,12 +208,18 @@ func (c *Conn) run(ctx context.Context) {
 				}
 				down = false
 				c.log.Info("registered with the ROS master", "master", c.cfg.MasterURI, "node", c.name, "host", c.cfg.Host)
+				if uri, err := client.LookupNode(c.absName()); err == nil {
+					c.uri = uri
+				}
 			}
 		} else {
 			// A restarted master has forgotten us: re-register everything.
 			// Connections between nodes survive the master; only lookups need it.
-			_, err := client.LookupNode(c.absName())
+			uri, err := client.LookupNode(c.absName())
 			switch {
+			case err == nil && c.uri != "" && uri != c.uri:
+				c.fail(fmt.Errorf("ros: another node registered as %s (at %s; this one is %s): stopping, two nodes of one name would both drive the arm", c.absName(), uri, c.uri))
+				return
 			case err == nil:
 				if down {
 					c.log.Info("ROS master reachable again", "master", c.cfg.MasterURI)
@@ -190,8 +233,11 @@ func (c *Conn) run(ctx context.Context) {
 			default:
 				c.log.Warn("node unknown to the ROS master (restarted?); re-registering", "node", c.absName(), "err", err)
 				c.teardown()
+				c.uri = ""
 				if err := c.connect(); err != nil {
 					c.log.Error("re-registration failed; retrying", "err", err)
+				} else if uri, err := client.LookupNode(c.absName()); err == nil {
+					c.uri = uri
 				}
 			}
 		}
@@ -201,6 +247,40 @@ func (c *Conn) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// checkName refuses to register when a live node already has this node's
+// name: the master would hand the name to the newcomer and both would run
+// (goroslib ignores the master's shutdown request).
+func (c *Conn) checkName(client *apimaster.Client) error {
+	uri, err := client.LookupNode(c.absName())
+	if err != nil {
+		return nil // unknown name (or no master: connect reports that)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil
+	}
+	peer := apislave.NewClient(u.Host, c.absName()+"_check", &http.Client{Timeout: time.Second})
+	if _, err := peer.GetPid(); err != nil {
+		return nil // a stale registration: its node is gone
+	}
+	return fmt.Errorf("ros: a node named %s is already running (at %s): refusing to start a second one; stop it or choose another name (__name:=)", c.absName(), uri)
+}
+
+// absTopic resolves a topic name as goroslib does for this node.
+func (c *Conn) absTopic(topic string) string {
+	if len(topic) > 0 && topic[0] == '/' {
+		return topic
+	}
+	ns := c.cfg.Namespace
+	if env := os.Getenv("ROS_NAMESPACE"); env != "" {
+		ns = env
+	}
+	if ns == "/" {
+		return "/" + topic
+	}
+	return ns + "/" + topic
 }
 
 // absName is the node's name as goroslib registers it (ROS_NAMESPACE, when

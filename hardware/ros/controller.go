@@ -2,7 +2,11 @@ package ros
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,18 +25,37 @@ import (
 )
 
 // Hooks receive the controller node's inputs, on goroslib's goroutines.
+// callers are the nodes publishing on the request's topic when it came
+// (ROS 1 messages do not say who sent them; the master says who publishes):
+// the caller ids to log, and to check with Authorize.
 type Hooks struct {
 	// Observe gets a ball observation captured at `at` (loop clock).
 	Observe func(at time.Duration, p [3]float64)
 	// EStop gets /catch/estop.
-	EStop func(on bool)
+	EStop func(on bool, callers []string)
+	// Release gets /catch/estop_release true.
+	Release func(callers []string)
 	// Rearm gets a new catch: throw seq, released at epoch (loop clock).
 	Rearm func(seq uint32, epoch time.Duration)
 	// Sensor gets the catch sensor (/catch/sensor).
 	Sensor func(caught bool)
 	// Arm gets an arming request (/catch/arm): true to start sending
 	// commands, false to stop.
-	Arm func(on bool)
+	Arm func(on bool, callers []string)
+}
+
+// StateChecks are the checks on each joint state beyond names, lengths and
+// finite values. The zero value checks nothing more.
+type StateChecks struct {
+	// Lower and Upper are the URDF position limits in chain order; a state
+	// outside them by more than LimitTol (rad or m) is rejected.
+	Lower, Upper []float64
+	LimitTol     float64
+	// MaxAge and MaxLead: a stamped state older than MaxAge, or stamped
+	// more than MaxLead ahead of this machine's clock, is rejected (not in
+	// lockstep, where the stamp is the time). An unstamped state (stamp
+	// zero) is taken as received.
+	MaxAge, MaxLead time.Duration
 }
 
 // ControllerIO is the controller node's ROS side. It is the loop's
@@ -70,6 +93,16 @@ type ControllerIO struct {
 	lastReject                 atomic.Pointer[string]
 	wg                         sync.WaitGroup
 	cancel                     context.CancelFunc
+
+	checks StateChecks
+	// prevQ, prevT: the last accepted position and its time, to estimate
+	// velocities of position-only states (goroslib's callback goroutine).
+	prevQ []float64
+	prevT time.Duration
+	hasQ  bool
+	// jsPubs are the nodes publishing joint states, from the master (nil:
+	// not looked up yet); more than one and every state is rejected.
+	jsPubs atomic.Pointer[[]string]
 }
 
 type armSample struct {
@@ -113,7 +146,16 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	conn.Subscribe(t.Observation, c.onObservation)
 	conn.Subscribe(t.EStop, func(m *std_msgs.Bool) {
 		if h := c.hooks.EStop; h != nil {
-			h(m.Data)
+			var callers []string
+			if m.Data {
+				callers = c.publishers(t.EStop)
+			}
+			h(m.Data, callers)
+		}
+	})
+	conn.Subscribe(t.EStopRelease, func(m *std_msgs.Bool) {
+		if h := c.hooks.Release; h != nil && m.Data {
+			h(c.publishers(t.EStopRelease))
 		}
 	})
 	conn.Subscribe(t.Sensor, func(m *std_msgs.Bool) {
@@ -123,7 +165,7 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	})
 	conn.Subscribe(t.Arm, func(m *std_msgs.Bool) {
 		if h := c.hooks.Arm; h != nil {
-			h(m.Data)
+			h(m.Data, c.publishers(t.Arm))
 		}
 	})
 	conn.Subscribe(t.Rearm, func(m *std_msgs.Header) {
@@ -167,6 +209,85 @@ func (c *ControllerIO) SetRobotDescription(urdf string) { c.conn.SetParam("robot
 // SetHooks sets the input callbacks; call before Start.
 func (c *ControllerIO) SetHooks(h Hooks) { c.hooks = h }
 
+// SetChecks sets the joint-state checks; call before Start.
+func (c *ControllerIO) SetChecks(sc StateChecks) { c.checks = sc }
+
+// publishers returns the caller ids of the nodes publishing on topic (a
+// name relative to the node's namespace), this node excepted, sorted; nil
+// when the master cannot be asked.
+func (c *ControllerIO) publishers(topic string) []string {
+	n := c.conn.Node()
+	if n == nil {
+		return nil
+	}
+	topics, err := n.MasterGetTopics()
+	if err != nil {
+		return nil
+	}
+	info, ok := topics[c.conn.absTopic(topic)]
+	if !ok {
+		return []string{}
+	}
+	out := make([]string, 0, len(info.Publishers))
+	for p := range info.Publishers {
+		if p != c.conn.absName() {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Authorize says whether a request published by callers may be taken:
+// always when ros.operators is empty; otherwise only when the publishers
+// are known and every one is an operator.
+func (c *ControllerIO) Authorize(callers []string) error {
+	ops := c.cfg.Operators
+	if len(ops) == 0 {
+		return nil
+	}
+	if len(callers) == 0 {
+		return fmt.Errorf("the publishing node is unknown (the master lists none): only ros.operators [%s] may", strings.Join(ops, ", "))
+	}
+	for _, p := range callers {
+		if !slices.Contains(ops, p) {
+			return fmt.Errorf("published by %s, not among ros.operators [%s]", p, strings.Join(ops, ", "))
+		}
+	}
+	return nil
+}
+
+// JointStatePublishers returns the nodes publishing joint states, as the
+// master last listed them (nil before the first look-up).
+func (c *ControllerIO) JointStatePublishers() []string {
+	if p := c.jsPubs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// watchPublishers asks the master every retry_s who publishes joint
+// states: a second publisher beside the driver (a stale simulator, a test
+// tool) interleaves states of another arm with the real ones.
+func (c *ControllerIO) watchPublishers(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.retry())
+	defer t.Stop()
+	for {
+		if p := c.publishers(c.cfg.Topics.JointStates); p != nil {
+			if old := c.JointStatePublishers(); len(p) > 1 && !slices.Equal(old, p) {
+				c.conn.log.Error("several nodes publish joint states: every state is rejected until one remains", "topic", c.conn.absTopic(c.cfg.Topics.JointStates), "publishers", p)
+			}
+			c.jsPubs.Store(&p)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Conn returns the node's connection.
 func (c *ControllerIO) Conn() *Conn { return c.conn }
 
@@ -178,8 +299,9 @@ func (c *ControllerIO) Joints() []string { return c.jm.Names }
 func (c *ControllerIO) Start(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
 	c.conn.Start(ctx)
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.publishCommands(ctx)
+	go c.watchPublishers(ctx)
 }
 
 // Close stops the publisher and unregisters the node.
@@ -217,13 +339,32 @@ func (c *ControllerIO) onJointState(m *sensor_msgs.JointState) {
 	}
 	n := len(c.jm.Names)
 	s := &armSample{at: c.clock.Now(), q: make([]float64, n), qd: make([]float64, n)}
-	if err := c.jm.FromJointState(m, s.q, s.qd); err != nil {
+	hasVel, err := c.jm.FromJointState(m, s.q, s.qd)
+	if err == nil {
+		err = c.check(m, s)
+	}
+	if err != nil {
 		c.rejected.Add(1)
 		msg := err.Error()
 		c.lastReject.Store(&msg)
 		return
 	}
 	c.received.Add(1)
+	// Position-only states: velocities by differencing the last accepted
+	// state (its stamp, or receipt time without one).
+	t := s.at
+	if !m.Header.Stamp.IsZero() && m.Header.Stamp.Unix() > 0 {
+		t = c.clock.At(m.Header.Stamp)
+	}
+	if !hasVel && c.hasQ {
+		if dt := (t - c.prevT).Seconds(); dt > 0 && dt < 0.5 {
+			for j := range s.qd {
+				s.qd[j] = (s.q[j] - c.prevQ[j]) / dt
+			}
+		}
+	}
+	c.prevQ = append(c.prevQ[:0], s.q...)
+	c.prevT, c.hasQ = t, true
 	if c.drive != nil {
 		// Lockstep: the arm's stamp is the time; the tick for it runs now,
 		// once the observations published before this state (header seq)
@@ -235,6 +376,31 @@ func (c *ControllerIO) onJointState(m *sensor_msgs.JointState) {
 		return
 	}
 	c.state.Store(s)
+}
+
+// check applies the StateChecks and the single-publisher rule to an
+// accepted state.
+func (c *ControllerIO) check(m *sensor_msgs.JointState, s *armSample) error {
+	if p := c.JointStatePublishers(); len(p) > 1 {
+		return fmt.Errorf("joint state: %d nodes publish on %s (%s): cannot tell the driver's states from others", len(p), c.conn.absTopic(c.cfg.Topics.JointStates), strings.Join(p, ", "))
+	}
+	k := &c.checks
+	for j := range s.q {
+		if j < len(k.Lower) && j < len(k.Upper) && !(s.q[j] >= k.Lower[j]-k.LimitTol && s.q[j] <= k.Upper[j]+k.LimitTol) {
+			return fmt.Errorf("joint state: joint %s at %.6g, outside the URDF limits [%.6g, %.6g]", c.jm.Names[j], s.q[j], k.Lower[j], k.Upper[j])
+		}
+	}
+	if c.drive != nil || m.Header.Stamp.IsZero() || (k.MaxAge == 0 && k.MaxLead == 0) {
+		return nil
+	}
+	age := s.at - c.clock.At(m.Header.Stamp)
+	if k.MaxAge > 0 && age > k.MaxAge {
+		return fmt.Errorf("joint state: stamped %.3f s ago (stamp %d.%09d), older than %.3f s", age.Seconds(), m.Header.Stamp.Unix(), m.Header.Stamp.Nanosecond(), k.MaxAge.Seconds())
+	}
+	if k.MaxLead > 0 && -age > k.MaxLead {
+		return fmt.Errorf("joint state: stamped %.3f s in the future (stamp %d.%09d), more than the clock skew %.3f s", -age.Seconds(), m.Header.Stamp.Unix(), m.Header.Stamp.Nanosecond(), k.MaxLead.Seconds())
+	}
+	return nil
 }
 
 // waitObservations waits (up to 200 ms) until n observations have come in,

@@ -33,12 +33,15 @@ func NewJointMap(names []string) *JointMap {
 }
 
 // FromJointState writes positions and velocities in chain order into q and
-// qd. It rejects a message whose name, position and velocity lengths differ,
-// that lacks a chain joint, or that has a non-finite value for one; joints
-// the chain does not know are ignored.
-func (m *JointMap) FromJointState(js *sensor_msgs.JointState, q, qd []float64) error {
-	if len(js.Position) != len(js.Name) || len(js.Velocity) != len(js.Name) {
-		return fmt.Errorf("joint state: %d names, %d positions, %d velocities: want equal lengths", len(js.Name), len(js.Position), len(js.Velocity))
+// qd. It rejects a message whose name and position lengths differ, whose
+// velocity list is neither empty nor as long, that lacks a chain joint, or
+// that has a non-finite value for one; joints the chain does not know are
+// ignored. It reports whether the message carried velocities (position-only
+// joint states are legal in ROS; qd is left alone then).
+func (m *JointMap) FromJointState(js *sensor_msgs.JointState, q, qd []float64) (hasVel bool, err error) {
+	hasVel = len(js.Velocity) > 0
+	if len(js.Position) != len(js.Name) || (hasVel && len(js.Velocity) != len(js.Name)) {
+		return hasVel, fmt.Errorf("joint state: %d names, %d positions, %d velocities: want as many positions as names, and as many velocities or none", len(js.Name), len(js.Position), len(js.Velocity))
 	}
 	found := 0
 	for i, n := range js.Name {
@@ -46,17 +49,24 @@ func (m *JointMap) FromJointState(js *sensor_msgs.JointState, q, qd []float64) e
 		if !ok {
 			continue
 		}
-		p, v := js.Position[i], js.Velocity[i]
-		if !finite(p) || !finite(v) {
-			return fmt.Errorf("joint state: joint %s has position %v, velocity %v: want finite values", n, p, v)
+		p := js.Position[i]
+		v := 0.0
+		if hasVel {
+			v = js.Velocity[i]
 		}
-		q[j], qd[j] = p, v
+		if !finite(p) || !finite(v) {
+			return hasVel, fmt.Errorf("joint state: joint %s has position %v, velocity %v: want finite values", n, p, v)
+		}
+		q[j] = p
+		if hasVel {
+			qd[j] = v
+		}
 		found++
 	}
 	if found != len(m.Names) {
-		return fmt.Errorf("joint state: %d of the %d chain joints %v present", found, len(m.Names), m.Names)
+		return hasVel, fmt.Errorf("joint state: %d of the %d chain joints %v present", found, len(m.Names), m.Names)
 	}
-	return nil
+	return hasVel, nil
 }
 
 // JointState builds a sensor_msgs/JointState in chain order.

@@ -31,9 +31,16 @@ func TestJointStateByName(t *testing.T) {
 		Position: []float64{6, 99, 1, 0.5, 2, 3, 4, 5},
 		Velocity: []float64{-6, 99, -1, -0.5, -2, -3, -4, -5},
 	}
-	require.NoError(t, m.FromJointState(js, q, qd))
+	hasVel, err := m.FromJointState(js, q, qd)
+	require.NoError(t, err)
+	require.True(t, hasVel)
 	require.Equal(t, []float64{0.5, 1, 2, 3, 4, 5, 6}, q)
 	require.Equal(t, []float64{-0.5, -1, -2, -3, -4, -5, -6}, qd)
+	// Position-only (legal in ROS): accepted, velocities left to the caller.
+	po := &sensor_msgs.JointState{Name: js.Name, Position: js.Position}
+	hasVel, err = m.FromJointState(po, q, qd)
+	require.NoError(t, err)
+	require.False(t, hasVel)
 
 	bad := []struct {
 		name string
@@ -41,8 +48,8 @@ func TestJointStateByName(t *testing.T) {
 		want string
 	}{
 		{"missing joint", func(j *sensor_msgs.JointState) { j.Name[0] = "other" }, "6 of the 7 chain joints"},
-		{"short velocity", func(j *sensor_msgs.JointState) { j.Velocity = j.Velocity[:2] }, "equal lengths"},
-		{"no velocity", func(j *sensor_msgs.JointState) { j.Velocity = nil }, "equal lengths"},
+		{"short velocity", func(j *sensor_msgs.JointState) { j.Velocity = j.Velocity[:2] }, "as many velocities or none"},
+		{"short position", func(j *sensor_msgs.JointState) { j.Position = j.Position[:5] }, "as many positions as names"},
 		{"NaN position", func(j *sensor_msgs.JointState) { j.Position[2] = math.NaN() }, "finite"},
 		{"Inf velocity", func(j *sensor_msgs.JointState) { j.Velocity[3] = math.Inf(1) }, "finite"},
 	}
@@ -50,7 +57,8 @@ func TestJointStateByName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &sensor_msgs.JointState{Name: append([]string(nil), js.Name...), Position: append([]float64(nil), js.Position...), Velocity: append([]float64(nil), js.Velocity...)}
 			tc.edit(j)
-			require.ErrorContains(t, m.FromJointState(j, q, qd), tc.want)
+			_, err := m.FromJointState(j, q, qd)
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
