@@ -146,8 +146,8 @@ func (i Interventions) Total() uint64 {
 
 // Safety sits between every controller and the arm: it clamps commands to
 // the joint position, velocity and acceleration limits, bounds each
-// commanded position step by what those limits allow from the previous
-// command, keeps the command within a lead of the measured position and the
+// commanded position step by the velocity limit (ramping larger jumps),
+// keeps the command within a lead of the measured position and the
 // head in a workspace box, brakes instead of a command whose pose would
 // collide (Collider), replaces non-finite commands, and brakes (decelerates
 // the last command within the limits) when asked. It remembers the last
