@@ -256,9 +256,9 @@ const (
 // far ahead of the measured position, a head outside the workspace or a
 // colliding pose turn it into a brake; otherwise each joint is clamped to
 // its position and velocity limits, its velocity to within one period's
-// acceleration of the previous command's, and its position step to what
-// the velocity and acceleration limits allow after the previous step.
-// measured seeds the first command after NewSafety or Reset.
+// acceleration of the previous command's, and its position step to the
+// velocity limit (a larger jump becomes a ramp, see boundSteps). measured
+// seeds the first command after NewSafety or Reset.
 func (s *Safety) Filter(cmd *Command, measured *ArmState) Verdict {
 	return s.FilterDT(cmd, measured, s.period)
 }
