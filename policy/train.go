@@ -61,6 +61,9 @@ type TrainConfig struct {
 	TargetSuccess float64      `yaml:"target_success"`
 	Reward        RewardConfig `yaml:"reward"`
 	Random        RandomConfig `yaml:"randomization"`
+	// Engine simulates the training worlds; nil means sim.Kinematic. Set
+	// by the caller (catch train es --engine), not from YAML.
+	Engine sim.Engine `yaml:"-" json:"-"`
 }
 
 // RandomConfig is the per-episode domain randomisation on top of the
@@ -219,11 +222,17 @@ type State struct {
 type RunSettings struct {
 	Train TrainConfig `json:"train"`
 	Sim   sim.Config  `json:"sim"`
+	// Engine names the physics engine when it is not the kinematic one.
+	Engine string `json:"engine,omitempty"`
 }
 
 func runSettings(cfg TrainConfig, simCfg sim.Config) *RunSettings {
 	cfg.Iterations, cfg.Workers, cfg.TargetSuccess, cfg.CheckpointEvery = 0, 0, 0, 0
-	return &RunSettings{Train: cfg, Sim: simCfg}
+	rs := &RunSettings{Train: cfg, Sim: simCfg}
+	if cfg.Engine != nil && cfg.Engine.Name() != sim.Kinematic.Name() {
+		rs.Engine = cfg.Engine.Name()
+	}
+	return rs
 }
 
 // ResumeOptions say what a resume must match.
@@ -274,6 +283,25 @@ func NewTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, seed uint6
 	in := pol.Net.In
 	st := State{Policy: pol, Best: pol.Clone(), BestEval: -1, Seed: seed,
 		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in), Run: runSettings(cfg, simCfg)}
+	return newTrainer(cfg, rob, simCfg, st)
+}
+
+// FineTuneTrainer starts training from an existing policy, typically to
+// fine-tune it against an external evaluator (WriteCandidates,
+// StepFromLogs): a real arm, or another simulator (catch finetune es).
+// seed seeds the perturbation directions.
+func FineTuneTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, pol *Policy, seed uint64) (*Trainer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("fine-tune: %w", err)
+	}
+	p := pol.Clone()
+	in := p.Net.In
+	st := State{Policy: p, Best: p.Clone(), BestEval: -1, Seed: seed,
+		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in)}
 	return newTrainer(cfg, rob, simCfg, st)
 }
 
@@ -412,7 +440,7 @@ func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) 
 		w := &worker{worlds: map[string]*sim.World{}, params: make([]float64, len(st.Policy.Net.Params)),
 			stats: NewObsStats(st.Policy.Net.In)}
 		for name, sc := range all {
-			world, err := sim.NewWorld(simCfg, rob, sc)
+			world, err := sim.NewWorldEngine(simCfg, rob, sc, cfg.Engine)
 			if err != nil {
 				return nil, err
 			}

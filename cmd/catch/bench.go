@@ -91,11 +91,11 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			bar := newBar(cmd.ErrOrStderr(), trials*len(names)*len(scn), "bench")
 			engs, err := launch.NewEngines(engines, &cfg)
 			if err != nil {
 				return fmt.Errorf("--engines: %w", err)
 			}
+			bar := newBar(cmd.ErrOrStderr(), trials*len(names)*len(scn)*len(engs), "bench")
 			res, err := bench.Run(ctx, bench.Options{Engines: engs,
 				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
 				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir,

@@ -39,7 +39,7 @@ func trainParent() *cobra.Command {
 
 func init() {
 	var (
-		scenarios, out, logDir, cfgPath                     string
+		scenarios, out, logDir, cfgPath, engine             string
 		iterations, perturbations, episodes, workers, evalN int
 		evalEvery                                           int
 		seed                                                uint64
@@ -122,6 +122,9 @@ Settings not on the command line come from the es.train section of --config.`,
 			}
 			if err := tc.Validate(); err != nil {
 				return fmt.Errorf("train es: %w", err)
+			}
+			if tc.Engine, err = launch.NewEngine(engine, &cfg); err != nil {
+				return fmt.Errorf("--engine: %w", err)
 			}
 			if out == "" {
 				return errors.New("--out: missing, want the policy file to write")
@@ -224,6 +227,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenarios, "scenario", "nominal", "training scenarios, NAME[,NAME…] (mixed uniformly)")
+	f.StringVar(&engine, "engine", "kinematic", "physics engine of the training worlds: "+joinNames(launch.Engines()))
 	f.IntVar(&iterations, "iterations", 300, "BGS steps")
 	countFlag(f, &perturbations, "perturbations", 16, 1, 4096, "antithetic direction pairs per step")
 	countFlag(f, &episodes, "episodes", 4, 1, 1000, "throws per perturbed policy")
