@@ -65,6 +65,11 @@ type Counters struct {
 	// rail or the floor; TorqueSaturated those with a servo at its torque
 	// limit; Violations the control periods with either.
 	Collisions, TorqueSaturated, Violations int
+	// FirstCollision names the first pair of bodies that collided
+	// ("geomA/geomB"), and SaturatedJoint the joint whose servo was at its
+	// torque limit for the most steps ("" when none): they explain the
+	// limit violations.
+	FirstCollision, SaturatedJoint string
 	// Warning, when set, says the physics misbehaved (e.g. went unstable);
 	// it becomes TrialResult.PhysicsError.
 	Warning string

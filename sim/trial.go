@@ -200,6 +200,10 @@ type TrialResult struct {
 	// LimitViolations.
 	Collisions      int `json:"collision_steps,omitempty"`
 	TorqueSaturated int `json:"torque_saturated_steps,omitempty"`
+	// FirstCollision and SaturatedJoint name the first colliding pair of
+	// geoms and the most saturated joint (sim.Counters).
+	FirstCollision string `json:"first_collision,omitempty"`
+	SaturatedJoint string `json:"saturated_joint,omitempty"`
 }
 
 // Failure reasons (TrialResult.FailureReason), in the order they are
@@ -496,6 +500,7 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	w.phys.Counters(&c)
 	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
 	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
+	res.FirstCollision, res.SaturatedJoint = c.FirstCollision, c.SaturatedJoint
 	res.LimitViolations += c.Violations
 	res.MaxStepRatio = w.safety.MaxStep
 	res.PhysicsError = c.Warning

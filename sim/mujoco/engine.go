@@ -139,6 +139,9 @@ type physics struct {
 	armHits, collision int
 	saturated          int
 	warn               int
+	satJ               []int  // per joint: steps at the torque limit
+	firstColl          [2]int // geoms of the first collision, −1 when none
+	jointNames         []string
 }
 
 func newPhysics(mc Config, sc sim.Config, rob *robot.Robot, props ball.Props) (*physics, error) {
@@ -225,8 +228,10 @@ func (p *physics) bind(joints []string) error {
 		p.madr = append(p.madr, int(madr[jd[j]]))
 		p.damping = append(p.damping, damp[jd[j]])
 		p.tauMax = append(p.tauMax, crange[2*i+1])
+		p.jointNames = append(p.jointNames, name)
 	}
 	bj := p.id(C.mjOBJ_JOINT, "ball")
+	p.satJ = make([]int, len(joints))
 	p.ballQ, p.ballV = int(jq[bj]), int(jd[bj])
 	p.ballBody = p.id(C.mjOBJ_BODY, ballBody)
 	p.headSite = p.id(C.mjOBJ_SITE, headSite)
@@ -301,6 +306,10 @@ func (p *physics) Reset(th *sim.Throw, q0 []float64) error {
 	p.inside, p.caught, p.frameTouch = false, false, false
 	p.since, p.caughtAt = 0, 0
 	p.rimHits, p.exits, p.armHits, p.collision, p.saturated, p.violations = 0, 0, 0, 0, 0, 0
+	for j := range p.satJ {
+		p.satJ[j] = 0
+	}
+	p.firstColl = [2]int{-1, -1}
 	p.violated = false
 	p.warn = int(C.warnings(p.d))
 	C.mj_step1(p.m, p.d)
@@ -394,8 +403,10 @@ func (p *physics) servo(t float64) {
 		tau := p.qM[p.madr[j]]*acc + p.bias[p.dadr[j]] + ff
 		if lim := p.tauMax[j]; tau > lim {
 			tau, sat = lim, true
+			p.satJ[j]++
 		} else if tau < -lim {
 			tau, sat = -lim, true
+			p.satJ[j]++
 		}
 		p.ctrl[j] = tau
 	}
@@ -452,6 +463,9 @@ func (p *physics) contacts() {
 			case k1 == kindBall:
 			default:
 				coll = true
+				if p.firstColl[0] < 0 {
+					p.firstColl = [2]int{int(cs[i].geom1), int(cs[i].geom2)}
+				}
 			}
 		}
 	}
@@ -534,9 +548,22 @@ func (p *physics) Counters(c *sim.Counters) {
 	}
 	*c = sim.Counters{RimHits: p.rimHits, Exits: p.exits, ArmHits: p.armHits, Collisions: p.collision,
 		TorqueSaturated: p.saturated, Violations: v}
+	if p.firstColl[0] >= 0 {
+		c.FirstCollision = p.geomName(p.firstColl[0]) + "/" + p.geomName(p.firstColl[1])
+	}
+	best := 0
+	for j, n := range p.satJ {
+		if n > best {
+			best, c.SaturatedJoint = n, p.jointNames[j]
+		}
+	}
 	if w := int(C.warnings(p.d)); w > p.warn {
 		c.Warning = fmt.Sprintf("mujoco: %d simulation warnings (unstable, or the contact buffer is full)", w-p.warn)
 	}
+}
+
+func (p *physics) geomName(g int) string {
+	return C.GoString(C.mj_id2name(p.m, C.mjOBJ_GEOM, C.int(g)))
 }
 
 // Bytes is the memory MuJoCo holds for this world: the model's buffer and
