@@ -163,6 +163,11 @@ type Estimate struct {
 	State State   // spin is zero when the estimator does not estimate it
 	// Cov is the covariance of (P, V), row-major 6×6, m² and (m/s)².
 	Cov [36]float64
+	// CovW is the spin's covariance (3×3 row-major, (rad/s)²) and CovXW its
+	// cross-covariance with (P, V) (6×3 row-major), when the estimator tracks
+	// the spin; both zero otherwise.
+	CovW  [9]float64
+	CovXW [18]float64
 	// NObs is the number of observations the estimate rests on.
 	NObs int
 }

@@ -175,6 +175,22 @@ func TestPhysics(t *testing.T) {
 	allocs := testing.AllocsPerRun(10, func() { _ = p.Forecast(&Input{Now: 0.2, Estimate: &est}, rng, &buf) })
 	require.Zero(t, allocs)
 	require.ErrorIs(t, p.Forecast(&Input{Now: 0.2}, rng, &buf), ErrNoCondition)
+
+	// A spin known to ±50 rad/s about z (across the velocity) spreads the samples sideways
+	// by about k_l·σ_ω·|v|·t²/2 at the last horizon, t = 0.6 s: the sample σ of y matches it.
+	est.Cov = [36]float64{}
+	est.CovW[8] = 50 * 50
+	require.NoError(t, p.Forecast(&Input{Now: 0.2, Estimate: &est}, rng, &buf))
+	m, ss = 0, 0
+	for n := 0; n < 4000; n++ {
+		y := buf.Pos[n*90+29*3+1]
+		m += y
+		ss += y * y
+	}
+	m /= 4000
+	_, kl, _ := props.Coeffs()
+	want := kl * 50 * math.Hypot(4.5, 0.2) * 0.6 * 0.6 / 2
+	require.InDelta(t, want, math.Sqrt(ss/4000-m*m), 0.15*want) // drag slows v over the 0.6 s: ≈10% less
 }
 
 func TestScores(t *testing.T) {

@@ -23,7 +23,8 @@ type PhysicsConfig struct {
 }
 
 // Physics is the baseline forecaster: it draws initial states from the estimate's Gaussian
-// (position and velocity covariance; the estimate's spin is used as is) and flies each with
+// (position and velocity, and the spin when the estimator tracks it: Estimate.CovW) and
+// flies each with
 // the drag/Magnus model of package ball, adding the process noise. It reads Input.Estimate
 // only. After NewPhysics, Forecast does not allocate.
 type Physics struct {
@@ -62,8 +63,31 @@ func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) err
 		return ErrNoCondition
 	}
 	est := in.Estimate
-	var l [6][6]float64
-	cholesky(&est.Cov, &l)
+	// The full Gaussian of (P, V) and, when the estimator tracks it, the spin: a spin known
+	// only to ±σ bends the samples apart as the truth may bend.
+	var c [9][9]float64
+	nd := 6
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 6; j++ {
+			c[i][j] = est.Cov[i*6+j]
+		}
+	}
+	if est.CovW != ([9]float64{}) {
+		nd = 9
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				c[6+i][6+j] = est.CovW[i*3+j]
+			}
+		}
+		for i := 0; i < 6; i++ {
+			for j := 0; j < 3; j++ {
+				c[i][6+j] = est.CovXW[i*3+j]
+				c[6+j][i] = est.CovXW[i*3+j]
+			}
+		}
+	}
+	var l [9][9]float64
+	cholesky(&c, &l, nd)
 	dst.T0, dst.Dt, dst.H = in.Now, p.h.Dt, p.h.H
 	// Substeps of at most propStep; the process noise enters as a velocity kick per substep.
 	sub := int(math.Ceil(p.h.Dt/propStep - 1e-9))
@@ -72,20 +96,23 @@ func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) err
 	// The estimate refers to est.T; fly it to Now first (normally est.T == Now).
 	lead := in.Now - est.T
 	for n := 0; n < dst.N; n++ {
-		var z [6]float64
-		for i := range z {
+		var z [9]float64
+		for i := 0; i < nd; i++ {
 			z[i] = rng.NormFloat64()
 		}
 		s := est.State
-		for i := 0; i < 6; i++ {
+		for i := 0; i < nd; i++ {
 			var d float64
 			for j := 0; j <= i; j++ {
 				d += l[i][j] * z[j]
 			}
-			if i < 3 {
+			switch {
+			case i < 3:
 				s.P[i] += d
-			} else {
+			case i < 6:
 				s.V[i-3] += d
+			default:
+				s.W[i-6] += d
 			}
 		}
 		stepTo(&p.props, &s, 0, lead)
@@ -105,12 +132,13 @@ func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) err
 	return nil
 }
 
-// cholesky writes the lower factor of a 6×6 covariance (row-major); a non-positive pivot
-// (a singular or slightly indefinite covariance) gets a zero column instead of failing.
-func cholesky(c *[36]float64, l *[6][6]float64) {
-	for i := 0; i < 6; i++ {
+// cholesky writes the lower factor of the leading n×n block of a covariance; a
+// non-positive pivot (a singular or slightly indefinite covariance) gets a zero column
+// instead of failing.
+func cholesky(c *[9][9]float64, l *[9][9]float64, n int) {
+	for i := 0; i < n; i++ {
 		for j := 0; j <= i; j++ {
-			s := c[i*6+j]
+			s := c[i][j]
 			for k := 0; k < j; k++ {
 				s -= l[i][k] * l[j][k]
 			}

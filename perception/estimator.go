@@ -167,6 +167,19 @@ func (e *Estimator) Estimate(now float64, dst *ball.Estimate) {
 			dst.Cov[i*6+j] = cov[i][j]
 		}
 	}
+	dst.CovW, dst.CovXW = [9]float64{}, [18]float64{}
+	if e.n == 9 {
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				dst.CovW[i*3+j] = cov[6+i][6+j]
+			}
+		}
+		for i := 0; i < 6; i++ {
+			for j := 0; j < 3; j++ {
+				dst.CovXW[i*3+j] = cov[i][6+j]
+			}
+		}
+	}
 	dst.NObs = e.nobs
 }
 

@@ -351,7 +351,15 @@ func TestEstimatorSpin(t *testing.T) {
 			d := dist(est.State.P, truth.P)
 			if spin {
 				errSpin = append(errSpin, d)
+				// the spin's covariance is published: shrunk from the prior (60 rad/s)
+				// across the velocity, never above it
+				for k := 0; k < 3; k++ {
+					require.Greater(t, est.CovW[k*3+k], 0.0)
+					require.LessOrEqual(t, est.CovW[k*3+k], 60*60*1.01)
+				}
+				require.NotEqual(t, [18]float64{}, est.CovXW)
 			} else {
+				require.Equal(t, [9]float64{}, est.CovW)
 				errPlain = append(errPlain, d)
 			}
 		}
