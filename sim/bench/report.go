@@ -50,8 +50,10 @@ func Report(r *Results, plots []string) string {
 	b.WriteString(paperNote)
 	b.WriteString("\n## Why throws were missed\n\n")
 	b.WriteString(FailureTable(r))
-	fmt.Fprintf(&b, "\nReasons, tested in this order: `controller_error` the controller returned no safe command; "+
-		"`uncatchable` no robot configuration meets the throw (excluded from success); `dropped` the ball was in the pocket and left it; "+
+	fmt.Fprintf(&b, "\nReasons, tested in this order: `physics_unstable` the engine's physics went unstable (MuJoCo); "+
+		"`controller_error` the controller returned no safe command; "+
+		"`uncatchable` no robot configuration meets the throw (excluded from success); `dropped` the ball came to rest in the pocket (cradled) and left it; "+
+		"`bounced_out` it entered the pocket and left before coming to rest; `hit_arm` it struck the arm or the rail and never entered the pocket (MuJoCo); "+
 		"`rim` it hit the rim or frame and never entered the pocket; `missed` the head never came within %.2f m of the ball; "+
 		"`not_held` the head came that close but the ball never entered the pocket (net not facing it, or late).\n", sim.MissRadiusM)
 	b.WriteString("\n## Compute per control step\n\n")

@@ -51,4 +51,5 @@ func writeTrialsCSV(path string, r *Results) error {
 }
 
 // failureOrder lists the failure reasons in the report's column order.
-var failureOrder = []string{sim.FailMissed, sim.FailNotHeld, sim.FailRim, sim.FailDropped, sim.FailControllerError, sim.FailUncatchable}
+var failureOrder = []string{sim.FailMissed, sim.FailNotHeld, sim.FailRim, sim.FailHitArm, sim.FailBouncedOut, sim.FailDropped,
+	sim.FailControllerError, sim.FailPhysics, sim.FailUncatchable}
