@@ -3,10 +3,10 @@
 // control.Forecast (Pos sample-major, m, world frame; T0 the forecast's time on the trial
 // clock). Two Forecasters:
 //
-//   - Physics, the baseline: the estimator's state and 6×6 covariance (ball.Estimate) are
-//     sampled and each sample is flown with the drag/Magnus model of package ball, with the
-//     estimator's white acceleration noise along the way. It knows nothing of an unestimated
-//     spin.
+//   - Physics, the baseline: the estimator's state and covariance (ball.Estimate: position
+//     and velocity, and the spin when the estimator tracks it) are sampled and each sample
+//     is flown with the drag/Magnus model of package ball, with white acceleration noise
+//     along the way. It knows nothing of a spin the estimator does not track.
 //   - Interpolant, the learned forecaster (docs/architecture.md §7): the recent observations are fitted
 //     (FitWindow: drag model plus a constant extra acceleration, which is how spin shows);
 //     the condition is that fit in the heading frame (Frame: origin at the ball, x′ along the
