@@ -99,6 +99,10 @@ type Summary struct {
 	// CommandCollisions is the number of commands, over all trials, whose
 	// pose collides (TrialResult.CommandCollisions).
 	CommandCollisions int `json:"command_collisions"`
+	// SentCollisions is the number of commands sent after the safety
+	// filter, over all trials, whose pose collides
+	// (TrialResult.SentCollisions; want 0).
+	SentCollisions int `json:"sent_collisions"`
 	// StepClamps is the number of commands, over all trials, whose
 	// position step the safety filter bounded (TrialResult.StepClamps).
 	StepClamps int `json:"step_clamps"`
@@ -333,6 +337,7 @@ func Summarize(results []TrialResult, stepMS []float64) Summary {
 		r := &results[i]
 		s.LimitViolations += r.LimitViolations
 		s.CommandCollisions += r.CommandCollisions
+		s.SentCollisions += r.SentCollisions
 		s.StepClamps += r.StepClamps
 		s.MaxStepRatio = math.Max(s.MaxStepRatio, r.MaxStepRatio)
 		if r.Error != "" {

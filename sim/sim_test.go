@@ -266,9 +266,13 @@ func TestRunCountsCollidingCommands(t *testing.T) {
 	for _, r := range res {
 		require.Positive(t, r.Steps)
 		require.Equal(t, r.Steps, r.CommandCollisions)
+		// Braking an arm at rest in contact holds it there: the sent
+		// commands still collide, and the second count says so.
+		require.Equal(t, r.Steps, r.SentCollisions)
 		steps += r.Steps
 	}
 	require.Equal(t, steps, s.CommandCollisions)
+	require.Equal(t, steps, s.SentCollisions)
 }
 
 // slowHold is Hold with a modelled compute time per step.

@@ -176,6 +176,10 @@ type TrialResult struct {
 	// margin of the floor, the rail or each other (control.Collider); the
 	// safety filter replaced each by a brake, as on the robot.
 	CommandCollisions int `json:"command_collisions"`
+	// SentCollisions counts the commands sent to the arm (after the safety
+	// filter) whose pose still collides in the same sense: a brake that
+	// carried the arm on into contact. The acceptance bar is zero.
+	SentCollisions int `json:"sent_collisions"`
 	// SkippedTicks counts control ticks skipped because the controller's
 	// modelled compute time (ComputeModelled) overran them.
 	SkippedTicks int    `json:"skipped_ticks,omitempty"`
@@ -265,6 +269,7 @@ type World struct {
 	in       control.Input
 	cmd      control.Command
 	safety   *control.Safety
+	coll     *control.Collider // judges the sent commands (SentCollisions)
 	obs      []pendingObs
 	observer Observer
 	fc       Forecaster
@@ -318,13 +323,17 @@ func NewWorldEngine(cfg Config, rob *robot.Robot, sc *Scenario, eng Engine) (*Wo
 	if err != nil {
 		return nil, err
 	}
+	coll, err := control.NewCollider(cfg.Safety.Collision, rob)
+	if err != nil {
+		return nil, err
+	}
 	phys, err := eng.NewPhysics(cfg, rob, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%s engine: %w", eng.Name(), err)
 	}
 	w := &World{
 		cfg: cfg, rob: rob, engine: eng.Name(), phys: phys, est: est, reach: reach, props: props,
-		lim: lim, safety: safety, cmd: control.NewCommand(n),
+		lim: lim, safety: safety, coll: coll, cmd: control.NewCommand(n),
 		obs: make([]pendingObs, 0, 256),
 	}
 	w.in.Arm = control.ArmState{Q: make([]float64, n), Qd: make([]float64, n)}
@@ -479,6 +488,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			}
 			if w.safety.Counts.Collision > c0.Collision {
 				res.CommandCollisions++
+			}
+			if !w.cfg.Safety.Collision.Off && w.coll.Check(w.cmd.Q) {
+				res.SentCollisions++
 			}
 			if w.tracer != nil {
 				w.traceTick(t, &head, &b, ctrl, st, ms, clamped, err, res, k)

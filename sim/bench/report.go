@@ -65,7 +65,8 @@ func Report(r *Results, plots []string) string {
 		}
 	}
 	b.WriteString("limit violations count commands outside the joint limits before any clamping; " +
-		"colliding commands count commanded poses within the safety layer's 0.01 m collision margin. " +
+		"max step / limit is the largest commanded position step per tick over what the velocity limit allows (≤ 1: within the limits); " +
+		"colliding commands braked / sent: the controller's commands whose pose came within the safety layer's 0.01 m collision margin (each replaced by a brake) / commands sent after the filter that still did (want 0). " +
 		"results.json holds the deterministic results; compute times are machine-dependent and sit in timing.json. " +
 		"trials.csv has one row per trial (columns documented in package sim/bench, TrialColumns).\n\n")
 	for _, sc := range scenariosOf(r) {
@@ -93,17 +94,17 @@ func Report(r *Results, plots []string) string {
 // Table is the Markdown table of all pairs.
 func Table(r *Results) string {
 	var b strings.Builder
-	b.WriteString("| controller | scenario | success | 95% CI | paper | caught / catchable | miss p50 / p95 (m) | compute p50 / p99 / max (ms) | limit violations | colliding commands | left / right |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| controller | scenario | success | 95% CI | paper | caught / catchable | miss p50 / p95 (m) | compute p50 / p99 / max (ms) | limit violations | max step / limit | colliding commands braked / sent | left / right |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, e := range r.Entries {
 		pp := paper[[2]string{e.Controller, e.Scenario}]
 		if pp == "" {
 			pp = "—"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.1f–%.1f%% | %s | %d / %d | %.3f / %.3f | %.3f / %.3f / %.2f | %d | %d | %d / %d |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.1f%% | %.1f–%.1f%% | %s | %d / %d | %.3f / %.3f | %.3f / %.3f / %.2f | %d | %.2f | %d / %d | %d / %d |\n",
 			e.Controller, e.Scenario, 100*e.SuccessRate, 100*e.CI95[0], 100*e.CI95[1], pp, e.Caught, e.Catchable,
 			e.MissDistanceM.P50, e.MissDistanceM.P95, e.ComputeMS.P50, e.ComputeMS.P99, e.ComputeMS.Max, e.LimitViolations,
-			e.CommandCollisions, e.Modality.Left, e.Modality.Right)
+			e.MaxStepRatio, e.CommandCollisions, e.SentCollisions, e.Modality.Left, e.Modality.Right)
 	}
 	return b.String()
 }
