@@ -147,6 +147,13 @@ func (r *Recorder) fillLast() {
 func (r *Recorder) ReadState(dst *control.ArmState) (time.Duration, bool) {
 	r.fillLast()
 	if r.rotate != nil {
+		if r.cur != nil && r.cur.Seq == r.rotate.Seq && len(r.cur.Obs) == 0 {
+			// The same throw re-armed again before any ball was seen: the
+			// sender re-sent a re-arm it saw no acknowledgement for in time
+			// (simarm under load). One throw, one record: the new one, whose
+			// previous command is the last one sent.
+			r.cur = nil
+		}
 		r.finish(true)
 		th := r.base
 		th.Version = triallog.Version
