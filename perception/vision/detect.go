@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sort"
 
 	"gocv.io/x/gocv"
@@ -49,8 +50,20 @@ type DetectorConfig struct {
 	// enclosing circle (1 for a disc, ≈ 0.27 for a 4.5:1 strip); default
 	// 0.55.
 	MinFill float64 `yaml:"min_fill"`
-	// MaxCandidates bounds the candidates returned per frame; default 4.
+	// MaxCandidates bounds the candidates returned per frame; default 8.
 	MaxCandidates int `yaml:"max_candidates"`
+	// MotionThreshold is the motion cue of color mode: a pixel is part of
+	// a candidate only when one of its channels differs from the
+	// background model by more than this (8-bit counts) plus 10% of the
+	// background's value (lighting drifts); default 24. A ball-coloured
+	// thing that does not move (a ball on the floor, a yellow logo) is
+	// then not a candidate at all. Negative turns the cue off.
+	MotionThreshold float64 `yaml:"motion_threshold"`
+	// MotionAlpha is the background model's update rate per full-frame
+	// search (the model is kept at the Downscale stride and learns only
+	// from full frames; moving ball-coloured samples learn 10× slower, so
+	// the flying ball is not absorbed); default 0.05.
+	MotionAlpha float64 `yaml:"motion_alpha"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -86,7 +99,13 @@ func (c DetectorConfig) WithDefaults() DetectorConfig {
 		c.MinFill = 0.55
 	}
 	if c.MaxCandidates == 0 {
-		c.MaxCandidates = 4
+		c.MaxCandidates = 8
+	}
+	if c.MotionThreshold == 0 {
+		c.MotionThreshold = 24
+	}
+	if c.MotionAlpha == 0 {
+		c.MotionAlpha = 0.05
 	}
 	return c
 }
@@ -118,6 +137,9 @@ func (c DetectorConfig) Validate() error {
 	if c.MaxCandidates < 1 || c.MaxCandidates > 64 {
 		return fmt.Errorf("detector: max_candidates %d, want 1..64", c.MaxCandidates)
 	}
+	if !(c.MotionThreshold < 255) || !(c.MotionAlpha > 0 && c.MotionAlpha <= 1) {
+		return fmt.Errorf("detector: motion_threshold %v / motion_alpha %v, want < 255 (negative: off) and (0, 1]", c.MotionThreshold, c.MotionAlpha)
+	}
 	return nil
 }
 
@@ -140,6 +162,16 @@ type Detector struct {
 	lo, hi                     gocv.Scalar
 	cands                      []Candidate
 	wins                       []image.Rectangle
+	// Motion cue (color mode): the background at the Downscale stride,
+	// BGR float32, for frames of size bgFrame; bgReady once it has
+	// learned bgWarmup frames.
+	bgS     []float32
+	bgSz    image.Point
+	bgFrame image.Point
+	bgReady bool
+	bgN     int     // full frames learned
+	hueLo   float64 // degrees
+	hueHi   float64
 }
 
 // NewDetector returns a Detector; Close frees its images.
@@ -155,6 +187,7 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 		kernel: gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(3, 3)),
 		lo:     gocv.NewScalar(cfg.Hue[0], cfg.SatMin, cfg.ValMin, 0),
 		hi:     gocv.NewScalar(cfg.Hue[1], 255, 255, 0),
+		hueLo:  2 * cfg.Hue[0], hueHi: 2 * cfg.Hue[1],
 	}
 	return d, nil
 }
@@ -200,7 +233,7 @@ func (d *Detector) Detect(frame gocv.Mat, roi image.Rectangle, dst []Candidate) 
 		d.wins = d.wins[:0]
 		ds := d.cfg.Downscale
 		sz := image.Pt(frame.Cols()/ds, frame.Rows()/ds)
-		if ds == 1 {
+		if ds == 1 && d.cfg.Mode == ModeBgSub {
 			d.wins = append(d.wins, full)
 		} else {
 			if d.cfg.Mode == ModeBgSub {
@@ -228,7 +261,15 @@ func (d *Detector) Detect(frame gocv.Mat, roi image.Rectangle, dst []Candidate) 
 			dst = d.refine(frame, w, dst)
 		}
 	}
-	sort.SliceStable(dst, func(i, j int) bool { return dst[i].Radius > dst[j].Radius })
+	// Roundest first, then largest: a round blob is likelier the ball
+	// than a bigger ragged one.
+	sort.SliceStable(dst, func(i, j int) bool {
+		fi, fj := math.Round(dst[i].Fill*10), math.Round(dst[j].Fill*10)
+		if fi != fj {
+			return fi > fj
+		}
+		return dst[i].Radius > dst[j].Radius
+	})
 	if len(dst) > d.cfg.MaxCandidates {
 		dst = dst[:d.cfg.MaxCandidates]
 	}
@@ -257,7 +298,13 @@ func (d *Detector) refine(frame gocv.Mat, w image.Rectangle, dst []Candidate) []
 		bgr.CopyTo(&d.tmp)
 		bgr.Close()
 	}
-	d.threshold(reg, d.tmp, &d.winHSV, &d.winMask)
+	if d.cfg.Mode == ModeColor {
+		if err := d.windowMask(frame, w); err != nil {
+			return dst
+		}
+	} else {
+		d.threshold(reg, d.tmp, &d.winHSV, &d.winMask)
+	}
 	// Opening removes isolated noise pixels and thin fringes.
 	gocv.MorphologyEx(d.winMask, &d.win, gocv.MorphOpen, d.kernel)
 	mask, err := d.win.DataPtrUint8()
@@ -330,13 +377,47 @@ func (d *Detector) stridedColorMask(frame gocv.Mat, sz image.Point) error {
 	if h0 <= 0 || h1 >= 120 {
 		return d.colorMaskCV(frame, sz)
 	}
+	motion := d.cfg.MotionThreshold > 0
+	fsz := image.Pt(frame.Cols(), frame.Rows())
+	if motion && (d.bgSz != sz || d.bgFrame != fsz) {
+		d.bgS = slices.Grow(d.bgS[:0], sz.X*sz.Y*3)[:sz.X*sz.Y*3]
+		d.bgSz, d.bgFrame, d.bgN, d.bgReady = sz, fsz, 0, false
+	}
+	// The model starts as the running mean of its first bgWarmup frames
+	// (a ball crossing them fades to a faint ghost) and is used from then
+	// on; until then candidates are found by colour alone.
+	useBg := motion && d.bgReady
+	alpha := float32(d.cfg.MotionAlpha)
+	if d.bgN < bgWarmup {
+		alpha = max(alpha, 1/float32(d.bgN+1))
+	}
+	thr := float32(d.cfg.MotionThreshold)
 	for y := 0; y < sz.Y; y++ {
 		row := src[y*ds*stride:]
 		out := dst[y*sz.X : (y+1)*sz.X]
 		clear(out)
+		var bgRow []float32
+		if motion {
+			bgRow = d.bgS[y*sz.X*3 : (y+1)*sz.X*3]
+		}
 		for x := range out {
 			o := x * ds * 3
 			b, g, r := int(row[o]), int(row[o+1]), int(row[o+2])
+			if motion {
+				bb := bgRow[x*3 : x*3+3 : x*3+3]
+				fb, fg, fr := float32(b)-bb[0], float32(g)-bb[1], float32(r)-bb[2]
+				moving := moved(fb, fg, fr, bb, thr)
+				a := alpha
+				if useBg && moving && r > b && g > b {
+					a *= 0.1 // possibly the ball: learn it slowly
+				}
+				bb[0] += a * fb
+				bb[1] += a * fg
+				bb[2] += a * fr
+				if useBg && !moving {
+					continue
+				}
+			}
 			// Fast reject: every hue in (0°, 120°) has blue as the
 			// minimum, and the ball's range lies inside it.
 			if r <= b || g <= b {
@@ -358,7 +439,99 @@ func (d *Detector) stridedColorMask(frame gocv.Mat, sz image.Point) error {
 			}
 		}
 	}
+	if motion {
+		d.bgN++
+		d.bgReady = d.bgN >= bgWarmup
+	}
 	return nil
+}
+
+// bgWarmup is the number of full frames the background model averages
+// before the motion cue is used.
+const bgWarmup = 8
+
+// moved is the motion test of one pixel's difference (db, dg, dr) from
+// its background bg: over thr plus 10% of the background's brightest
+// channel in any channel.
+func moved(db, dg, dr float32, bg []float32, thr float32) bool {
+	t := thr + 0.1*max(bg[0], bg[1], bg[2])
+	return db > t || db < -t || dg > t || dg < -t || dr > t || dr < -t
+}
+
+// windowMask writes into winMask the ball mask of window w at full
+// resolution: the exact HSV colour test (OpenCV's 8-bit HSV, computed in
+// Go on the window only) and, once the background model holds a frame of
+// this size, the motion test against the four background samples around
+// each pixel (moving only when it differs from all four, so that texture
+// between samples does not look like motion).
+func (d *Detector) windowMask(frame gocv.Mat, w image.Rectangle) error {
+	if d.winMask.Rows() != w.Dy() || d.winMask.Cols() != w.Dx() || d.winMask.Type() != gocv.MatTypeCV8U {
+		d.winMask.Close()
+		d.winMask = gocv.NewMatWithSize(w.Dy(), w.Dx(), gocv.MatTypeCV8U)
+	}
+	src, err := frame.DataPtrUint8()
+	if err != nil {
+		return err
+	}
+	dst, err := d.winMask.DataPtrUint8()
+	if err != nil {
+		return err
+	}
+	stride := frame.Cols() * 3
+	ds := d.cfg.Downscale
+	useBg := d.cfg.MotionThreshold > 0 && d.bgReady && d.bgFrame == image.Pt(frame.Cols(), frame.Rows())
+	thr := float32(d.cfg.MotionThreshold)
+	smin := d.cfg.SatMin / 255
+	vmin := int(d.cfg.ValMin)
+	for y := w.Min.Y; y < w.Max.Y; y++ {
+		row := src[y*stride:]
+		out := dst[(y-w.Min.Y)*w.Dx() : (y-w.Min.Y+1)*w.Dx()]
+		clear(out)
+		for x := w.Min.X; x < w.Max.X; x++ {
+			o := x * 3
+			b, g, r := int(row[o]), int(row[o+1]), int(row[o+2])
+			mx, mn := max(b, g, r), min(b, g, r)
+			if mx < vmin || mx == mn || float64(mx-mn) < smin*float64(mx) {
+				continue
+			}
+			dd := float64(mx - mn)
+			var h float64
+			switch mx {
+			case r:
+				h = 60 * float64(g-b) / dd
+			case g:
+				h = 120 + 60*float64(b-r)/dd
+			default:
+				h = 240 + 60*float64(r-g)/dd
+			}
+			if h < 0 {
+				h += 360
+			}
+			if h < d.hueLo || h > d.hueHi {
+				continue
+			}
+			if useBg && !d.movingAt(x, y, ds, float32(b), float32(g), float32(r), thr) {
+				continue
+			}
+			out[x-w.Min.X] = 255
+		}
+	}
+	return nil
+}
+
+// movingAt tests pixel (x, y) of value (b, g, r) against the background
+// samples around it.
+func (d *Detector) movingAt(x, y, ds int, b, g, r, thr float32) bool {
+	x0, y0 := min(x/ds, d.bgSz.X-1), min(y/ds, d.bgSz.Y-1)
+	x1, y1 := min(x0+1, d.bgSz.X-1), min(y0+1, d.bgSz.Y-1)
+	for _, q := range [4]image.Point{{x0, y0}, {x1, y0}, {x0, y1}, {x1, y1}} {
+		o := (q.Y*d.bgSz.X + q.X) * 3
+		bb := d.bgS[o : o+3 : o+3]
+		if !moved(b-bb[0], g-bb[1], r-bb[2], bb, thr) {
+			return false
+		}
+	}
+	return true
 }
 
 // colorMaskCV is the strided colour mask through OpenCV, for hue ranges

@@ -32,9 +32,17 @@ type RenderConfig struct {
 	ExposureS float64 `yaml:"exposure_s"`
 	// Supersample is the anti-aliasing samples per pixel axis; default 4.
 	Supersample int `yaml:"supersample"`
-	// Background is an image file used for every camera (resized to the
-	// frame); empty means a generated textured scene per camera.
+	// Background is an image file (a photograph) behind every camera's
+	// view: resized to 6% wider than the frame and cropped, each camera's
+	// crop shifted by 2% of the width (the parallax of a far wall); empty
+	// means a generated textured scene per camera.
 	Background string `yaml:"background"`
+	// Clutter adds what a lab holds (scene.go): two tennis balls lying on
+	// the floor and one rolling slowly (3D, seen by every camera), a
+	// swaying yellow shirt, a round yellow logo, an orange cone, an
+	// occluding pole in front of the flight, and lighting that drifts and
+	// flickers by up to ±8%.
+	Clutter bool `yaml:"clutter"`
 	// Distractors adds objects that a careless detector would take for the
 	// ball: a ball-coloured strip, an oversized ball-coloured disc, a moving
 	// orange disc, a moving grey ball, and in the first camera only a
@@ -145,8 +153,15 @@ func NewRenderer(cfg RenderConfig, rig *camera.Rig) (*Renderer, error) {
 		var bg []byte
 		if cfg.Background != "" {
 			m := gocv.NewMat()
-			gocv.Resize(file, &m, image.Pt(c.Width, c.Height), 0, 0, gocv.InterpolationArea)
-			bg = append([]byte(nil), m.ToBytes()...)
+			ww := int(math.Round(1.06 * float64(c.Width)))
+			gocv.Resize(file, &m, image.Pt(ww, c.Height), 0, 0, gocv.InterpolationArea)
+			x0 := int(math.Round((0.03 + 0.02*(float64(i)-0.5)) * float64(c.Width)))
+			x0 = max(0, min(ww-c.Width, x0))
+			crop := m.Region(image.Rect(x0, 0, x0+c.Width, c.Height))
+			cm := crop.Clone()
+			bg = append([]byte(nil), cm.ToBytes()...)
+			cm.Close()
+			crop.Close()
 			m.Close()
 		} else {
 			bg = generateBackground(c.Width, c.Height, rand.New(rand.NewPCG(cfg.Seed, uint64(i)+1)))
@@ -208,11 +223,26 @@ func (r *Renderer) Render(ci int, t float64, b BallState, rect image.Rectangle, 
 		o := y*stride + rect.Min.X*3
 		copy(pix[o:o+rect.Dx()*3], bg[o:o+rect.Dx()*3])
 	}
+	if r.cfg.Clutter {
+		r.drawClutter(ci, t, b.Radius, pix, stride, rect)
+	}
 	if r.cfg.Distractors {
 		r.drawDistractors(ci, t, pix, stride, rect)
 	}
 	if !b.Hidden {
 		r.drawBall(ci, b, pix, stride, rect)
+	}
+	if r.cfg.Clutter {
+		r.drawPole(ci, pix, stride, rect)
+		if g := r.lightGain(t); g != 1 {
+			gi := int(math.Round(g * 1024))
+			for y := rect.Min.Y; y < rect.Max.Y; y++ {
+				row := pix[y*stride+rect.Min.X*3 : y*stride+rect.Max.X*3]
+				for i, p := range row {
+					row[i] = uint8(min(255, (int(p)*gi+512)>>10))
+				}
+			}
+		}
 	}
 	if r.cfg.NoiseStd > 0 {
 		n := rect.Dx() * 3

@@ -34,6 +34,26 @@ type TrackerConfig struct {
 	MaxROIPx float64 `yaml:"max_roi_px"`
 	// NoROI always searches full frames (for comparison).
 	NoROI bool `yaml:"no_roi"`
+	// WorkspaceMin and WorkspaceMax bound where a ball can be, world
+	// frame, m: a triangulation outside (below the floor, behind the
+	// robot, kilometres away) is not a ball. Default: x in [−2, 12], y in
+	// [−6, 6], z in [−0.05, 6] (the floor is z = 0).
+	WorkspaceMin camera.Vec `yaml:"workspace_min_m"`
+	WorkspaceMax camera.Vec `yaml:"workspace_max_m"`
+	// RadiusRatio bounds a candidate's image radius over the radius the
+	// ball has at its triangulated depth (f·R/depth): beyond [1/r, r] the
+	// blob is not the ball at that distance (a big disc far away, a
+	// speck near). Default 2 (motion blur grows a blob, occlusion shrinks
+	// it).
+	RadiusRatio float64 `yaml:"radius_ratio"`
+	// MinSpeedMPS and MaxSpeedMPS bound the speed between a triangulated
+	// point and one of the previous frame for the pair to count as a
+	// flying ball; defaults 1.5 and 40 m/s. Until the estimator holds a
+	// track, only such moving pairs are fed to it: a static blob (a ball
+	// on the floor, a logo) or a slowly rolling ball never starts a track,
+	// and the estimator's ballistic fit then confirms the flight.
+	MinSpeedMPS float64 `yaml:"min_speed_mps"`
+	MaxSpeedMPS float64 `yaml:"max_speed_mps"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -51,6 +71,18 @@ func (c TrackerConfig) WithDefaults() TrackerConfig {
 	}
 	if c.MaxROIPx == 0 {
 		c.MaxROIPx = 120
+	}
+	if c.WorkspaceMin == (camera.Vec{}) && c.WorkspaceMax == (camera.Vec{}) {
+		c.WorkspaceMin, c.WorkspaceMax = camera.Vec{-2, -6, -0.05}, camera.Vec{12, 6, 6}
+	}
+	if c.RadiusRatio == 0 {
+		c.RadiusRatio = 2
+	}
+	if c.MinSpeedMPS == 0 {
+		c.MinSpeedMPS = 1.5
+	}
+	if c.MaxSpeedMPS == 0 {
+		c.MaxSpeedMPS = 40
 	}
 	return c
 }
@@ -70,6 +102,17 @@ func (c TrackerConfig) Validate() error {
 	if !(c.ROIMarginPx > 0 && c.ROISigma > 0 && c.MaxROIPx > c.ROIMarginPx) {
 		return fmt.Errorf("tracker: roi_margin_px %v, roi_sigma %v, max_roi_px %v: want positive, max > margin", c.ROIMarginPx, c.ROISigma, c.MaxROIPx)
 	}
+	for k := 0; k < 3; k++ {
+		if !(c.WorkspaceMin[k] < c.WorkspaceMax[k]) {
+			return fmt.Errorf("tracker: workspace_min_m %v, workspace_max_m %v: want min < max on every axis", c.WorkspaceMin, c.WorkspaceMax)
+		}
+	}
+	if !(c.RadiusRatio > 1 && c.RadiusRatio < 100) {
+		return fmt.Errorf("tracker: radius_ratio %v, want (1, 100)", c.RadiusRatio)
+	}
+	if !(c.MinSpeedMPS >= 0 && c.MinSpeedMPS < c.MaxSpeedMPS) {
+		return fmt.Errorf("tracker: min_speed_mps %v, max_speed_mps %v, want 0 ≤ min < max", c.MinSpeedMPS, c.MaxSpeedMPS)
+	}
 	return nil
 }
 
@@ -87,8 +130,15 @@ type Result struct {
 	// Rejected: a triangulation passed the epipolar gate but the estimator
 	// gated it out as an outlier of the current flight.
 	Rejected bool
-	P        camera.Vec // triangulated ball centre, m (when Found)
-	ReprojPx float64    // its largest reprojection error, px
+	// Mono: P came from one camera's ray at the predicted depth (the ball
+	// was not matched in a second camera).
+	Mono bool
+	// Hypotheses is how many triangulations passed the epipolar, workspace
+	// and size gates; Static how many of them were not fed to the
+	// estimator because nothing links them to a flying ball.
+	Hypotheses, Static int
+	P                  camera.Vec // triangulated ball centre, m (when Found)
+	ReprojPx           float64    // its largest reprojection error, px
 	// Per camera: the pixel used (NaN when none), the candidates found.
 	Pixel [camera.MaxViews][2]float64
 	Cands [camera.MaxViews]int
@@ -115,8 +165,42 @@ type Tracker struct {
 	rois   []image.Rectangle
 	views  [camera.MaxViews]camera.View
 	idx    [camera.MaxViews]int
+	// Hypotheses of this frame and the previous one (see match).
+	hyps, prev []hyp
+	prevT      float64
+	fedT       float64 // time of the last observation passed to the estimator
+	fed        bool
 	// Stats
 	Steps, Found, FullSearches int
+	// Phantoms counts consistent triangulations never fed to the
+	// estimator because they did not move like a thrown ball.
+	Phantoms int
+}
+
+// hyp is one triangulated pairing of candidates.
+type hyp struct {
+	p          camera.Vec
+	px         float64 // largest reprojection error, px
+	i, j, a, b int     // cameras and their candidates
+	link       int     // index of the previous frame's hyp it continues at flight speed, −1 when none
+	v          camera.Vec
+	chain      int // frames of flight-speed links ending here
+	static     bool
+}
+
+// staticM is how close two frames' hypotheses must be to count as one
+// thing standing still: over twice a static blob's triangulation jitter,
+// under the 32 mm a 4 m/s throw moves per 125 Hz frame.
+const staticM = 0.015
+
+// near reports whether any of hs lies within staticM of p.
+func (t *Tracker) near(hs []hyp, p camera.Vec) bool {
+	for k := range hs {
+		if dist3(hs[k].p, p) < staticM {
+			return true
+		}
+	}
+	return false
 }
 
 // NewTracker builds a tracker for the rig's cameras and a ball.
@@ -135,7 +219,8 @@ func NewTracker(cfg TrackerConfig, rig *camera.Rig, props ball.Props) (*Tracker,
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{cfg: cfg, rig: rig, est: est, radius: props.Radius}
+	t := &Tracker{cfg: cfg, rig: rig, est: est, radius: props.Radius,
+		hyps: make([]hyp, 0, 64), prev: make([]hyp, 0, 64)}
 	for range rig.Cameras {
 		d, err := NewDetector(cfg.Detector)
 		if err != nil {
@@ -158,7 +243,11 @@ func (t *Tracker) Close() error {
 }
 
 // Reset forgets the track (a new throw).
-func (t *Tracker) Reset() { t.est.Reset() }
+func (t *Tracker) Reset() {
+	t.est.Reset()
+	t.prev, t.hyps = t.prev[:0], t.hyps[:0]
+	t.fed = false
+}
 
 // Candidates returns camera i's candidates of the last Step (valid until
 // the next Step; the caller must not modify them).
@@ -183,14 +272,14 @@ func (t *Tracker) Step(ts float64, src FrameProvider, res *Result) error {
 	if err := t.detect(src, useROI); err != nil {
 		return err
 	}
-	ok := t.match(res, &pred)
+	ok := t.match(ts, res, &pred)
 	if !ok && useROI {
 		// Lost in the ROIs: search the full frames of this same step.
 		if err := t.detect(src, false); err != nil {
 			return err
 		}
 		useROI = false
-		ok = t.match(res, &pred)
+		ok = t.match(ts, res, &pred)
 	}
 	res.ROI = useROI
 	res.FullSearch = !useROI
@@ -200,6 +289,7 @@ func (t *Tracker) Step(ts float64, src FrameProvider, res *Result) error {
 	for i := range t.dets {
 		res.Cands[i] = len(t.cands[i])
 	}
+	res.Hypotheses = len(t.hyps)
 	if ok {
 		if t.est.Observe(ts, res.P) {
 			res.Found = true
@@ -207,7 +297,15 @@ func (t *Tracker) Step(ts float64, src FrameProvider, res *Result) error {
 		} else {
 			res.Rejected = true
 		}
+		t.fed, t.fedT = true, ts
 	}
+	res.Static = len(t.hyps)
+	if ok && !res.Mono {
+		res.Static--
+	}
+	t.Phantoms += res.Static
+	t.prev, t.hyps = t.hyps, t.prev[:0]
+	t.prevT = ts
 	t.est.Estimate(ts, &res.Est)
 	return nil
 }
@@ -261,18 +359,19 @@ func (t *Tracker) detect(src FrameProvider, useROI bool) error {
 	return nil
 }
 
-// match picks the most consistent candidate per camera: the best pair by
-// reprojection error (and, while tracking, closeness to the prediction),
-// then any other camera's candidate that reprojects within the gate.
-func (t *Tracker) match(res *Result, pred *ball.Estimate) bool {
+// match triangulates every pairing of candidates across cameras and keeps
+// the hypotheses that pass the epipolar (reprojection) gate, lie in the
+// workspace and have blob sizes that fit their depth. Then it picks one:
+// while the estimator predicts the ball, the hypothesis nearest the
+// prediction within 5σ; otherwise (or when none is near) the one that
+// continues a previous frame's hypothesis at flight speed, longest chain
+// first. Before a track exists its previous point is fed to the estimator
+// first, so that a throw starts from its second frame. Anything else, the
+// static and slow blobs, is not fed. It returns whether a position was
+// chosen; the pixels used go to res.
+func (t *Tracker) match(ts float64, res *Result, pred *ball.Estimate) bool {
 	n := len(t.rig.Cameras)
-	best := math.Inf(1)
-	var bi, bj, ba, bb int
-	var bp camera.Point
-	var sig2 float64
-	if pred.Valid {
-		sig2 = (pred.Cov[0]+pred.Cov[7]+pred.Cov[14])/3 + 0.01*0.01
-	}
+	t.hyps = t.hyps[:0]
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
 			for a, ca := range t.cands[i] {
@@ -283,31 +382,107 @@ func (t *Tracker) match(res *Result, pred *ball.Estimate) bool {
 						continue
 					}
 					gate := t.cfg.GatePx + 0.1*math.Max(ca.Radius, cb.Radius)
-					if pt.MaxPx > gate {
+					if pt.MaxPx > gate || !t.inWorkspace(pt.P) || !t.sizeFits(i, ca, pt.P) || !t.sizeFits(j, cb, pt.P) {
 						continue
 					}
-					cost := pt.MaxPx / gate
-					if pred.Valid {
-						d := dist3(pt.P, pred.State.P)
-						cost += d * d / (9 * sig2)
-					}
-					if cost < best {
-						best, bi, bj, ba, bb, bp = cost, i, j, a, b, pt
+					if len(t.hyps) < cap(t.hyps) {
+						t.hyps = append(t.hyps, hyp{p: pt.P, px: pt.MaxPx / gate, i: i, j: j, a: a, b: b, link: -1})
 					}
 				}
 			}
 		}
 	}
-	if math.IsInf(best, 1) {
-		return false
+	// Link to the previous frame at flight speed. A point with a
+	// hypothesis of the other frame within staticM is a static thing
+	// (still there, or already there), and links neither way.
+	dt := ts - t.prevT
+	if len(t.prev) > 0 && dt > 0 && dt < 0.05 {
+		for k := range t.hyps {
+			t.hyps[k].static = t.near(t.prev, t.hyps[k].p)
+		}
+		for k := range t.hyps {
+			h := &t.hyps[k]
+			if h.static {
+				continue
+			}
+			bestD := math.Inf(1)
+			for m := range t.prev {
+				q := &t.prev[m]
+				if q.static || t.near(t.hyps, q.p) {
+					continue
+				}
+				v := camera.Vec{(h.p[0] - q.p[0]) / dt, (h.p[1] - q.p[1]) / dt, (h.p[2] - q.p[2]) / dt}
+				sp := math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
+				if sp < t.cfg.MinSpeedMPS || sp > t.cfg.MaxSpeedMPS {
+					continue
+				}
+				// A continuing flight keeps its velocity within what
+				// gravity, drag and the triangulation noise change in a frame.
+				dv := 0.0
+				if q.chain > 0 {
+					dv = dist3(v, q.v)
+					if dv > 3+30*dt {
+						continue
+					}
+				}
+				if dv < bestD {
+					bestD, h.link, h.v, h.chain = dv, m, v, q.chain+1
+				}
+			}
+		}
 	}
+	chosen := -1
+	if pred.Valid {
+		sig2 := (pred.Cov[0]+pred.Cov[7]+pred.Cov[14])/3 + 0.01*0.01
+		best := math.Inf(1)
+		for k := range t.hyps {
+			d := dist3(t.hyps[k].p, pred.State.P)
+			if d*d > 25*sig2 {
+				continue
+			}
+			if c := t.hyps[k].px + d*d/(9*sig2); c < best {
+				best, chosen = c, k
+			}
+		}
+	}
+	if chosen < 0 {
+		for k := range t.hyps {
+			h := &t.hyps[k]
+			if h.chain == 0 {
+				continue
+			}
+			if chosen < 0 || h.chain > t.hyps[chosen].chain || (h.chain == t.hyps[chosen].chain && h.px < t.hyps[chosen].px) {
+				chosen = k
+			}
+		}
+		if chosen >= 0 && !pred.Valid {
+			// Start the flight from the previous frame's point too.
+			q := &t.prev[t.hyps[chosen].link]
+			if !t.fed || t.fedT < t.prevT {
+				t.est.Observe(t.prevT, q.p)
+				t.fed, t.fedT = true, t.prevT
+			}
+		}
+	}
+	if chosen < 0 {
+		return pred.Valid && pred.NObs >= monoMinObs && t.matchMono(res, pred)
+	}
+	h := t.hyps[chosen]
+	// Keep the chosen hypothesis first so that Step can count the others.
+	t.hyps[0], t.hyps[chosen] = t.hyps[chosen], t.hyps[0]
+	bi, bj := h.i, h.j
+	ca, cb := t.cands[bi][h.a], t.cands[bj][h.b]
+	bp := camera.Point{P: h.p}
 	nv := 0
-	t.views[nv] = camera.View{Cam: t.rig.Cameras[bi], U: t.cands[bi][ba].U, V: t.cands[bi][ba].V}
+	t.views[nv] = camera.View{Cam: t.rig.Cameras[bi], U: ca.U, V: ca.V}
 	t.idx[nv] = bi
 	nv++
-	t.views[nv] = camera.View{Cam: t.rig.Cameras[bj], U: t.cands[bj][bb].U, V: t.cands[bj][bb].V}
+	t.views[nv] = camera.View{Cam: t.rig.Cameras[bj], U: cb.U, V: cb.V}
 	t.idx[nv] = bj
 	nv++
+	if pt, err := camera.Triangulate(t.views[:nv], t.radius); err == nil {
+		bp = pt
+	}
 	for k := 0; k < n; k++ {
 		if k == bi || k == bj {
 			continue
@@ -337,6 +512,69 @@ func (t *Tracker) match(res *Result, pred *ball.Estimate) bool {
 		res.Pixel[t.idx[k]] = [2]float64{t.views[k].U, t.views[k].V}
 	}
 	return true
+}
+
+// monoMinObs is the track length from which one camera's view may stand
+// in for a lost stereo match.
+const monoMinObs = 5
+
+// matchMono covers frames where the ball is visible in one camera only
+// (occluded in the other, or merged there with something ball-coloured):
+// while a track is established, the candidate nearest the predicted image
+// gives the point of its ray nearest the prediction, the depth taken
+// from the prediction. The same 5σ gate and the size check apply.
+func (t *Tracker) matchMono(res *Result, pred *ball.Estimate) bool {
+	sig2 := (pred.Cov[0]+pred.Cov[7]+pred.Cov[14])/3 + 0.01*0.01
+	best, bi, bu, bv := math.Inf(1), -1, 0.0, 0.0
+	var bp camera.Vec
+	for i, cam := range t.rig.Cameras {
+		for _, c := range t.cands[i] {
+			d, ok := cam.Ray(c.U, c.V)
+			if !ok {
+				continue
+			}
+			cp := cam.Position
+			w := camera.Vec{pred.State.P[0] - cp[0], pred.State.P[1] - cp[1], pred.State.P[2] - cp[2]}
+			s := w[0]*d[0] + w[1]*d[1] + w[2]*d[2]
+			x := camera.Vec{cp[0] + s*d[0], cp[1] + s*d[1], cp[2] + s*d[2]}
+			e := dist3(x, pred.State.P)
+			if e*e > 25*sig2 || !t.inWorkspace(x) || !t.sizeFits(i, c, x) {
+				continue
+			}
+			if e < best {
+				best, bi, bu, bv, bp = e, i, c.U, c.V, x
+			}
+		}
+	}
+	if bi < 0 {
+		return false
+	}
+	res.P, res.ReprojPx, res.Mono = bp, 0, true
+	res.Pixel[bi] = [2]float64{bu, bv}
+	return true
+}
+
+// inWorkspace reports whether p lies in the configured workspace box.
+func (t *Tracker) inWorkspace(p camera.Vec) bool {
+	for k := 0; k < 3; k++ {
+		if !(p[k] >= t.cfg.WorkspaceMin[k] && p[k] <= t.cfg.WorkspaceMax[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sizeFits reports whether candidate c of camera i has about the image
+// radius of the ball at p.
+func (t *Tracker) sizeFits(i int, c Candidate, p camera.Vec) bool {
+	cam := t.rig.Cameras[i]
+	q := cam.ToCamera(p)
+	if q[2] < 0.2 {
+		return false
+	}
+	want := cam.K[0] * t.radius / q[2]
+	r := c.Radius / want
+	return r <= t.cfg.RadiusRatio && r >= 1/t.cfg.RadiusRatio
 }
 
 func dist3(a, b camera.Vec) float64 {
