@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"gocv.io/x/gocv"
 
 	"github.com/agilecatch/catch/ball"
@@ -33,9 +35,13 @@ type PerceptionNode struct {
 	wake   chan struct{}
 	t0     time.Time
 	last   time.Time // stamp of the last stereo step
-	// Counters, read with Stats.
-	steps, found, dropped int
+	// Counters, read with Stats and Malformed.
+	steps, found, dropped, malformed int
 }
+
+// DiagnosticsPeriod is how often the node reports its counters on
+// /diagnostics.
+const DiagnosticsPeriod = time.Second
 
 // SyncTolerance is how far apart the stamps of one stereo step may be.
 const SyncTolerance = time.Millisecond
@@ -141,6 +147,41 @@ func (n *PerceptionNode) Stats() (steps, found, dropped int) {
 	return n.steps, n.found, n.dropped
 }
 
+// Malformed returns how many frame sets were skipped because an image could
+// not be converted (unknown encoding, too few bytes).
+func (n *PerceptionNode) Malformed() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.malformed
+}
+
+// perceptionCounts is what one /diagnostics report compares with the last.
+type perceptionCounts struct {
+	steps, found, dropped, malformed int
+	badSize                          uint64
+}
+
+// diagnostics reports the counters: WARN when, since the last report,
+// images were malformed or of the wrong size, or more frames were dropped
+// unmatched than stereo steps were made.
+func (n *PerceptionNode) diagnostics(now time.Time, prev *perceptionCounts) *diagnostic_msgs.DiagnosticArray {
+	n.mu.Lock()
+	c := perceptionCounts{n.steps, n.found, n.dropped, n.malformed, n.IO.BadImages()}
+	n.mu.Unlock()
+	level, msg := int8(0), "running"
+	switch {
+	case c.malformed > prev.malformed || c.badSize > prev.badSize:
+		level, msg = 1, fmt.Sprintf("%d malformed images, %d with a wrong size since the last report", c.malformed-prev.malformed, c.badSize-prev.badSize)
+	case c.dropped-prev.dropped > c.steps-prev.steps:
+		level, msg = 1, fmt.Sprintf("%d frames dropped unmatched, %d stereo steps since the last report", c.dropped-prev.dropped, c.steps-prev.steps)
+	}
+	*prev = c
+	itoa := func(v int) string { return strconv.Itoa(v) }
+	return ros.Diagnostics(now, "catch: perception", "catch_perception", level, msg, [][2]string{
+		{"stereo_steps", itoa(c.steps)}, {"found", itoa(c.found)}, {"dropped_unmatched", itoa(c.dropped)},
+		{"malformed", itoa(c.malformed)}, {"bad_size", strconv.FormatUint(c.badSize, 10)}})
+}
+
 // Run registers the node and processes frames until ctx is done.
 func (n *PerceptionNode) Run(ctx context.Context) error {
 	n.IO.Start(ctx)
@@ -156,10 +197,16 @@ func (n *PerceptionNode) Run(ctx context.Context) error {
 		}
 	}()
 	var res vision.Result
+	diag := time.NewTicker(DiagnosticsPeriod)
+	defer diag.Stop()
+	var prev perceptionCounts
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case now := <-diag.C:
+			n.IO.PublishDiagnostics(n.diagnostics(now, &prev))
+			continue
 		case <-n.wake:
 		}
 		for {
@@ -167,10 +214,24 @@ func (n *PerceptionNode) Run(ctx context.Context) error {
 			if !ok {
 				break
 			}
+			bad := false
 			for i, img := range set {
 				if err := toBGR(img, &mats[i]); err != nil {
-					return fmt.Errorf("perception: camera %s: %w", n.rig.Cameras[i].Name, err)
+					// A malformed frame skips its set; it is counted and
+					// reported on /diagnostics, and logged now and then.
+					n.mu.Lock()
+					n.malformed++
+					k := n.malformed
+					n.mu.Unlock()
+					if k == 1 || k%100 == 0 {
+						n.log.Warn("perception: malformed image skipped", "camera", n.rig.Cameras[i].Name, "err", err, "malformed", k)
+					}
+					bad = true
+					break
 				}
+			}
+			if bad {
+				continue
 			}
 			if n.t0.IsZero() {
 				n.t0 = set[0].Stamp

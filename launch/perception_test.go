@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/goroslib/v2"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/stretchr/testify/require"
@@ -101,6 +102,51 @@ func TestPerceptionNode(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // keep up with a loaded machine
 	}
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= frames/2 }, 30*time.Second, 50*time.Millisecond)
+
+	// Malformed frames (an unknown encoding; fewer bytes than the size says)
+	// are skipped, counted and reported as WARN on /diagnostics, and the node
+	// keeps running (the old node died on the first and said nothing of the
+	// second).
+	var dmu sync.Mutex
+	var diag *diagnostic_msgs.DiagnosticStatus
+	reports := 0
+	dsub, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: tn, Topic: "diagnostics", Callback: func(m *diagnostic_msgs.DiagnosticArray) {
+		for i := range m.Status {
+			if m.Status[i].Name != "catch: perception" {
+				continue
+			}
+			dmu.Lock()
+			reports++
+			if m.Status[i].Level == 1 {
+				diag = &m.Status[i]
+			}
+			dmu.Unlock()
+		}
+	}})
+	require.NoError(t, err)
+	t.Cleanup(dsub.Close)
+	require.Eventually(t, func() bool { dmu.Lock(); defer dmu.Unlock(); return reports > 0 }, 10*time.Second, 50*time.Millisecond, "no report from the perception node on /diagnostics")
+	bad := start.Add(time.Second)
+	for ci := range rig.Cameras {
+		pubs[ci].Write(ros.ImageMsg(rig.Cameras[ci].Name, ros.Image{Stamp: bad, Width: 4, Height: 2, Encoding: "rgba16", Step: 32, Data: make([]byte, 64)}))
+		pubs[ci].Write(ros.ImageMsg(rig.Cameras[ci].Name, ros.Image{Stamp: bad.Add(time.Millisecond * 8), Width: 640, Height: 480, Encoding: "bgr8", Step: 1920, Data: make([]byte, 100)}))
+	}
+	require.Eventually(t, func() bool { dmu.Lock(); defer dmu.Unlock(); return diag != nil }, 10*time.Second, 50*time.Millisecond, "no WARN from the perception node on /diagnostics")
+	dmu.Lock()
+	vals := map[string]string{}
+	for _, kv := range diag.Values {
+		vals[kv.Key] = kv.Value
+	}
+	dmu.Unlock()
+	require.Equal(t, "1", vals["malformed"], "one stereo set with an unknown encoding")
+	require.Equal(t, "2", vals["bad_size"], "one short image per camera")
+	require.Equal(t, 1, n.Malformed())
+	select {
+	case err := <-done:
+		t.Fatalf("the node stopped on a malformed image: %v", err)
+	default:
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	for _, o := range got {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
@@ -26,6 +27,7 @@ type PerceptionIO struct {
 	conn    *Conn
 	cfg     Config
 	obsPub  *Publisher
+	diagPub *Publisher
 	badImgs atomic.Uint64
 }
 
@@ -41,6 +43,7 @@ func NewPerceptionIO(cfg Config, name string, cameras []string, onImage func(i i
 	}
 	p := &PerceptionIO{conn: conn, cfg: conn.Config()}
 	p.obsPub = conn.Publish(p.cfg.Topics.Observation, &geometry_msgs.PointStamped{}, false)
+	p.diagPub = conn.Publish(p.cfg.Topics.Diagnostics, &diagnostic_msgs.DiagnosticArray{}, false)
 	for i, cam := range cameras {
 		conn.Subscribe(ImageTopic(cam), func(m *sensor_msgs.Image) {
 			if int(m.Step)*int(m.Height) > len(m.Data) || m.Width == 0 || m.Height == 0 {
@@ -64,6 +67,9 @@ func (p *PerceptionIO) Close() { p.conn.Close() }
 
 // BadImages counts image messages whose size did not add up.
 func (p *PerceptionIO) BadImages() uint64 { return p.badImgs.Load() }
+
+// PublishDiagnostics publishes on /diagnostics.
+func (p *PerceptionIO) PublishDiagnostics(d *diagnostic_msgs.DiagnosticArray) { p.diagPub.Write(d) }
 
 // PublishObservation publishes a triangulated ball position captured at stamp.
 func (p *PerceptionIO) PublishObservation(stamp time.Time, pos [3]float64) {
