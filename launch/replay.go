@@ -1,8 +1,10 @@
 package launch
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/agilecatch/catch/control"
@@ -26,6 +28,38 @@ type ReplayReport struct {
 	// MaxEstDiffM is the largest ball-position difference between the
 	// replayed and the logged estimates, m.
 	MaxEstDiffM float64 `json:"max_est_diff_m"`
+}
+
+// MarshalJSON writes the report with NaN or infinite numbers (a replayed
+// command that went NaN) as null and names them, with their value as a
+// string, under "non_finite": encoding/json refuses them, and the whole
+// report used to be lost.
+func (r ReplayReport) MarshalJSON() ([]byte, error) {
+	type plain ReplayReport
+	out := struct {
+		plain
+		MaxCmdDiff  *float64          `json:"max_cmd_diff"`
+		FirstDiffS  *float64          `json:"first_diff_s,omitempty"`
+		MaxEstDiffM *float64          `json:"max_est_diff_m"`
+		NonFinite   map[string]string `json:"non_finite,omitempty"`
+	}{plain: plain(r)}
+	field := func(name string, v float64, omitZero bool) *float64 {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			if out.NonFinite == nil {
+				out.NonFinite = map[string]string{}
+			}
+			out.NonFinite[name] = strconv.FormatFloat(v, 'g', -1, 64)
+			return nil
+		case omitZero && v == 0:
+			return nil
+		}
+		return &v
+	}
+	out.MaxCmdDiff = field("max_cmd_diff", r.MaxCmdDiff, false)
+	out.FirstDiffS = field("first_diff_s", r.FirstDiffS, true)
+	out.MaxEstDiffM = field("max_est_diff_m", r.MaxEstDiffM, false)
+	return json.Marshal(out)
 }
 
 // Replay re-runs estimator → controller → safety through a fresh control
@@ -180,7 +214,7 @@ func (r *replayIO) WriteCommand(at time.Duration, cmd *control.Command) {
 		d = math.Inf(1)
 	}
 	r.rep.MaxCmdDiff = math.Max(r.rep.MaxCmdDiff, d)
-	if d > r.tol && r.rep.FirstDiffTick < 0 {
+	if (d > r.tol || math.IsNaN(d)) && r.rep.FirstDiffTick < 0 { // a NaN command is a divergence
 		r.rep.FirstDiffTick = r.k
 		r.rep.FirstDiffS = float64(int64(at)-r.th.EpochNS) / 1e9
 	}

@@ -367,6 +367,49 @@ func Scan(r io.Reader, fn func(line []byte) error) (Stats, error) {
 	}
 }
 
+// Validate reports the first inconsistency of a record: a period ≤ 0, no
+// joints, a tick whose joint vectors do not have one value per joint,
+// ticks (or their joint-state stamps) going back in time, or an
+// observation pointing at no tick.
+func (th *Throw) Validate() error {
+	if th.PeriodNS <= 0 {
+		return fmt.Errorf("period_ns %d, want > 0", th.PeriodNS)
+	}
+	n := len(th.Joints)
+	if n == 0 {
+		return errors.New("no joints")
+	}
+	for i := range th.Ticks {
+		tk := &th.Ticks[i]
+		for _, v := range []struct {
+			name string
+			x    []float64
+		}{{"q", tk.Q}, {"qd", tk.Qd}, {"cmd_q", tk.CmdQ}, {"cmd_qd", tk.CmdQd}} {
+			if len(v.x) != 0 && len(v.x) != n {
+				return fmt.Errorf("tick %d: %s has %d values, want one per joint (%d)", i, v.name, len(v.x), n)
+			}
+		}
+		if tk.StateOK && len(tk.Q) != n {
+			return fmt.Errorf("tick %d: state_ok without a joint state", i)
+		}
+		if i > 0 {
+			prev := &th.Ticks[i-1]
+			if tk.NowNS <= prev.NowNS {
+				return fmt.Errorf("tick %d at %d ns is not after tick %d at %d ns", i, tk.NowNS, i-1, prev.NowNS)
+			}
+			if tk.StateOK && prev.StateOK && tk.StateAtNS < prev.StateAtNS {
+				return fmt.Errorf("tick %d: joint state stamped %d ns, before the previous tick's %d ns", i, tk.StateAtNS, prev.StateAtNS)
+			}
+		}
+	}
+	for j, o := range th.Obs {
+		if o.Tick < 0 || o.Tick >= len(th.Ticks) {
+			return fmt.Errorf("observation %d: tick %d, want 0..%d", j, o.Tick, len(th.Ticks)-1)
+		}
+	}
+	return nil
+}
+
 // ReadThrows reads every complete line of a trial log as a Throw.
 func ReadThrows(path string) ([]Throw, Stats, error) {
 	f, err := os.Open(path)
@@ -382,6 +425,9 @@ func ReadThrows(path string) ([]Throw, Stats, error) {
 		}
 		if th.Version != Version {
 			return fmt.Errorf("format version %d, want %d", th.Version, Version)
+		}
+		if err := th.Validate(); err != nil {
+			return fmt.Errorf("throw %d: %w", th.Seq, err)
 		}
 		out = append(out, th)
 		return nil

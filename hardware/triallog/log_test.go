@@ -196,3 +196,38 @@ func TestOpenRepairsTornFirstRecord(t *testing.T) {
 	require.Equal(t, th.Run, throws[0].Run)
 	require.Regexp(t, `^\d{8}T\d{6}Z-\d+-[0-9a-f]{8}$`, th.Run)
 }
+
+// TestReadThrowsRejectsInconsistentRecords: records `catch latency` and
+// `catch replay` would misread (a wrong joint count, period_ns ≤ 0, ticks
+// going back in time) are refused with the line and the reason; the old
+// reader accepted them all.
+func TestReadThrowsRejectsInconsistentRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, tc := range []struct {
+		name string
+		edit func(*Throw)
+		want string
+	}{
+		{"joint count", func(th *Throw) { th.Ticks[1].CmdQ = th.Ticks[1].CmdQ[:2] }, "tick 1: cmd_q has 2 values, want one per joint (3)"},
+		{"joint names", func(th *Throw) { th.Joints = th.Joints[:2] }, "tick 0: q has 3 values, want one per joint (2)"},
+		{"period zero", func(th *Throw) { th.PeriodNS = 0 }, "period_ns 0"},
+		{"period negative", func(th *Throw) { th.PeriodNS = -4e6 }, "period_ns -4000000"},
+		{"reversed ticks", func(th *Throw) { th.Ticks[1].NowNS, th.Ticks[2].NowNS = th.Ticks[2].NowNS, th.Ticks[1].NowNS }, "tick 2 at 4000000 ns is not after"},
+		{"observation tick", func(th *Throw) { th.Obs = []Obs{{Tick: 9}} }, "observation 0: tick 9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "trials.jsonl")
+			w, err := Open(path, Options{NoSync: true})
+			require.NoError(t, err)
+			good := bigThrow(0, 4, rng)
+			require.NoError(t, good.Validate())
+			bad := bigThrow(1, 4, rng)
+			tc.edit(&bad)
+			require.NoError(t, w.Append(good))
+			require.NoError(t, w.Append(bad))
+			require.NoError(t, w.Close())
+			_, _, err = ReadThrows(path)
+			require.ErrorContains(t, err, "line 2: throw 1: "+tc.want)
+		})
+	}
+}
