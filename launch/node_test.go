@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,6 +303,24 @@ func durNow(r *rig) time.Duration {
 	return ts.Now
 }
 
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestRostopicPubDrivesController: joint states and the e-stop come from
 // Debian's `rostopic pub`; the node holds the published pose, then latches
 // the e-stop and reports it on /diagnostics.
@@ -322,10 +341,22 @@ func TestRostopicPubDrivesController(t *testing.T) {
 	msg := fmt.Sprintf("{name: [%s], position: %s, velocity: %s}", strings.Join(r.names, ", "), fmtList(q), fmtList(make([]float64, len(q))))
 	pub := exec.Command(bin, "pub", "-r", "100", r.ns+"/joint_states", "sensor_msgs/JointState", msg)
 	pub.Env = append(os.Environ(), "ROS_MASTER_URI="+r.uri, "ROS_IP=127.0.0.1", "ROS_HOME="+t.TempDir())
-	var perr bytes.Buffer
-	pub.Stderr = &perr
+	// exec copies the child's stderr on its own goroutine while the test
+	// reads it for messages: a locked buffer (a bare bytes.Buffer raced).
+	perr := &lockedBuffer{}
+	pub.Stderr = perr
 	require.NoError(t, pub.Start())
-	t.Cleanup(func() { _ = pub.Process.Signal(os.Interrupt); _ = pub.Wait() })
+	t.Cleanup(func() {
+		_ = pub.Process.Signal(os.Interrupt)
+		waited := make(chan struct{})
+		go func() { _ = pub.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(10 * time.Second): // rostopic pub may miss SIGINT while registering
+			_ = pub.Process.Kill()
+			<-waited
+		}
+	})
 
 	require.Eventually(t, func() bool {
 		recv, _, _, _ := r.node.IO.JointStats()
