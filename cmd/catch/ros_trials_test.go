@@ -128,6 +128,7 @@ func TestROSTrialsNodeDies(t *testing.T) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	defer root.SetOut(nil)
+	defer resetFlags(root) // --log names this test's temporary directory
 	killed := make(chan int, 1)
 	go func() {
 		defer close(killed)
