@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,20 +167,24 @@ func (m *Model) Save(path string) error {
 	if err := m.Meta.Validate(); err != nil {
 		return fmt.Errorf("forecast: save %s: %w", path, err)
 	}
+	// The flow map first, the drift file last: the drift file is the pair's
+	// manifest (its metadata names the flow map), and LoadModel refuses a
+	// flow map whose metadata is not the drift file's, so a crash between the
+	// two renames leaves a pair that is refused, never a mixed model.
+	if m.Flow != nil {
+		b, err := m.FlowONNX()
+		if err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(FlowPath(path), b); err != nil {
+			return err
+		}
+	}
 	b, err := m.DriftONNX()
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(path, b); err != nil {
-		return err
-	}
-	if m.Flow == nil {
-		return nil
-	}
-	if b, err = m.FlowONNX(); err != nil {
-		return err
-	}
-	return WriteFileAtomic(FlowPath(path), b)
+	return WriteFileAtomic(path, b)
 }
 
 // LoadModel reads a model saved by Save. The error says what is wrong with which file.
@@ -203,9 +208,16 @@ func LoadModel(path string) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("forecast: model %s names a flow map (flow_steps %d), but: %w", path, meta.FlowSteps, err)
 		}
-		fnet, _, err := ImportONNX(data)
+		fnet, fmeta, err := ImportONNX(data)
 		if err != nil {
 			return nil, fmt.Errorf("forecast: flow map %s: %w", fp, err)
+		}
+		// Both files of a pair carry the same metadata (Save): a flow map
+		// from another training run is refused.
+		mj, _ := json.Marshal(meta)
+		fj, _ := json.Marshal(fmeta)
+		if !bytes.Equal(mj, fj) {
+			return nil, fmt.Errorf("forecast: flow map %s belongs to another model than %s (their metadata differ): retrain, or copy the pair together", fp, path)
 		}
 		if fnet.In() != 2+d+CondDim || fnet.Out() != d {
 			return nil, fmt.Errorf("forecast: flow map %s is %d→%d, want %d→%d", fp, fnet.In(), fnet.Out(), 2+d+CondDim, d)

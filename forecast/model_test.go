@@ -220,3 +220,30 @@ func TestHistoryRing(t *testing.T) {
 	h.Reset()
 	require.Empty(t, h.Window())
 }
+
+// A flow map from another model beside a drift file is refused (the old loader paired any
+// flow map of the right shape with the drift model); Save writes the flow map before the
+// drift file, so the drift file, which names the flow map, lands last.
+func TestLoadModelRefusesForeignFlowMap(t *testing.T) {
+	dir := t.TempDir()
+	a := tinyModel(t, true)
+	b := tinyModel(t, true)
+	b.Meta.Scale[0] = 0.02 // another training run: other normalisation
+	pa, pb := filepath.Join(dir, "a.onnx"), filepath.Join(dir, "b.onnx")
+	require.NoError(t, a.Save(pa))
+	require.NoError(t, b.Save(pb))
+	_, err := LoadModel(pa)
+	require.NoError(t, err)
+	flow, err := os.ReadFile(FlowPath(pb))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(FlowPath(pa), flow, 0o644))
+	_, err = LoadModel(pa)
+	require.ErrorContains(t, err, "belongs to another model")
+
+	require.NoError(t, a.Save(pa))
+	fa, err := os.Stat(FlowPath(pa))
+	require.NoError(t, err)
+	da, err := os.Stat(pa)
+	require.NoError(t, err)
+	require.False(t, da.ModTime().Before(fa.ModTime()), "the drift file (the manifest) is written last")
+}
