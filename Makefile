@@ -73,8 +73,8 @@ test: deps
 bench: deps
 	$(call with_master,go test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) $(PKGS))
 
-# The demo also traces a dozen MPC hand lobs and writes one trial viewer page of them.
-DEMO_VIEW_ARGS ?= sim --controller mpc --scenario hand-lob --trials 12 --seed 1 --trace out/demo/traces
+# The demo also traces 40 MPC hand lobs and writes one trial viewer page of them.
+DEMO_VIEW_ARGS ?= sim --controller mpc --scenario hand-lob --trials 40 --seed 1 --trace out/demo/traces
 
 demo: build
 	$(BIN) $(DEMO_ARGS)

@@ -59,6 +59,11 @@ type NodeConfig struct {
 	// Camera is the image stream of camera fidelity (simarm --fidelity
 	// camera → perception node); both nodes must read the same values.
 	Camera CameraStreamConfig `yaml:"camera"`
+	// ExitOnDone ends the controller node (cleanly) when the simulated arm
+	// reports the end of a finite run on /catch/done, so that roslaunch
+	// ends with the run. Default false; launch/sim.launch sets it with
+	// --exit-on-done.
+	ExitOnDone bool `yaml:"exit_on_done"`
 }
 
 // WithDefaults returns c with zero fields set.
@@ -154,6 +159,8 @@ type ControllerNode struct {
 	armed bool
 	// diagnostics deltas (Run goroutine only)
 	lastOverruns, lastInterventions uint64
+	done                            chan struct{} // closed on /catch/done
+	doneOnce                        sync.Once
 }
 
 // NewControllerNode wires a controller node for the named controller.
@@ -223,7 +230,7 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 		return nil, err
 	}
 	loop.SetProps(&props)
-	n := &ControllerNode{Loop: loop, IO: io, Recorder: rec, rob: rob, cfg: nc, clk: clk, log: log, props: props}
+	n := &ControllerNode{Loop: loop, IO: io, Recorder: rec, rob: rob, cfg: nc, clk: clk, log: log, props: props, done: make(chan struct{})}
 	estop := loop.EStop
 	hooks := ros.Hooks{
 		Observe: loop.Observe,
@@ -237,6 +244,7 @@ func NewControllerNode(cfg *Config, rob *robot.Robot, controller, nodeName strin
 			_ = n.Arm(on)
 		},
 		Release: func(callers []string) { _ = n.ReleaseEStop(callers) },
+		Done:    func() { n.doneOnce.Do(func() { close(n.done) }) },
 	}
 	if rec != nil {
 		rec.SetLoop(loop)
@@ -420,6 +428,9 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 			return nil
 		case <-n.IO.Conn().Fatal():
 			return n.IO.Conn().Err()
+		case <-n.exitSignal():
+			n.log.Info("the simulated arm's run is over (/catch/done): stopping")
+			return nil
 		case <-ack.C:
 			// Acknowledge a re-arm once the loop has taken it.
 			if n.Loop.Latest(&ts) && ts.Rearms != acked && ts.Mode != control.ModeEStop {
@@ -460,6 +471,15 @@ func (n *ControllerNode) Run(ctx context.Context) error {
 			n.IO.PublishDiagnostics(n.diagnostics(now, &ts))
 		}
 	}
+}
+
+// exitSignal is closed on /catch/done with node.exit_on_done, nil (never
+// ready) without.
+func (n *ControllerNode) exitSignal() <-chan struct{} {
+	if n.cfg.ExitOnDone {
+		return n.done
+	}
+	return nil
 }
 
 // publishTF publishes the transform of every joint of the robot's tree at

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
@@ -294,6 +295,35 @@ func TestRobotDescriptionAndTF(t *testing.T) {
 		if l.Name != rob.Model.Root {
 			require.Contains(t, children, l.Name, "every link has a transform")
 		}
+	}
+}
+
+// TestExitOnDone: with node.exit_on_done the controller node ends cleanly
+// when /catch/done arrives (latched, as the simulated arm sends it at the
+// end of a finite run); without it the node keeps running.
+func TestExitOnDone(t *testing.T) {
+	uri := sharedMaster(t)
+	for _, exit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("exit_on_done=%v", exit), func(t *testing.T) {
+			r := newRig(t, uri, func(c *launch.Config) { c.Node.ExitOnDone = exit })
+			r.startArm()
+			p, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: r.arm, Topic: "catch/done", Msg: &std_msgs.Bool{}, Latch: true})
+			require.NoError(t, err)
+			t.Cleanup(p.Close)
+			p.Write(&std_msgs.Bool{Data: true})
+			wait := 20 * time.Second
+			if !exit {
+				wait = 2 * time.Second
+			}
+			select {
+			case err := <-r.done:
+				require.True(t, exit, "a node without exit_on_done stopped")
+				require.NoError(t, err)
+				r.done <- nil // for the rig's cleanup
+			case <-time.After(wait):
+				require.False(t, exit, "the controller node did not stop on /catch/done")
+			}
+		})
 	}
 }
 

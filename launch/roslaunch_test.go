@@ -16,7 +16,8 @@ import (
 // TestRoslaunchSim: Debian's stock roslaunch brings up launch/sim.launch —
 // it resolves <node pkg="catch" type="catch"> to bin/catch of the package on
 // ROS_PACKAGE_PATH — and the system flies two throws, then shuts down
-// (simarm is required="true" and exits after --trials).
+// (simarm publishes /catch/done after --trials, the controller exits on it,
+// and roslaunch ends once no node is left).
 func TestRoslaunchSim(t *testing.T) {
 	uri := sharedMaster(t)
 	roslaunch, err := exec.LookPath("roslaunch")
@@ -52,5 +53,9 @@ func TestRoslaunchSim(t *testing.T) {
 	require.NotContains(t, log, "re-registering", "nodes registered once")
 	require.Equal(t, 2, strings.Count(log, "msg=throw "), "two throws flown:\n%s", log)
 	require.Contains(t, log, "controller node stopped")
+	// A finite run ends cleanly with its figure, not with a required node's death.
+	require.NotContains(t, log, "REQUIRED process")
+	require.Contains(t, log, "simarm: nominal, 2 throws: ")
+	require.Contains(t, log, "all processes on machine have died, roslaunch will exit")
 	require.NotContains(t, log, "limit_violations=1")
 }

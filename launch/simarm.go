@@ -207,6 +207,13 @@ func (s *SimArm) Run(ctx context.Context) error {
 	if n := s.timeouts.Load(); n > 0 {
 		s.log.Warn("lockstep: ticks the controller did not answer within 2 s", "count", n)
 	}
+	// A finite run is over: tell the controller (node.exit_on_done ends it),
+	// and stay up a moment so the latched message reaches it.
+	s.io.PublishDone()
+	select {
+	case <-ctx.Done():
+	case <-time.After(500 * time.Millisecond):
+	}
 	return nil
 }
 

@@ -84,7 +84,7 @@ with.`,
 	}
 
 	var ctrlName, cfgPath, statsOut, trialLog string
-	var dryRun, armFlag bool
+	var dryRun, armFlag, exitOnDone bool
 	controller := &cobra.Command{
 		Use:   "controller [__name:=NAME]",
 		Short: "Observations → estimator → controller → safety → arm, at 250 Hz over ROS",
@@ -110,6 +110,9 @@ command type and frame in the config's node.ros section.`,
 			}
 			if dryRun {
 				cfg.Node.DryRun = true
+			}
+			if exitOnDone {
+				cfg.Node.ExitOnDone = true
 			}
 			if armFlag {
 				if cfg.Node.DryRun {
@@ -174,6 +177,7 @@ command type and frame in the config's node.ros section.`,
 	f.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: joint-state stamps pace the loop (with 'node simarm --lockstep')")
 	f.StringVar(&trialLog, "trial-log", "", "append one JSON line per throw to this file (overrides node.trial_log)")
 	f.BoolVar(&dryRun, "dry-run", false, "compute and publish everything, never send a command to the arm (commands go to /catch/dry_run/command)")
+	f.BoolVar(&exitOnDone, "exit-on-done", false, "exit when the simulated arm reports the end of a finite run on /catch/done (sets node.exit_on_done)")
 	f.BoolVar(&armFlag, "arm", false, "send commands to the arm once the driver's joint names and positions pass the URDF check (else they are withheld until /catch/arm true, with node.require_arm)")
 	node.AddCommand(controller)
 

@@ -19,6 +19,7 @@ type Topics struct {
 	BallState   string `yaml:"ball_state"`   // nav_msgs/Odometry, default /ball/state
 	Plan        string `yaml:"plan"`         // visualization_msgs/MarkerArray, default /catch/plan
 	TF          string `yaml:"tf"`           // tf2_msgs/TFMessage of every robot link, default /tf
+	Done        string `yaml:"done"`         // std_msgs/Bool (latched): the simulated arm has flown its throws, default /catch/done
 	Forecast    string `yaml:"forecast"`     // visualization_msgs/MarkerArray, default /catch/forecast
 	Diagnostics string `yaml:"diagnostics"`  // diagnostic_msgs/DiagnosticArray, default /diagnostics
 	EStop       string `yaml:"estop"`        // std_msgs/Bool, default /catch/estop
@@ -126,6 +127,7 @@ func (c Config) WithDefaults() Config {
 	def(&t.BallState, "ball/state")
 	def(&t.Plan, "catch/plan")
 	def(&t.TF, "tf")
+	def(&t.Done, "catch/done")
 	def(&t.Forecast, "catch/forecast")
 	def(&t.Diagnostics, "diagnostics")
 	def(&t.EStop, "catch/estop")

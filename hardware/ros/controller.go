@@ -42,6 +42,8 @@ type Hooks struct {
 	// Arm gets an arming request (/catch/arm): true to start sending
 	// commands, false to stop.
 	Arm func(on bool, callers []string)
+	// Done gets the simulated arm's end of a finite run (/catch/done).
+	Done func()
 }
 
 // StateChecks are the checks on each joint state beyond names, lengths and
@@ -161,6 +163,11 @@ func NewControllerIO(cfg Config, name string, names []string, clock control.Time
 	conn.Subscribe(t.Sensor, func(m *std_msgs.Bool) {
 		if h := c.hooks.Sensor; h != nil {
 			h(m.Data)
+		}
+	})
+	conn.Subscribe(t.Done, func(m *std_msgs.Bool) {
+		if h := c.hooks.Done; h != nil && m.Data {
+			h()
 		}
 	})
 	conn.Subscribe(t.Arm, func(m *std_msgs.Bool) {

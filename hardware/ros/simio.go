@@ -20,7 +20,7 @@ type SimIO struct {
 	cfg  Config
 	jm   *JointMap
 
-	jsPub, obsPub, sensorPub, rearmPub *Publisher
+	jsPub, obsPub, sensorPub, rearmPub, donePub *Publisher
 	// onCommand gets each command in chain order (slices are the callee's)
 	// with its header stamp (zero for Float64MultiArray), on goroslib's
 	// goroutine.
@@ -47,6 +47,10 @@ func (s *SimIO) PublishImage(i int, img Image) {
 	s.imgPubs[i].Write(ImageMsg(s.imgFrames[i], img))
 }
 
+// PublishDone tells the other nodes (latched) that a finite run has flown
+// all its throws.
+func (s *SimIO) PublishDone() { s.donePub.Write(&std_msgs.Bool{Data: true}) }
+
 // NewSimIO declares the simulated arm's topics.
 func NewSimIO(cfg Config, name string, names []string, onCommand func(stamp time.Time, q, qd []float64), onArmed func(seq uint32), log *slog.Logger) (*SimIO, error) {
 	conn, err := NewConn(cfg, name, log)
@@ -63,6 +67,7 @@ func NewSimIO(cfg Config, name string, names []string, onCommand func(stamp time
 	s.obsPub = conn.Publish(t.Observation, &geometry_msgs.PointStamped{}, false)
 	s.sensorPub = conn.Publish(t.Sensor, &std_msgs.Bool{}, true)
 	s.rearmPub = conn.Publish(t.Rearm, &std_msgs.Header{}, true)
+	s.donePub = conn.Publish(t.Done, &std_msgs.Bool{}, true)
 	n := len(names)
 	if cfg.CommandType == CommandFloat64Array {
 		conn.Subscribe(t.Command, func(m *std_msgs.Float64MultiArray) {
