@@ -52,6 +52,9 @@ type Meta struct {
 	Source   string `json:"source"`
 	Episodes int    `json:"episodes"`
 	Seed     uint64 `json:"seed"`
+	// Build is the training binary's provenance record (build, command
+	// line, config hash, seed; package internal/provenance), as JSON.
+	Build json.RawMessage `json:"build,omitempty"`
 }
 
 // MetaKey is the metadata_props key of Meta in the ONNX file.

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,10 @@ type Recorder struct {
 	written atomic.Uint64
 	errs    atomic.Uint64
 }
+
+// SetProvenance puts the run's provenance record (JSON) into every Throw;
+// call before the loop runs.
+func (r *Recorder) SetProvenance(p json.RawMessage) { r.base.Provenance = p }
 
 // NewRecorder wraps arm; base holds the fields every Throw shares (Source,
 // Controller, Clock, PeriodNS, Joints, Ball). Call SetLoop before the loop

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/internal/provenance"
 )
 
 func TestForecastCLIBadInput(t *testing.T) {
@@ -52,6 +53,13 @@ func TestForecastCLITrainEval(t *testing.T) {
 		require.FileExists(t, f)
 	}
 	require.NoFileExists(t, filepath.Join(dir, "m.ckpt"))
+	// The model and its loss plot record where they came from.
+	rec, err := provenance.ReadPNG(filepath.Join(dir, "m.loss.png"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), rec.Seed)
+	onnx, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Contains(t, string(onnx), `"command":["catch","train","forecast"`, "the ONNX metadata holds the provenance")
 
 	code, stdout = runOut(t, "forecast", "eval", "--model", out, "--scenario", "light-ball", "--n", "12", "--seed", "9", "--samples", "32", "--json")
 	require.Equal(t, 0, code, stdout)

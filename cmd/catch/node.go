@@ -125,6 +125,9 @@ command type and frame in the config's node.ros section.`,
 			if err != nil {
 				return err
 			}
+			if n.Recorder != nil {
+				n.Recorder.SetProvenance(json.RawMessage(record(&cfg, 0).JSON()))
+			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			log.Info("controller node starting", "controller", ctrlName, "name", name, "master", cfg.Node.ROS.WithDefaults().MasterURI,

@@ -132,10 +132,11 @@ Settings not on the command line come from the es.train section of --config.`,
 			if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
 				return fmt.Errorf("--out %s: directory %s does not exist", out, filepath.Dir(out))
 			}
-			if logDir == "" {
-				logDir = filepath.Dir(out)
+			dir := logDir // a local copy: the flag's variable outlives this run in-process
+			if dir == "" {
+				dir = filepath.Dir(out)
 			}
-			if err := os.MkdirAll(logDir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("--log-dir: %w", err)
 			}
 			rob, err := robot.Load(cfg.Robot)
@@ -161,7 +162,7 @@ Settings not on the command line come from the es.train section of --config.`,
 			// Per-run names: runs sharing a log directory never overwrite
 			// each other's logs.
 			stem := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
-			csvPath, pngPath := filepath.Join(logDir, stem+".train_es.csv"), filepath.Join(logDir, stem+".train_es.png")
+			csvPath, pngPath := filepath.Join(dir, stem+".train_es.csv"), filepath.Join(dir, stem+".train_es.png")
 			prov := record(&cfg, seed)
 			var bar *progressbar.ProgressBar
 			if term.IsTerminal(int(os.Stderr.Fd())) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/forecast"
+	"github.com/agilecatch/catch/internal/provenance"
+	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/sim"
 )
 
@@ -89,7 +92,8 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 				return err
 			}
 			wc := forecast.WindowConfig{PerFlight: perFlight}
-			meta := forecast.Meta{Seed: seed, Episodes: episodes}
+			prov := record(&launch.Config{}, seed)
+			meta := forecast.Meta{Seed: seed, Episodes: episodes, Build: json.RawMessage(prov.JSON())}
 			var windows []forecast.Window
 			start := time.Now()
 			if scenario != "" {
@@ -162,6 +166,11 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 			}
 			if err := m.Save(out); err != nil {
 				return failed(err)
+			}
+			if _, err := os.Stat(tc.LossPNG); err == nil {
+				if err := provenance.StampPNG(tc.LossPNG, prov); err != nil {
+					return failed(err)
+				}
 			}
 			os.Remove(tc.Checkpoint)
 			w := cmd.OutOrStdout()

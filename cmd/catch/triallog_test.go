@@ -58,6 +58,7 @@ func TestTrialLogLatencyReplay(t *testing.T) {
 		require.NotEmpty(t, th.Obs)
 		require.Greater(t, len(th.Ticks), 200)
 		require.NotNil(t, th.Caught, "the catch sensor is logged")
+		require.Contains(t, string(th.Provenance), `"command":["catch","node","controller"`, "each record carries the node's provenance")
 	}
 
 	// The trial log converts to traces of the 'catch sim --trace' form,

@@ -64,17 +64,19 @@ address until interrupted.`,
 			if serve != "" {
 				return servePage(cmd, serve, page)
 			}
-			if out == "" {
+			// A local copy: the flag's variable outlives this run in-process.
+			dst := out
+			if dst == "" {
 				if st, _ := os.Stat(args[0]); st != nil && st.IsDir() {
-					out = filepath.Join(args[0], "index.html")
+					dst = filepath.Join(args[0], "index.html")
 				} else {
-					out = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".html"
+					dst = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".html"
 				}
 			}
-			if err := os.WriteFile(out, page, 0o644); err != nil {
+			if err := os.WriteFile(dst, page, 0o644); err != nil {
 				return failed(fmt.Errorf("--out: %w", err))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d traces, %.1f MB)\n", out, len(files), float64(len(page))/1e6)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d traces, %.1f MB)\n", dst, len(files), float64(len(page))/1e6)
 			return nil
 		},
 	}

@@ -26,6 +26,9 @@ type Throw struct {
 	// Run identifies the run (NewRunID) that wrote the record: the lines of
 	// several runs appended to one file stay apart.
 	Run string `json:"run,omitempty"`
+	// Provenance is the writing binary's provenance record (build, command
+	// line, config hash, seed; package internal/provenance), as JSON.
+	Provenance json.RawMessage `json:"provenance,omitempty"`
 	// Clock is "wall" (real time) or "lockstep" (joint-state stamps drive
 	// the loop clock).
 	Clock    string   `json:"clock"`
