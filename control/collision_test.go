@@ -177,3 +177,30 @@ func TestSafetyFilterAllocatesNothing(t *testing.T) {
 		s.Filter(&cmd, &arm)
 	}))
 }
+
+// TestSafetyNeverSendsACollision drives the head from the ready pose toward
+// the rail at a steady joint speed: once the commands collide they are
+// braked, and no command the filter lets out (brakes included) collides.
+func TestSafetyNeverSendsACollision(t *testing.T) {
+	s, rob := newSafety(t, control.SafetyConfig{})
+	c, err := control.NewCollider(control.CollisionConfig{}, rob)
+	require.NoError(t, err)
+	arm := ready()
+	cmd := control.NewCommand(7)
+	const ticks = 400
+
+	for k := 1; k <= ticks; k++ {
+		f := float64(k) / ticks
+		for j := range cmd.Q {
+			d := headInRail[j] - sim.DefaultReadyQ[j]
+			cmd.Q[j] = sim.DefaultReadyQ[j] + f*d
+			cmd.Qd[j] = d / (ticks * period)
+		}
+		s.Filter(&cmd, &arm)
+		require.False(t, c.Check(cmd.Q), "tick %d: sent a colliding pose", k)
+		copy(arm.Q, cmd.Q) // the arm follows its commands
+		copy(arm.Qd, cmd.Qd)
+
+	}
+	require.Positive(t, s.Counts.Collision, "the path ends in the rail")
+}

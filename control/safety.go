@@ -405,7 +405,9 @@ func (s *Safety) accept(cmd *Command, dt float64) {
 // and the rate of its position step, move toward zero by at most one
 // period's acceleration, and the commanded position follows from the last
 // command (clamped to the limits). Held long enough, the arm comes to rest;
-// it never asks for more than the limits.
+// it never asks for more than the limits, except that a braked pose that
+// would collide while the last command did not is replaced by that last
+// pose at rest: no commanded pose is ever carried into contact.
 func (s *Safety) Brake(cmd *Command, measured *ArmState) {
 	s.seed(measured)
 	dt := s.period
@@ -418,6 +420,12 @@ func (s *Safety) Brake(cmd *Command, measured *ArmState) {
 			q = math.Max(s.lim.Lower[j], math.Min(s.lim.Upper[j], q))
 		}
 		cmd.Q[j], cmd.Qd[j] = q, toward0(s.prevQd[j], dv)
+	}
+	if s.coll != nil && s.coll.Check(cmd.Q) && !s.coll.Check(s.prevQ) {
+		// Braking would carry the arm on into contact: stop at the last
+		// clear pose instead, harder than the acceleration limits allow.
+		copy(cmd.Q, s.prevQ)
+		clear(cmd.Qd)
 	}
 	s.accept(cmd, dt)
 }
