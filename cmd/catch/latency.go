@@ -26,6 +26,9 @@ them as the scenario settings that make the simulator match the run
 			if err != nil {
 				return err
 			}
+			if err := triallog.ValidateThrows(throws); err != nil {
+				return fmt.Errorf("--log %s: %w", logPath, err)
+			}
 			lat, err := triallog.EstimateLatency(throws)
 			if err != nil {
 				return failed(err)

@@ -31,6 +31,9 @@ Exits 1 when a throw differs beyond --tol.`,
 			if err != nil {
 				return err
 			}
+			if err := triallog.ValidateThrows(throws); err != nil {
+				return fmt.Errorf("--log %s: %w", logPath, err)
+			}
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
 				return err

@@ -413,6 +413,18 @@ func (th *Throw) Validate() error {
 	return nil
 }
 
+// ValidateThrows validates each throw (Validate), naming the first bad one
+// by its position in the log and its seq: for readers that use the ticks
+// (latency, replay); readers of observations alone need not.
+func ValidateThrows(throws []Throw) error {
+	for i := range throws {
+		if err := throws[i].Validate(); err != nil {
+			return fmt.Errorf("record %d (throw %d): %w", i+1, throws[i].Seq, err)
+		}
+	}
+	return nil
+}
+
 // ReadThrows reads every complete line of a trial log as a Throw.
 func ReadThrows(path string) ([]Throw, Stats, error) {
 	f, err := os.Open(path)
@@ -428,9 +440,6 @@ func ReadThrows(path string) ([]Throw, Stats, error) {
 		}
 		if th.Version != Version {
 			return fmt.Errorf("format version %d, want %d", th.Version, Version)
-		}
-		if err := th.Validate(); err != nil {
-			return fmt.Errorf("throw %d: %w", th.Seq, err)
 		}
 		out = append(out, th)
 		return nil

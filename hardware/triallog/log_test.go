@@ -199,8 +199,8 @@ func TestOpenRepairsTornFirstRecord(t *testing.T) {
 
 // TestReadThrowsRejectsInconsistentRecords: records `catch latency` and
 // `catch replay` would misread (a wrong joint count, period_ns ≤ 0, ticks
-// going back in time) are refused with the line and the reason; the old
-// reader accepted them all.
+// going back in time) are refused by ValidateThrows with the record and the
+// reason; the old code accepted them all.
 func TestReadThrowsRejectsInconsistentRecords(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	for _, tc := range []struct {
@@ -226,8 +226,9 @@ func TestReadThrowsRejectsInconsistentRecords(t *testing.T) {
 			require.NoError(t, w.Append(good))
 			require.NoError(t, w.Append(bad))
 			require.NoError(t, w.Close())
-			_, _, err = ReadThrows(path)
-			require.ErrorContains(t, err, "line 2: throw 1: "+tc.want)
+			throws, _, err := ReadThrows(path)
+			require.NoError(t, err)
+			require.ErrorContains(t, ValidateThrows(throws), "record 2 (throw 1): "+tc.want)
 		})
 	}
 }
