@@ -46,7 +46,7 @@ func init() {
 		throws                                    int
 		seed                                      uint64
 		fps, exposure, noise                      float64
-		distractors                               bool
+		distractors, clutter                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render",
@@ -84,7 +84,7 @@ optional motion blur (--exposure) and distractor objects (--distractors).`,
 					return err
 				}
 			}
-			rc := vision.RenderConfig{Seed: seed, ExposureS: exposure, Background: background, Distractors: distractors, NoiseStd: noise}
+			rc := vision.RenderConfig{Seed: seed, ExposureS: exposure, Background: background, Distractors: distractors, Clutter: clutter, NoiseStd: noise}
 			if noise == 0 {
 				rc.NoiseStd = -1
 			}
@@ -144,6 +144,7 @@ optional motion blur (--exposure) and distractor objects (--distractors).`,
 	f.Float64Var(&exposure, "exposure", 0, "exposure time for motion blur, s (0: none)")
 	f.Float64Var(&noise, "noise", 2, "sensor noise σ, 8-bit counts (0: none)")
 	f.StringVar(&background, "background", "", "background image file (default: a generated scene per camera)")
+	f.BoolVar(&clutter, "clutter", false, "add lab clutter (balls on the floor, a rolling ball, yellow shirt and logo, cone, occluding pole, drifting light)")
 	f.BoolVar(&distractors, "distractors", false, "add distractor objects (ball-coloured strip and big disc, orange and grey balls, a one-camera ball twin)")
 	f.StringVar(&codec, "codec", "MJPG", "video FourCC (MJPG is built into OpenCV; others need its FFmpeg backend)")
 	root.AddCommand(cmd)
@@ -228,17 +229,45 @@ func renderVideo(rig *camera.Rig, rc vision.RenderConfig, ci int, balls []vision
 // vision.SimCamera (rendered frames around the ball, the real detector and
 // triangulation) to sim.Observer.
 type cameraObserver struct {
-	sc  *vision.SimCamera
-	err error
+	sc      *vision.SimCamera
+	err     error
+	props   ball.Props
+	photos  []string // backgrounds to draw each throw's from (none: the generated scene)
+	clutter bool
+	cur     int // index into photos of sc's background
 }
 
-func newCameraObserver(props ball.Props) (sim.Observer, error) {
+// newCameraObserver renders over the generated scene, or with photos over
+// one of them per throw (chosen from the throw itself), with the lab
+// clutter when asked.
+func newCameraObserver(props ball.Props, photos []string, clutter bool) (sim.Observer, error) {
 	vision.SetOpenCVThreads(1) // trials already run one per core
-	s, err := vision.NewSimCamera(camera.DefaultRig(), vision.RenderConfig{Seed: 1}, vision.TrackerConfig{}, props)
-	if err != nil {
+	o := &cameraObserver{props: props, photos: photos, clutter: clutter, cur: -1}
+	if err := o.use(0); err != nil {
 		return nil, err
 	}
-	return &cameraObserver{sc: s}, nil
+	return o, nil
+}
+
+// use switches the renderer to photo i (the tracker starts afresh, its
+// background model included).
+func (o *cameraObserver) use(i int) error {
+	if i == o.cur && o.sc != nil {
+		return nil
+	}
+	rc := vision.RenderConfig{Seed: 1, Clutter: o.clutter}
+	if len(o.photos) > 0 {
+		rc.Background = o.photos[i]
+	}
+	s, err := vision.NewSimCamera(camera.DefaultRig(), rc, vision.TrackerConfig{}, o.props)
+	if err != nil {
+		return err
+	}
+	if o.sc != nil {
+		o.sc.Close()
+	}
+	o.sc, o.cur = s, i
+	return nil
 }
 
 // StartThrow reseeds the sensor noise from the throw itself (not from rng,
@@ -249,6 +278,12 @@ func (o *cameraObserver) StartThrow(th *sim.Throw, _ *rand.Rand) error {
 		return o.err
 	}
 	seed := math.Float64bits(th.Init.V[0]) ^ math.Float64bits(th.Init.V[1])<<1 ^ math.Float64bits(th.Init.V[2])<<2
+	if len(o.photos) > 1 {
+		if err := o.use(int((seed >> 11) % uint64(len(o.photos)))); err != nil {
+			o.err = err
+			return err
+		}
+	}
 	o.sc.StartThrow(seed, th.Ball.Radius)
 	return nil
 }

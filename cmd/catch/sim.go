@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +19,7 @@ import (
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/perception/vision"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 	"github.com/agilecatch/catch/sim/trace"
@@ -32,6 +35,8 @@ func init() {
 		asJSON                                     bool
 		computeModel                               string
 		async                                      bool
+		bgSet                                      string
+		clutter                                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -121,7 +126,15 @@ violations, modality, compute time per controller step and miss distances.`,
 			}
 			var newObs func() (sim.Observer, error)
 			if fidelity == "camera" {
-				newObs = func() (sim.Observer, error) { return newCameraObserver(sc.BallProps()) }
+				var photos []string
+				if bgSet != "" && bgSet != "plain" {
+					if photos, err = vision.BackgroundSet(bgSet); err != nil {
+						return fmt.Errorf("--background-set: %w", err)
+					}
+				}
+				newObs = func() (sim.Observer, error) { return newCameraObserver(sc.BallProps(), photos, clutter) }
+			} else if bgSet != "" || clutter {
+				return errors.New("--background-set and --clutter need --fidelity camera")
 			}
 			bar := newBar(cmd.ErrOrStderr(), trials, fmt.Sprintf("%s/%s", ctrl, sc.Name))
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
@@ -159,6 +172,8 @@ violations, modality, compute time per controller step and miss distances.`,
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, controllers)")
 	f.StringVar(&traceDir, "trace", "", "write one per-tick trace per trial into this directory (CSV, docs/traces.md)")
 	f.StringVar(&engine, "engine", "kinematic", "physics engine: "+joinNames(launch.Engines())+" (kinematic is the fast default; mujoco simulates the arm's dynamics, the net and the ball in MuJoCo)")
+	f.StringVar(&bgSet, "background-set", "", "camera fidelity: render over this set's photographs ("+strings.Join(vision.BackgroundSetNames(), ", ")+"; one per throw) instead of the generated scene")
+	f.BoolVar(&clutter, "clutter", false, "camera fidelity: add lab clutter (balls on the floor, a rolling ball, yellow shirt and logo, cone, pole, drifting light)")
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with noise) or camera (rendered frames, real detector)")
 	f.StringVar(&fcModel, "forecast", "", "give the controller forecast samples: physics (drag/Magnus baseline) or an interpolant model FILE.onnx (the MPC's robust mode uses them)")
 	countFlag(f, &fcSamples, "forecast-samples", 256, 1, launch.MaxForecastSamples, "samples per forecast")

@@ -151,6 +151,9 @@ func TestRenderTrack(t *testing.T) {
 		{"size mismatch", []string{"track", "--cameras", rig, "--video", "cam0=" + c0, "--video", "cam1=" + small, "--out", track}, "320×256"},
 		{"bad fidelity", []string{"sim", "--fidelity", "pixels", "--trials", "1"}, "accepted: state, camera"},
 		{"render without out", []string{"render", "--throws", "1"}, "--out"},
+		{"clutter without camera fidelity", []string{"sim", "--clutter", "--trials", "1"}, "need --fidelity camera"},
+		{"unknown background set", []string{"sim", "--fidelity", "camera", "--background-set", "moon", "--trials", "1"}, "want one of"},
+		{"eval unknown background set", []string{"track-eval", "--background-set", "moon"}, "want one of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runErr(t, tc.args...)
