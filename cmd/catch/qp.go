@@ -24,6 +24,7 @@ func init() {
 		noPolish  bool
 		timeLimit time.Duration
 		method    string
+		linear    string
 	)
 	solve := &cobra.Command{
 		Use:   "solve FILE.json",
@@ -41,6 +42,9 @@ func init() {
 				return err
 			}
 			set.Method = m
+			if set.Linear, err = qp.ParseLinearAlgebra(linear); err != nil {
+				return err
+			}
 			return qpSolve(cmd.OutOrStdout(), args[0], set, asJSON)
 		},
 	}
@@ -52,6 +56,7 @@ func init() {
 	f.DurationVar(&timeLimit, "time-limit", 0, "wall-time limit, e.g. 50ms (0: none): reading, validation and setup must finish within it, and then the solve (status time_limit otherwise)")
 	f.BoolVar(&noPolish, "no-polish", false, "skip solution polishing")
 	f.StringVar(&method, "method", "ipm", "admm, ipm, or auto (ADMM, then interior point when ADMM does not converge or polish); ipm is the most accurate")
+	f.StringVar(&linear, "linear", "auto", "auto (sparse for large sparse problems), dense or sparse linear algebra")
 	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
 	qpCmd.AddCommand(solve, newQPBenchCmd())
 	root.AddCommand(qpCmd)

@@ -18,6 +18,7 @@ import (
 // qpBenchFlags are the flags of `catch qp bench`.
 type qpBenchFlags struct {
 	method    string
+	linear    string
 	eps       float64
 	timeLimit time.Duration
 	maxSize   int
@@ -42,6 +43,9 @@ func newQPBenchCmd() *cobra.Command {
 			if _, err := qp.ParseMethod(f.method); err != nil {
 				return err
 			}
+			if _, err := qp.ParseLinearAlgebra(f.linear); err != nil {
+				return err
+			}
 			if !(f.eps > 0) {
 				return fmt.Errorf("qp bench: --eps = %v, want > 0", f.eps)
 			}
@@ -54,6 +58,7 @@ func newQPBenchCmd() *cobra.Command {
 	}
 	fl := bench.Flags()
 	fl.StringVar(&f.method, "method", "ipm", "admm, ipm or auto")
+	fl.StringVar(&f.linear, "linear", "auto", "auto, dense or sparse linear algebra")
 	fl.Float64Var(&f.eps, "eps", 1e-4, "EpsAbs = EpsRel")
 	fl.DurationVar(&f.timeLimit, "time-limit", 0, "wall-time limit of each solve (0: none)")
 	fl.IntVar(&f.maxSize, "max-size", 0, "skip problems with n+m above this (0: none)")
@@ -128,7 +133,8 @@ func sizeClass(n, m int) string {
 
 func qpBench(w, progress io.Writer, files []string, f qpBenchFlags) error {
 	method, _ := qp.ParseMethod(f.method)
-	set := qp.Settings{Method: method, EpsAbs: f.eps, EpsRel: f.eps, TimeLimit: f.timeLimit}
+	lin, _ := qp.ParseLinearAlgebra(f.linear)
+	set := qp.Settings{Method: method, Linear: lin, EpsAbs: f.eps, EpsRel: f.eps, TimeLimit: f.timeLimit}
 	sum := qpBenchSummary{Method: f.method, Eps: f.eps, Statuses: map[string]int{}, FalseSolved: []string{},
 		GeomeanMS: map[string]float64{}, Count: map[string]int{}}
 	logSum := map[string]float64{}

@@ -1,10 +1,11 @@
-// Package qp is a dense convex quadratic-programming solver for the MPC
-// planner's SQP subproblems:
+// Package qp is a convex quadratic-programming solver for the MPC
+// planner's SQP subproblems (dense) and for larger sparse problems:
 //
 //	minimize ½xᵀPx + qᵀx + r  subject to  l ≤ Ax ≤ u
 //
 // P (n×n, symmetric positive semidefinite) and A (m×n) are dense row-major
-// slices in a Problem; equalities are rows with l = u, and a bound with
+// slices in a Problem, or compressed sparse columns (Problem.SparseP,
+// SparseA; ReadJSON uses them for large files); equalities are rows with l = u, and a bound with
 // magnitude ≥ Infinity/2 (Infinity = 1e20) is absent. Units are whatever the caller's
 // problem uses; the solver scales internally and reports everything
 // (solution, multipliers, residuals, objective) back in the caller's units.
@@ -73,6 +74,24 @@
 // a homogeneous embedding. Its weakness is high accuracy on badly conditioned
 // problems; polishing closes most of that gap, and MethodIPM or MethodAuto the
 // rest (see scripts/qp-maros.sh for the Maros–Meszaros quality benchmark).
+//
+// # Linear algebra
+//
+// Settings.Linear chooses the storage and the linear solves; by default
+// problems with n+m > 250 whose P and A fill at most 10% of their dense size
+// go sparse. Dense: the n×n normal matrix P + σI + AᵀWA is built skipping
+// zero entries and factored by Cholesky (gonum's lapack64), best for the
+// planner's n ≈ 16–60. Sparse: P and A in compressed columns, and the
+// quasi-definite KKT matrix [P + σI, Aᵀ; A, −W⁻¹] factored by an up-looking
+// sparse LDLᵀ (Davis's LDL algorithm) under a minimum-degree ordering with
+// AMD's postponement of dense rows, both written here: gonum has no sparse
+// factorisation, and no maintained pure-Go sparse LDLᵀ exists to depend on.
+// The ordering, elimination tree and column counts are computed once in New;
+// ADMM (W = ρ), polishing (W = 1/δ on the active rows) and every
+// interior-point iteration (W from the slacks) only refill values and
+// refactor. The interior point solves its augmented Newton system with that
+// factor directly as GMRES preconditioner (with a static regularisation of
+// 1e-8 that GMRES removes).
 //
 // # Concurrency
 //

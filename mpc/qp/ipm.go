@@ -4,9 +4,7 @@ import (
 	"math"
 	"time"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
 // The interior-point method works on the Ruiz-scaled problem in slack form:
@@ -38,6 +36,9 @@ const (
 const (
 	ipmReg   = 1e-9 // ρ, scaled units
 	ipmEqReg = 1e-9 // δ of equality rows
+	// ipmSparseReg is the sparse KKT factor's static regularisation (scaled
+	// units); GMRES removes it from the step.
+	ipmSparseReg = 1e-8
 	// GMRES per Newton solve: ipmKrylov iterations per restart, ipmRestarts
 	// restarts, stop at relative residual ipmKrylovTol.
 	ipmKrylov    = 12
@@ -64,7 +65,7 @@ type ipmWork struct {
 	rl, ru                  []float64 // Aᵢx − sL − l (r_E on equality rows) and Aᵢx + sU − u
 	w, v, t, r2             []float64
 	rd, rhs, dx, ddx, r1    []float64
-	k                       []float64 // factor of the regularised normal matrix
+	k                       normal // factor of the regularised normal matrix
 	// GMRES: basis gv ((ipmKrylov+1)·(n+m)), Hessenberg columns gh, rotations
 	// gc/gs, rhs gg, coefficients gy, stacked vectors gb, gx, gr, gz.
 	gv, gh, gc, gs, gg, gy []float64
@@ -84,7 +85,6 @@ func newIPMWork(n, m int, auto bool) *ipmWork {
 		dsL: fm(), dzL: fm(), dsU: fm(), dzU: fm(), dye: fm(),
 		pL: fm(), pU: fm(), rl: fm(), ru: fm(), w: fm(), v: fm(), t: fm(), r2: fm(),
 		rd: fn(), rhs: fn(), dx: fn(), ddx: fn(), r1: fn(),
-		k:  make([]float64, n*n),
 		gv: make([]float64, (ipmKrylov+1)*(n+m)), gh: make([]float64, ipmKrylov*(ipmKrylov+1)),
 		gc: make([]float64, ipmKrylov+1), gs: make([]float64, ipmKrylov+1),
 		gg: make([]float64, ipmKrylov+1), gy: make([]float64, ipmKrylov+1),
@@ -247,7 +247,7 @@ func (s *Solver) ipmRun(t0 time.Time) (Status, resid, int) {
 	}
 	// Hand the point over in ADMM's variables.
 	s.ipmMultipliers()
-	s.matVec(s.as, s.m, s.x, s.z)
+	s.aMul(s.x, s.z)
 	s.project(s.z)
 	rs := s.residuals(s.x, s.z, s.y)
 	if (status == IterationLimit || status == TimeLimit || status == Stalled) &&
@@ -306,9 +306,9 @@ func (s *Solver) ipmStart() bool {
 	for j := range s.n {
 		s.x[j] = -s.qs[j]
 	}
-	s.matTVec(w.v, 1, s.x)
-	s.solveFactored(w.k, s.x)
-	s.matVec(s.as, s.m, s.x, w.t)
+	s.atMul(w.v, 1, s.x)
+	s.solveNormal(&w.k, s.x)
+	s.aMul(s.x, w.t)
 	// Mehrotra's heuristic: slacks from Ax, multipliers from the penalty
 	// ½‖Ax − t‖² (its gradient Ax − t plays y), both shifted positive and
 	// then balanced so that no product sᵢzᵢ starts far from the others.
@@ -390,7 +390,7 @@ func (s *Solver) ipmResiduals(nc int) ipmState {
 	w := s.ipm
 	s.ipmMultipliers()
 	ax := w.t
-	s.matVec(s.as, s.m, s.x, ax)
+	s.aMul(s.x, ax)
 	var st ipmState
 	var nAx, nZ, sz float64
 	for i, k := range w.kind {
@@ -418,8 +418,8 @@ func (s *Solver) ipmResiduals(nc int) ipmState {
 		st.prim = math.Max(st.prim, ei*r)
 	}
 	px, aty := w.r1, w.ddx
-	s.matVec(s.ps, s.n, s.x, px)
-	s.matTVec(s.y, 0, aty)
+	s.pMul(s.x, 0, px)
+	s.atMul(s.y, 0, aty)
 	var nPx, nAty, nQ, f0 float64
 	for j := range s.n {
 		di := s.dinv[j]
@@ -479,16 +479,9 @@ func (s *Solver) ipmFactor() bool {
 // against the exact system removes the perturbation from the step.
 func (s *Solver) ipmFactorWeights() bool {
 	w := s.ipm
-	n := s.n
 	w.reg = 0
 	for rel := 0.0; rel <= ipmMaxReg; rel = math.Max(100*rel, 1e-12) {
-		s.buildNormal(w.k, w.w, nil, ipmReg)
-		if rel > 0 {
-			for j := range n {
-				w.k[j*n+j] *= 1 + rel
-			}
-		}
-		if _, ok := lapack64.Potrf(s.sym(w.k)); ok {
+		if s.factorNormal(&w.k, w.w, nil, ipmReg, rel, ipmSparseReg) {
 			w.reg = rel
 			return true
 		}
@@ -530,7 +523,7 @@ func (s *Solver) ipmDirection(sigmaMu float64, corr bool) {
 		w.rhs[j] = -w.rd[j]
 	}
 	s.ipmNewton()
-	s.matVec(s.as, s.m, w.dx, w.t)
+	s.aMul(w.dx, w.t)
 	for i, k := range w.kind {
 		w.dsL[i], w.dzL[i], w.dsU[i], w.dzU[i] = 0, 0, 0, 0
 		if hasLower(k) {
@@ -682,7 +675,7 @@ func (s *Solver) ipmOperator(v, out []float64) {
 	w := s.ipm
 	n := s.n
 	dy := v[n:]
-	s.matVec(s.as, s.m, v[:n], w.t)
+	s.aMul(v[:n], w.t)
 	for i, k := range w.kind {
 		w.v[i] = 0
 		out[n+i] = 0
@@ -694,21 +687,33 @@ func (s *Solver) ipmOperator(v, out []float64) {
 	for j := range n {
 		out[j] = ipmReg * v[j]
 	}
-	s.gemvP(1, v[:n], 1, out[:n])
-	s.gemvA(blas.Trans, 1, w.v, 1, out[:n])
+	s.pMul(v[:n], 1, out[:n])
+	s.atMul(w.v, 1, out[:n])
 }
 
-// ipmPrecond overwrites v with the regularised system's solution through
-// the normal matrix: dx = M⁻¹(v₁ + Aᵀ W v₂), dy = W(A dx − v₂).
+// ipmPrecond overwrites v with the regularised system's solution: through
+// the normal matrix, dx = M⁻¹(v₁ + Aᵀ W v₂), dy = W(A dx − v₂), or with the
+// sparse KKT factor in one solve.
 func (s *Solver) ipmPrecond(v []float64) {
 	w := s.ipm
 	n := s.n
+	if s.sp != nil {
+		// The KKT factor solves the augmented system directly: no product
+		// with W, whose entries reach 1e10 near the end, amplifies its error.
+		w.k.f.solve(v)
+		for i, k := range w.kind {
+			if k == rowFree {
+				v[n+i] = 0
+			}
+		}
+		return
+	}
 	for i := range w.kind {
 		w.v[i] = v[n+i] * w.w[i] // w.w is 0 on free rows
 	}
-	s.gemvA(blas.Trans, 1, w.v, 1, v[:n])
-	s.solveFactored(w.k, v[:n])
-	s.matVec(s.as, s.m, v[:n], w.t)
+	s.atMul(w.v, 1, v[:n])
+	s.solveNormal(&w.k, v[:n])
+	s.aMul(v[:n], w.t)
 	for i := range w.kind {
 		v[n+i] = (w.t[i] - v[n+i]) * w.w[i]
 	}
@@ -779,26 +784,4 @@ func (s *Solver) ipmPrimalInfeasible() bool {
 func (s *Solver) ipmDualInfeasible() bool {
 	clear(s.xPrev)
 	return s.dualInfeasible()
-}
-
-// gemvA: y = alpha·op(As)·x + beta·y.
-func (s *Solver) gemvA(tr blas.Transpose, alpha float64, x []float64, beta float64, y []float64) {
-	if s.m == 0 {
-		for j := range y {
-			y[j] *= beta
-		}
-		return
-	}
-	nx, ny := s.n, s.m
-	if tr == blas.Trans {
-		nx, ny = s.m, s.n
-	}
-	blas64.Gemv(tr, alpha, blas64.General{Rows: s.m, Cols: s.n, Stride: s.n, Data: s.as},
-		blas64.Vector{N: nx, Inc: 1, Data: x}, beta, blas64.Vector{N: ny, Inc: 1, Data: y})
-}
-
-// gemvP: y = alpha·Ps·x + beta·y.
-func (s *Solver) gemvP(alpha float64, x []float64, beta float64, y []float64) {
-	blas64.Gemv(blas.NoTrans, alpha, blas64.General{Rows: s.n, Cols: s.n, Stride: s.n, Data: s.ps},
-		blas64.Vector{N: s.n, Inc: 1, Data: x}, beta, blas64.Vector{N: s.n, Inc: 1, Data: y})
 }

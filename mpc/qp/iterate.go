@@ -4,7 +4,8 @@ import (
 	"math"
 	"time"
 
-	"gonum.org/v1/gonum/lapack/lapack64"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // resid holds residuals and the duality gap in caller units with their
@@ -40,9 +41,9 @@ func (r resid) merit() float64 {
 // residuals evaluates the scaled point (x, z, y). It uses wm, wn and wn2.
 func (s *Solver) residuals(x, z, y []float64) resid {
 	ax, px, aty := s.wm, s.wn, s.wn2
-	s.matVec(s.as, s.m, x, ax)
-	s.matVec(s.ps, s.n, x, px)
-	s.matTVec(y, 0, aty)
+	s.aMul(x, ax)
+	s.pMul(x, 0, px)
+	s.atMul(y, 0, aty)
 	var r resid
 	var nAx, nZ, nAxS, nZS, pS float64
 	for i := range s.m {
@@ -148,9 +149,9 @@ iterate:
 		for j := range n {
 			s.xt[j] = sigma*s.x[j] - s.qs[j]
 		}
-		s.matTVec(s.wm, 1, s.xt)
-		s.solveFactored(s.kkt, s.xt)
-		s.matVec(s.as, m, s.xt, s.zt)
+		s.atMul(s.wm, 1, s.xt)
+		s.solveNormal(&s.kkt, s.xt)
+		s.aMul(s.xt, s.zt)
 		for j := range n {
 			s.x[j] = alpha*s.xt[j] + (1-alpha)*s.xPrev[j]
 		}
@@ -259,7 +260,17 @@ func (s *Solver) finish(res *Result, t0 time.Time, st, unconverged Status) Resul
 			}
 		}
 		s.epsScale = 1
-		rs := s.residuals(s.x, s.z, s.y)
+		for j := range s.n {
+			s.xOut[j] = s.d[j] * s.x[j]
+		}
+		ic := 1 / s.c
+		for i := range s.m {
+			s.yOut[i] = s.e[i] * s.y[i] * ic
+		}
+		// Judged on the returned point with the caller's matrices: scaled
+		// residuals can hide the rounding of huge cancelling multipliers
+		// (QBORE3D: |y| ≈ 6e23 gives a dual residual of 3e7 once unscaled).
+		rs := s.callerResiduals()
 		switch {
 		case rs.converged():
 			st = Solved
@@ -270,13 +281,6 @@ func (s *Solver) finish(res *Result, t0 time.Time, st, unconverged Status) Resul
 		}
 		res.PrimalResidual, res.DualResidual, res.DualityGap = rs.prim, rs.dual, rs.gap
 		s.merit = rs.merit()
-		for j := range s.n {
-			s.xOut[j] = s.d[j] * s.x[j]
-		}
-		ic := 1 / s.c
-		for i := range s.m {
-			s.yOut[i] = s.e[i] * s.y[i] * ic
-		}
 		res.Objective = s.objective(s.xOut)
 	}
 	res.Status = st
@@ -285,10 +289,70 @@ func (s *Solver) finish(res *Result, t0 time.Time, st, unconverged Status) Resul
 	return *res
 }
 
+// callerResiduals evaluates resid at (xOut, einv·z, yOut) with the caller's
+// unscaled P and A. It uses wm, wm2, wn and wn2.
+func (s *Solver) callerResiduals() resid {
+	n, m := s.n, s.m
+	x, y := s.xOut, s.yOut
+	ax, px, aty := s.wm, s.wn, s.wn2
+	if s.sp != nil {
+		clear(ax)
+		clear(px)
+		s.sp.a0.mulAdd(x, ax)
+		s.sp.p0.mulAdd(x, px)
+		s.sp.a0.tMul(y, 0, aty)
+	} else {
+		s.matVec(s.a0, m, x, ax)
+		s.matVec(s.p0, n, x, px)
+		clear(aty)
+		if m > 0 {
+			blas64.Gemv(blas.Trans, 1, blas64.General{Rows: m, Cols: n, Stride: n, Data: s.a0},
+				blas64.Vector{N: m, Inc: 1, Data: y}, 0, blas64.Vector{N: n, Inc: 1, Data: aty})
+		}
+	}
+	var r resid
+	var nAx, nZ float64
+	for i := range m {
+		z := s.einv[i] * s.z[i]
+		r.prim = math.Max(r.prim, math.Abs(ax[i]-z))
+		nAx, nZ = math.Max(nAx, math.Abs(ax[i])), math.Max(nZ, math.Abs(z))
+	}
+	var nPx, nAty, nQ, xpx, qx, sup float64
+	for j := range n {
+		r.dual = math.Max(r.dual, math.Abs(px[j]+s.q0[j]+aty[j]))
+		nPx, nAty, nQ = math.Max(nPx, math.Abs(px[j])), math.Max(nAty, math.Abs(aty[j])), math.Max(nQ, math.Abs(s.q0[j]))
+		xpx += x[j] * px[j]
+		qx += x[j] * s.q0[j]
+	}
+	for i, v := range y {
+		switch {
+		case v > 0 && s.u0[i] < absentBound:
+			sup += v * s.u0[i]
+		case v < 0 && s.l0[i] > -absentBound:
+			sup += v * s.l0[i]
+		}
+	}
+	r.gap = xpx + qx + sup
+	eps, rel := s.set.EpsAbs, s.set.EpsRel
+	r.epsPrim = eps + rel*math.Max(nAx, nZ)
+	r.epsDual = eps + rel*math.Max(nPx, math.Max(nAty, nQ))
+	r.epsGap = eps + rel*math.Max(math.Abs(xpx), math.Max(math.Abs(qx), math.Abs(sup)))
+	return r
+}
+
 // objective evaluates ½xᵀPx + qᵀx + r in caller units.
 func (s *Solver) objective(x []float64) float64 {
 	n := s.n
 	f := s.r
+	if s.sp != nil {
+		px := s.wn3
+		clear(px)
+		s.sp.p0.mulAdd(x, px)
+		for i := range n {
+			f += x[i] * (0.5*px[i] + s.q0[i])
+		}
+		return f
+	}
 	for i := range n {
 		row := s.p0[i*n : (i+1)*n]
 		t := 0.0
@@ -371,7 +435,7 @@ func (s *Solver) primalInfeasible() bool {
 	if !(lhs < -eps*norm) {
 		return false
 	}
-	s.matTVec(dys, 0, s.wn3)
+	s.atMul(dys, 0, s.wn3)
 	for j := range s.n {
 		if math.Abs(s.dinv[j]*s.wn3[j]) > eps*norm {
 			return false
@@ -398,13 +462,13 @@ func (s *Solver) dualInfeasible() bool {
 	if norm < divTol || !(qdx < -eps*norm) {
 		return false
 	}
-	s.matVec(s.ps, s.n, dxs, s.wn2)
+	s.pMul(dxs, 0, s.wn2)
 	for j := range s.n {
 		if math.Abs(s.dinv[j]*s.wn2[j]/s.c) > eps*norm {
 			return false
 		}
 	}
-	s.matVec(s.as, s.m, dxs, s.wm2)
+	s.aMul(dxs, s.wm2)
 	for i := range s.m {
 		v := s.einv[i] * s.wm2[i]
 		if (!math.IsInf(s.u0[i], 1) && v > eps*norm) || (!math.IsInf(s.l0[i], -1) && v < -eps*norm) {
@@ -440,8 +504,7 @@ func (s *Solver) polish(admm resid) (resid, bool) {
 		}
 		w[i] = idelta
 	}
-	s.buildNormal(s.polK, w, s.act, delta)
-	if _, ok := lapack64.Potrf(s.sym(s.polK)); !ok {
+	if !s.factorNormal(&s.polK, w, s.act, delta, 0, 0) {
 		return admm, false
 	}
 	// r2 (m) in wm2, b moved to zt, x in xp, y in yp, r1/dx in wn, scratch wn2.
@@ -452,12 +515,12 @@ func (s *Solver) polish(admm resid) (resid, bool) {
 	clear(yp)
 	for k := 0; k <= s.set.PolishRefineIter; k++ {
 		// r1 = −q − P·xp − Aᵀ·yp ; r2 = b − A·xp on active rows
-		s.matVec(s.ps, n, xp, s.wn)
-		s.matTVec(yp, 1, s.wn)
+		s.pMul(xp, 0, s.wn)
+		s.atMul(yp, 1, s.wn)
 		for j := range n {
 			s.wn[j] = -s.qs[j] - s.wn[j]
 		}
-		s.matVec(s.as, m, xp, r2)
+		s.aMul(xp, r2)
 		for i := range m {
 			if s.act[i] == 0 {
 				r2[i] = 0
@@ -467,9 +530,9 @@ func (s *Solver) polish(admm resid) (resid, bool) {
 			r2[i] = bb[i] - r2[i]
 			s.wm[i] = r2[i] * idelta
 		}
-		s.matTVec(s.wm, 1, s.wn)
-		s.solveFactored(s.polK, s.wn)
-		s.matVec(s.as, m, s.wn, s.wm)
+		s.atMul(s.wm, 1, s.wn)
+		s.solveNormal(&s.polK, s.wn)
+		s.aMul(s.wn, s.wm)
 		for j := range n {
 			xp[j] += s.wn[j]
 		}
@@ -480,7 +543,7 @@ func (s *Solver) polish(admm resid) (resid, bool) {
 		}
 	}
 	zp := s.zt
-	s.matVec(s.as, m, xp, zp)
+	s.aMul(xp, zp)
 	for i := range m {
 		zp[i] = math.Min(math.Max(zp[i], s.ls[i]), s.us[i])
 		if s.us[i]-s.ls[i] >= rhoTol {

@@ -40,6 +40,10 @@ type Problem struct {
 	// L and U are the constraint bounds, length M; |bound| ≥ Infinity/2 is
 	// treated as infinite.
 	L, U []float64
+	// SparseP and SparseA, when set, hold P (both triangles) and A in
+	// compressed sparse columns instead of P and A, which must then be nil.
+	// ReadJSON fills them for problems too large to store densely at ease.
+	SparseP, SparseA *CSC
 	// OptimalObjective is an optional reference optimum (with R included),
 	// the JSON field "optimal_objective_osqp_benchmarks"; nil when unknown.
 	OptimalObjective *float64
@@ -63,13 +67,17 @@ func (p *Problem) Validate() error {
 		return fmt.Errorf("qp: m = %d, want ≥ 0", p.M)
 	}
 	n, m := p.N, p.M
-	if p.P != nil && len(p.P) != n*n {
+	if p.SparseP != nil || p.SparseA != nil {
+		if err := p.validateSparse(); err != nil {
+			return err
+		}
+	} else if p.P != nil && len(p.P) != n*n {
 		return fmt.Errorf("qp: P has %d entries, want n·n = %d", len(p.P), n*n)
 	}
 	if p.Q != nil && len(p.Q) != n {
 		return fmt.Errorf("qp: q has length %d, want n = %d", len(p.Q), n)
 	}
-	if len(p.A) != m*n {
+	if p.SparseA == nil && len(p.A) != m*n {
 		return fmt.Errorf("qp: A has %d entries, want m·n = %d", len(p.A), m*n)
 	}
 	if len(p.L) != m {
@@ -101,7 +109,7 @@ func (p *Problem) Validate() error {
 			return fmt.Errorf("qp: l[%d] = %g > u[%d] = %g", i, p.L[i], i, p.U[i])
 		}
 	}
-	if p.P != nil {
+	if p.P != nil && p.SparseP == nil {
 		for i := range n {
 			for j := i + 1; j < n; j++ {
 				a, b := p.P[i*n+j], p.P[j*n+i]
@@ -112,6 +120,48 @@ func (p *Problem) Validate() error {
 		}
 	}
 	return nil
+}
+
+func (p *Problem) validateSparse() error {
+	switch {
+	case p.SparseP == nil || p.SparseA == nil:
+		return errors.New("qp: SparseP and SparseA must be set together")
+	case p.P != nil || p.A != nil:
+		return errors.New("qp: set either P and A or SparseP and SparseA, not both")
+	}
+	if err := p.SparseP.validate("P", p.N, p.N); err != nil {
+		return err
+	}
+	if err := p.SparseA.validate("A", p.M, p.N); err != nil {
+		return err
+	}
+	t := p.SparseP.transpose()
+	for j := range p.N {
+		a, b := p.SparseP.ColPtr[j], t.ColPtr[j]
+		if p.SparseP.ColPtr[j+1]-a != t.ColPtr[j+1]-b {
+			return fmt.Errorf("qp: P not symmetric: column %d and row %d have different patterns", j, j)
+		}
+		for k := a; k < p.SparseP.ColPtr[j+1]; k++ {
+			i := p.SparseP.RowIdx[k]
+			u, v := p.SparseP.Val[k], t.Val[b+k-a]
+			if t.RowIdx[b+k-a] != i {
+				return fmt.Errorf("qp: P not symmetric: P[%d][%d] has no mirror entry", i, j)
+			}
+			if math.Abs(u-v) > symTol*math.Max(1, math.Max(math.Abs(u), math.Abs(v))) {
+				return fmt.Errorf("qp: P not symmetric: P[%d][%d] = %g, P[%d][%d] = %g", i, j, u, j, i, v)
+			}
+		}
+	}
+	return nil
+}
+
+// csc returns P and A in compressed sparse columns (shared when the
+// problem is stored sparsely).
+func (p *Problem) csc() (pm, am *CSC) {
+	if p.SparseP != nil {
+		return p.SparseP, p.SparseA
+	}
+	return cscFromDense(p.P, p.N, p.N), cscFromDense(p.A, p.M, p.N)
 }
 
 func finite(name string, v []float64) error {
@@ -177,26 +227,24 @@ func ReadJSON(r io.Reader) (*Problem, error) {
 	if n <= 0 || m < 0 {
 		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d, want n > 0, m ≥ 0", n, m)
 	}
-	// Dense storage: refuse sizes that would exhaust memory rather than panic.
-	// A solver holds about five n×n and three m×n matrices (problem, scaled
-	// copy, KKT, polish; A, its copy and scaled copy): bound them together,
-	// before anything is allocated.
-	const maxEntries = 1 << 29 // 4 GiB of float64
-	if n > maxEntries/n || m > maxEntries/n || 5*n*n+3*m*n > maxEntries {
-		return nil, fmt.Errorf("qp: JSON problem: n = %d, m = %d too large for the dense solver (about %.3g GiB; limit %d GiB)",
-			n, m, 8*(5*float64(n)*float64(n)+3*float64(m)*float64(n))/(1<<30), 8*maxEntries>>30)
-	}
-	p := &Problem{Name: j.Name, N: n, M: m, Q: j.Q, A: make([]float64, m*n), L: j.L, U: j.U}
+	p := &Problem{Name: j.Name, N: n, M: m, Q: j.Q, L: j.L, U: j.U}
 	p.OptimalObjective = j.Optimal
 	if j.R != nil {
 		p.R = *j.R
 	}
-	p.P = make([]float64, n*n)
-	if err := j.P.fill("P", n, n, p.P); err != nil {
+	if err := j.P.check("P", n, n); err != nil {
 		return nil, err
 	}
-	if err := j.A.fill("A", m, n, p.A); err != nil {
+	if err := j.A.check("A", m, n); err != nil {
 		return nil, err
+	}
+	if n <= denseJSONMax/(n+m) {
+		p.P, p.A = make([]float64, n*n), make([]float64, m*n)
+		j.P.fill(n, p.P)
+		j.A.fill(n, p.A)
+	} else {
+		p.SparseP = cscFromTriplets(n, n, j.P.Rows, j.P.Cols, j.P.Vals)
+		p.SparseA = cscFromTriplets(m, n, j.A.Rows, j.A.Cols, j.A.Vals)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("qp: JSON problem: %w", err)
@@ -204,7 +252,10 @@ func ReadJSON(r io.Reader) (*Problem, error) {
 	return p, nil
 }
 
-func (c *jsonCOO) fill(name string, rows, cols int, dst []float64) error {
+// denseJSONMax: ReadJSON stores P and A densely when n·(n+m) is at most this.
+const denseJSONMax = 1 << 16
+
+func (c *jsonCOO) check(name string, rows, cols int) error {
 	if len(c.Shape) != 2 || c.Shape[0] != rows || c.Shape[1] != cols {
 		return fmt.Errorf("qp: JSON problem: %s.shape = %v, want [%d, %d]", name, c.Shape, rows, cols)
 	}
@@ -220,9 +271,15 @@ func (c *jsonCOO) fill(name string, rows, cols int, dst []float64) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("qp: JSON problem: %s entry %d at (%d, %d) = %v, want finite", name, k, i, jj, v)
 		}
-		dst[i*cols+jj] += v
 	}
 	return nil
+}
+
+// fill adds the (checked) triplets into the row-major dst with cols columns.
+func (c *jsonCOO) fill(cols int, dst []float64) {
+	for k, v := range c.Vals {
+		dst[c.Rows[k]*cols+c.Cols[k]] += v
+	}
 }
 
 // WriteJSON encodes the problem in the layout ReadJSON reads, storing the
@@ -240,9 +297,11 @@ func (p *Problem) WriteJSON(w io.Writer) error {
 	r := p.R
 	j := jsonProblem{
 		Name: p.Name, N: &n, M: &m, Form: jsonForm,
-		P: coo(p.P, n, n), Q: q, R: &r, A: coo(p.A, m, n),
+		Q: q, R: &r,
 		L: clampBounds(p.L), U: clampBounds(p.U), Optimal: p.OptimalObjective,
 	}
+	pm, am := p.csc()
+	j.P, j.A = coo(pm), coo(am)
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(&j); err != nil {
 		return fmt.Errorf("qp: encoding JSON problem: %w", err)
@@ -250,16 +309,18 @@ func (p *Problem) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-func coo(a []float64, rows, cols int) *jsonCOO {
-	c := &jsonCOO{Rows: []int{}, Cols: []int{}, Vals: []float64{}, Shape: []int{rows, cols}}
-	for k, v := range a {
-		if v != 0 {
-			c.Rows = append(c.Rows, k/cols)
-			c.Cols = append(c.Cols, k%cols)
-			c.Vals = append(c.Vals, v)
+func coo(c *CSC) *jsonCOO {
+	o := &jsonCOO{Rows: []int{}, Cols: []int{}, Vals: []float64{}, Shape: []int{c.Rows, c.Cols}}
+	for j := range c.Cols {
+		for k := c.ColPtr[j]; k < c.ColPtr[j+1]; k++ {
+			if c.Val[k] != 0 {
+				o.Rows = append(o.Rows, c.RowIdx[k])
+				o.Cols = append(o.Cols, j)
+				o.Vals = append(o.Vals, c.Val[k])
+			}
 		}
 	}
-	return c
+	return o
 }
 
 func clampBounds(b []float64) []float64 {
@@ -295,16 +356,16 @@ func (o Optimality) Met(factor float64) bool {
 // epsRel. Bounds beyond ±Infinity/2 count as absent, as in the solver.
 func (p *Problem) Optimality(x, y []float64, epsAbs, epsRel float64) Optimality {
 	n, m := p.N, p.M
+	pm, am := p.csc()
 	px := make([]float64, n)
 	aty := make([]float64, n)
+	ax := make([]float64, m)
+	pm.mulAdd(x, px)
+	am.mulAdd(x, ax)
+	am.tMul(y, 0, aty)
 	var o Optimality
 	var xpx, qx, sup, nAx, nZ float64
 	for i := range n {
-		if p.P != nil {
-			for j, v := range p.P[i*n : (i+1)*n] {
-				px[i] += v * x[j]
-			}
-		}
 		xpx += x[i] * px[i]
 		if p.Q != nil {
 			qx += p.Q[i] * x[i]
@@ -312,15 +373,9 @@ func (p *Problem) Optimality(x, y []float64, epsAbs, epsRel float64) Optimality 
 	}
 	const inf = absentBound
 	for i := range m {
-		row := p.A[i*n : (i+1)*n]
-		ax := 0.0
-		for j, v := range row {
-			ax += v * x[j]
-			aty[j] += v * y[i]
-		}
-		z := math.Min(math.Max(ax, p.L[i]), p.U[i])
-		o.Primal = math.Max(o.Primal, math.Abs(ax-z))
-		nAx, nZ = math.Max(nAx, math.Abs(ax)), math.Max(nZ, math.Abs(z))
+		z := math.Min(math.Max(ax[i], p.L[i]), p.U[i])
+		o.Primal = math.Max(o.Primal, math.Abs(ax[i]-z))
+		nAx, nZ = math.Max(nAx, math.Abs(ax[i])), math.Max(nZ, math.Abs(z))
 		switch {
 		case y[i] > 0 && p.U[i] < inf:
 			sup += y[i] * p.U[i]

@@ -93,6 +93,9 @@ type Settings struct {
 	PolishDelta      float64
 	PolishRefineIter int
 
+	// Linear chooses dense or sparse linear algebra (default LinearAuto:
+	// sparse for large, sparse problems).
+	Linear LinearAlgebra
 	// Method is the algorithm (default MethodADMM). Interior-point buffers
 	// (an extra n×n matrix and O(m) vectors) are allocated by New only for
 	// MethodIPM and MethodAuto.
@@ -174,6 +177,8 @@ func (s Settings) withDefaults() (Settings, error) {
 		return s, fmt.Errorf("qp: settings: IPMMaxIter = %d, want ≥ 0", s.IPMMaxIter)
 	case s.Method < MethodADMM || s.Method > MethodAuto:
 		return s, fmt.Errorf("qp: settings: Method = %d, want MethodADMM, MethodIPM or MethodAuto", int(s.Method))
+	case s.Linear < LinearAuto || s.Linear > LinearSparse:
+		return s, fmt.Errorf("qp: settings: Linear = %d, want LinearAuto, LinearDense or LinearSparse", int(s.Linear))
 	case s.PolishRefineIter < 0:
 		return s, fmt.Errorf("qp: settings: PolishRefineIter = %d, want ≥ 0", s.PolishRefineIter)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
 // Status is the outcome of a Solve. It is not an error: an infeasible or
@@ -116,10 +115,12 @@ type Solver struct {
 	d, dinv, e, einv   []float64
 	c                  float64
 
+	sp *sparseData // nil for LinearDense
+
 	rho     float64
 	rhoVec  []float64
-	kkt     []float64 // upper Cholesky factor of Ps + σI + Asᵀ·diag(rhoVec)·As
-	polK    []float64
+	kkt     normal // factor of Ps + σI + Asᵀ·diag(rhoVec)·As
+	polK    normal
 	nzIdx   []int
 	nzVal   []float64
 	needFac bool
@@ -156,33 +157,66 @@ func New(p *Problem, s Settings) (*Solver, error) {
 		return nil, err
 	}
 	n, m := p.N, p.M
+	pm, am := p.SparseP, p.SparseA
+	sparse := set.Linear == LinearSparse
+	if set.Linear == LinearAuto && n+m > sparseMinSize {
+		if pm == nil {
+			pm, am = cscFromDense(p.P, n, n), cscFromDense(p.A, m, n)
+		}
+		sparse = float64(pm.NNZ()+am.NNZ()) <= sparseMaxDensity*float64(n)*float64(n+m)
+	}
+	if !sparse {
+		// Dense storage: refuse sizes that would exhaust memory rather than
+		// panic. A solver holds about five n×n and three m×n matrices
+		// (problem, scaled copy, KKT, polish; A and its scaled copy).
+		const maxEntries = 1 << 29 // 4 GiB of float64
+		if n > maxEntries/n || m > maxEntries/n || 5*n*n+3*m*n > maxEntries {
+			return nil, fmt.Errorf("qp: n = %d, m = %d too large for the dense solver (about %.3g GiB; limit %d GiB); use LinearSparse",
+				n, m, 8*(5*float64(n)*float64(n)+3*float64(m)*float64(n))/(1<<30), 8*maxEntries>>30)
+		}
+	}
 	fn := func(k int) []float64 { return make([]float64, k) }
 	sv := &Solver{
 		n: n, m: m, set: set,
-		p0: fn(n * n), a0: fn(m * n), q0: fn(n), l0: fn(m), u0: fn(m), r: p.R,
-		ps: fn(n * n), as: fn(m * n), qs: fn(n), ls: fn(m), us: fn(m),
+		q0: fn(n), l0: fn(m), u0: fn(m), r: p.R,
+		qs: fn(n), ls: fn(m), us: fn(m),
 		d: fn(n), dinv: fn(n), e: fn(m), einv: fn(m),
-		rhoVec: fn(m), kkt: fn(n * n), nzIdx: make([]int, n), nzVal: fn(n),
+		rhoVec: fn(m), nzIdx: make([]int, n), nzVal: fn(n),
 		x: fn(n), z: fn(m), y: fn(m), xt: fn(n), zt: fn(m), xPrev: fn(n), zPrev: fn(m), yPrev: fn(m),
 		wn: fn(n), wn2: fn(n), wn3: fn(n), wm: fn(m), wm2: fn(m),
 		xOut: fn(n), yOut: fn(m),
 	}
+	if sparse {
+		if pm == nil {
+			pm, am = cscFromDense(p.P, n, n), cscFromDense(p.A, m, n)
+		}
+		sv.setupSparse(pm, am)
+	} else {
+		sv.p0, sv.a0, sv.ps, sv.as = fn(n*n), fn(m*n), fn(n*n), fn(m*n)
+		if p.SparseP != nil {
+			p.SparseP.toDense(sv.p0)
+			p.SparseA.toDense(sv.a0)
+		} else {
+			if p.P != nil {
+				copy(sv.p0, p.P)
+			}
+			copy(sv.a0, p.A)
+		}
+	}
+	sv.kkt = sv.newNormal()
 	if !set.DisablePolish {
-		sv.polK = fn(n * n)
+		sv.polK = sv.newNormal()
 		sv.act = make([]int8, m)
 		sv.xp = fn(n)
 		sv.yp = fn(m)
 	}
 	if set.Method != MethodADMM {
 		sv.ipm = newIPMWork(n, m, set.Method == MethodAuto)
-	}
-	if p.P != nil {
-		copy(sv.p0, p.P)
+		sv.ipm.k = sv.newNormal()
 	}
 	if p.Q != nil {
 		copy(sv.q0, p.Q)
 	}
-	copy(sv.a0, p.A)
 	sv.setBounds(p.L, p.U)
 	sv.rho = set.Rho
 	sv.scale()
@@ -265,7 +299,13 @@ func (s *Solver) UpdateP(p []float64) error {
 		return fmt.Errorf("qp: UpdateP: %w", err)
 	}
 	s.unscaleIterate()
-	copy(s.p0, p)
+	if s.sp != nil {
+		if err := gather("UpdateP: P", s.sp.p0, p); err != nil {
+			return err
+		}
+	} else {
+		copy(s.p0, p)
+	}
 	return s.rescale()
 }
 
@@ -279,7 +319,13 @@ func (s *Solver) UpdateA(a []float64) error {
 		return fmt.Errorf("qp: UpdateA: %w", err)
 	}
 	s.unscaleIterate()
-	copy(s.a0, a)
+	if s.sp != nil {
+		if err := gather("UpdateA: A", s.sp.a0, a); err != nil {
+			return err
+		}
+	} else {
+		copy(s.a0, a)
+	}
 	return s.rescale()
 }
 
@@ -333,7 +379,7 @@ func (s *Solver) WarmStart(x, y []float64) error {
 		for j := range s.n {
 			s.x[j] = s.dinv[j] * x[j]
 		}
-		s.matVec(s.as, s.m, s.x, s.z)
+		s.aMul(s.x, s.z)
 		s.project(s.z)
 	}
 	if y != nil {
@@ -371,6 +417,10 @@ func (s *Solver) Reset() error {
 // scale runs Ruiz equilibration on the KKT matrix [P Aᵀ; A 0] and the cost
 // scaling, OSQP style, filling ps, as, qs, ls, us, d, e and c.
 func (s *Solver) scale() {
+	if s.sp != nil {
+		s.scaleSparse()
+		return
+	}
 	n, m := s.n, s.m
 	copy(s.ps, s.p0)
 	copy(s.as, s.a0)
@@ -504,8 +554,7 @@ var errNotPSD = errors.New("qp: P is not positive semidefinite (factorisation fa
 // factors it in place (Cholesky, upper).
 func (s *Solver) factor() error {
 	t0 := time.Now()
-	s.buildNormal(s.kkt, s.rhoVec, nil, s.set.Sigma)
-	_, ok := lapack64.Potrf(s.sym(s.kkt))
+	ok := s.factorNormal(&s.kkt, s.rhoVec, nil, s.set.Sigma, 0, 0)
 	s.needFac = false
 	s.factorTimeOf = time.Since(t0)
 	if !ok {
@@ -554,14 +603,6 @@ func (s *Solver) buildNormal(k, w []float64, act []int8, shift float64) {
 
 func (s *Solver) sym(k []float64) blas64.Symmetric {
 	return blas64.Symmetric{N: s.n, Stride: s.n, Data: k, Uplo: blas.Upper}
-}
-
-// solveFactored overwrites b with K⁻¹b for the factor U in k (K = UᵀU).
-func (s *Solver) solveFactored(k, b []float64) {
-	t := blas64.Triangular{N: s.n, Stride: s.n, Data: k, Uplo: blas.Upper, Diag: blas.NonUnit}
-	v := blas64.Vector{N: s.n, Inc: 1, Data: b}
-	blas64.Trsv(blas.Trans, t, v)
-	blas64.Trsv(blas.NoTrans, t, v)
 }
 
 // matVec: dst = M·x for the rows×n row-major M.
