@@ -139,7 +139,8 @@ func TestQPSolveTimeLimitCoversSetup(t *testing.T) {
 		"A": {"rows": [], "cols": [], "vals": [], "shape": [0, %d]}, "l": [], "u": []}`, n, idx, idx, strings.Join(vals, ","), n, n, strings.Join(vals, ","), n)
 	path := filepath.Join(t.TempDir(), "big.json")
 	require.NoError(t, os.WriteFile(path, []byte(js), 0o600))
-	code, out := runOut(t, "qp", "solve", "--json", "--time-limit", "1ms", path)
+	// Dense storage: the sparse path sets this diagonal problem up in about 1 ms.
+	code, out := runOut(t, "qp", "solve", "--json", "--linear", "dense", "--time-limit", "1ms", path)
 	require.Equal(t, 0, code, out)
 	var res struct {
 		Status    string `json:"status"`
@@ -150,7 +151,7 @@ func TestQPSolveTimeLimitCoversSetup(t *testing.T) {
 	require.Equal(t, "setup", res.StoppedIn)
 
 	// The same problem with time to spare is solved (x = −1 for P = I, q = 1).
-	code, out = runOut(t, "qp", "solve", "--json", "--time-limit", "0", path)
+	code, out = runOut(t, "qp", "solve", "--json", "--linear", "auto", "--time-limit", "0", path)
 	require.Equal(t, 0, code, out)
 	res.StoppedIn = ""
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
