@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 )
 
 // Gap is the sim-to-sim gap of one (controller, scenario) pair: its success
@@ -129,32 +128,10 @@ func gapPlot(r *Results) (*plot.Plot, error) {
 	k := 0
 	for _, c := range ctrls {
 		for _, eng := range r.Engines {
-			var pts plotter.XYs
-			var errs plotter.YErrors
-			for si, s := range scs {
-				e := findEntry(r, eng, c, s)
-				if e == nil {
-					continue
-				}
-				x := float64(si) + 0.12*(float64(k)-float64(series-1)/2)
-				pts = append(pts, plotter.XY{X: x, Y: e.SuccessRate})
-				errs = append(errs, struct{ Low, High float64 }{e.SuccessRate - e.CI95[0], e.CI95[1] - e.SuccessRate})
-			}
-			sc, err := plotter.NewScatter(pts)
-			if err != nil {
+			off := 0.12 * (float64(k) - float64(series-1)/2)
+			if err := addSuccessSeries(p, scs, func(s string) *Entry { return findEntry(r, eng, c, s) }, off, palette[k%len(palette)], c+" / "+eng); err != nil {
 				return nil, err
 			}
-			sc.Color = palette[k%len(palette)]
-			eb, err := plotter.NewYErrorBars(struct {
-				plotter.XYer
-				plotter.YErrorer
-			}{pts, errs})
-			if err != nil {
-				return nil, err
-			}
-			eb.Color = sc.Color
-			p.Add(sc, eb)
-			p.Legend.Add(c+" / "+eng, sc)
 			k++
 		}
 	}

@@ -90,32 +90,10 @@ func successByScenario(r *Results) (*plot.Plot, error) {
 	scs := scenariosOf(r)
 	ctrls := controllersOf(r)
 	for ci, c := range ctrls {
-		var pts plotter.XYs
-		var errs plotter.YErrors
-		for si, s := range scs {
-			e := entry(r, c, s)
-			if e == nil {
-				continue
-			}
-			x := float64(si) + 0.15*(float64(ci)-float64(len(ctrls)-1)/2)
-			pts = append(pts, plotter.XY{X: x, Y: e.SuccessRate})
-			errs = append(errs, struct{ Low, High float64 }{e.SuccessRate - e.CI95[0], e.CI95[1] - e.SuccessRate})
-		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
+		off := 0.15 * (float64(ci) - float64(len(ctrls)-1)/2)
+		if err := addSuccessSeries(p, scs, func(s string) *Entry { return entry(r, c, s) }, off, palette[ci%len(palette)], c); err != nil {
 			return nil, err
 		}
-		sc.Color = palette[ci%len(palette)]
-		eb, err := plotter.NewYErrorBars(struct {
-			plotter.XYer
-			plotter.YErrorer
-		}{pts, errs})
-		if err != nil {
-			return nil, err
-		}
-		eb.Color = sc.Color
-		p.Add(sc, eb)
-		p.Legend.Add(c, sc)
 	}
 	names := make([]string, len(scs))
 	copy(names, scs)
@@ -345,4 +323,36 @@ func esCurve(path string) (*plot.Plot, error) {
 		p.Legend.Add(name, l)
 	}
 	return p, nil
+}
+
+// addSuccessSeries draws one series of success rates with their 95%
+// intervals, one point per scenario at x = scenario index + off (pick
+// returns nil where the series has no entry).
+func addSuccessSeries(p *plot.Plot, scs []string, pick func(s string) *Entry, off float64, col color.Color, label string) error {
+	var pts plotter.XYs
+	var errs plotter.YErrors
+	for si, s := range scs {
+		e := pick(s)
+		if e == nil {
+			continue
+		}
+		pts = append(pts, plotter.XY{X: float64(si) + off, Y: e.SuccessRate})
+		errs = append(errs, struct{ Low, High float64 }{e.SuccessRate - e.CI95[0], e.CI95[1] - e.SuccessRate})
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.Color = col
+	eb, err := plotter.NewYErrorBars(struct {
+		plotter.XYer
+		plotter.YErrorer
+	}{pts, errs})
+	if err != nil {
+		return err
+	}
+	eb.Color = col
+	p.Add(sc, eb)
+	p.Legend.Add(label, sc)
+	return nil
 }
