@@ -360,23 +360,9 @@ func (s *Solver) scaleSparse() {
 		for j := range n {
 			mean += colMax(ps, j)
 		}
-		ct := limitScaling(mean / float64(n))
-		ct = 1 / limitScaling(math.Max(ct, limitScaling(normInf(s.qs))))
-		for k := range ps.Val {
-			ps.Val[k] *= ct
-		}
-		for j := range n {
-			s.qs[j] *= ct
-		}
-		s.c *= ct
+		scaleSlice(ps.Val, s.scaleCost(mean/float64(n)))
 	}
-	for j := range n {
-		s.dinv[j] = 1 / s.d[j]
-	}
-	for i := range m {
-		s.einv[i] = 1 / s.e[i]
-	}
-	s.scaleBounds()
+	s.finishScaling()
 }
 
 // gather copies the dense row-major d (rows×cols) into c's pattern and

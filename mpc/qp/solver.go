@@ -492,27 +492,37 @@ func (s *Solver) scale() {
 		for j := range n {
 			mean += dt[j]
 		}
-		ct := limitScaling(mean / float64(n))
-		qn := 0.0
-		for _, v := range s.qs {
-			qn = math.Max(qn, math.Abs(v))
-		}
-		ct = 1 / limitScaling(math.Max(ct, limitScaling(qn)))
-		for k := range s.ps {
-			s.ps[k] *= ct
-		}
-		for j := range n {
-			s.qs[j] *= ct
-		}
-		s.c *= ct
+		scaleSlice(s.ps, s.scaleCost(mean/float64(n)))
 	}
-	for j := range n {
+	s.finishScaling()
+}
+
+// scaleCost picks the cost scaling from P's mean column ∞-norm (meanCol,
+// already equilibrated) and ‖q‖∞, scales q and the constant by it and
+// returns it; the caller scales its own storage of P.
+func (s *Solver) scaleCost(meanCol float64) float64 {
+	ct := 1 / limitScaling(math.Max(limitScaling(meanCol), limitScaling(normInf(s.qs))))
+	scaleSlice(s.qs, ct)
+	s.c *= ct
+	return ct
+}
+
+// finishScaling inverts the equilibration (dinv, einv) and scales the
+// bounds, after either storage's scaling loop.
+func (s *Solver) finishScaling() {
+	for j := range s.d {
 		s.dinv[j] = 1 / s.d[j]
 	}
-	for i := range m {
+	for i := range s.e {
 		s.einv[i] = 1 / s.e[i]
 	}
 	s.scaleBounds()
+}
+
+func scaleSlice(v []float64, a float64) {
+	for k := range v {
+		v[k] *= a
+	}
 }
 
 func limitScaling(v float64) float64 {
