@@ -6,9 +6,10 @@
 //   - ControllerNode (`catch node controller`): ROS inputs (hardware/ros)
 //     → control.Loop (estimator, controller, safety) → ROS command; ball
 //     state, plan and forecast markers and /diagnostics for rostopic/RViz.
-//   - SimArm (`catch node simarm`): the simulated arm and thrower (sim.Arm,
-//     sim.Pocket, the scenario's throws and observation model) in real time
-//     behind the topics of a ros_control arm.
+//   - SimArm (`catch node simarm`): the simulated arm and thrower (the
+//     arm, ball and net of a sim.Engine, kinematic or MuJoCo, and the
+//     scenario's throws and observation model) in real time behind the
+//     topics of a ros_control arm.
 //
 // The roslaunch files sim.launch and robot.launch, with their YAML configs,
 // live beside this package's sources; roslaunch finds bin/catch as

@@ -35,17 +35,22 @@ type SimArmOptions struct {
 	// node.camera.rate_hz) on <camera>/image_raw as sensor_msgs/Image,
 	// stamped with the frame time, for `catch node perception`.
 	Fidelity string
+	// Engine simulates the arm, the ball and the net (sim.Engine); nil
+	// means sim.Kinematic. The MuJoCo engine comes from launch.NewEngine.
+	Engine sim.Engine
 }
 
 // SimArm is the simulated robot and thrower behind the same topics as a real
 // ros_control arm: it publishes joint states at the control rate (250 Hz),
-// obeys commands with the scenario's action latency and the arm's limits
-// (sim.Arm), flies the scenario's throws (throw i from sim.TrialRand(seed,
-// i), as `catch sim` does), publishes ball observations at the camera rate
-// with the scenario's noise, dropouts and latency, judges catches with
-// sim.Pocket and publishes the catch sensor. Time is the wall clock: the
-// physics runs 1 ms steps in 4 ms frames, each frame simulated as soon as
-// its end has passed, so commands act at their receipt time plus latency.
+// obeys commands with the scenario's action latency through the engine's
+// arm (sim.Physics of SimArmOptions.Engine: the kinematic engine's PD loop
+// within the arm's limits, or MuJoCo's torque-limited servos), flies the
+// scenario's throws (throw i from sim.TrialRand(seed, i), as `catch sim`
+// does), publishes ball observations at the camera rate with the scenario's
+// noise, dropouts and latency, judges catches with the engine's pocket and
+// publishes the catch sensor. Time is the wall clock: the physics runs 1 ms
+// steps in 4 ms frames, each frame simulated as soon as its end has passed,
+// so commands act at their receipt time plus latency.
 type SimArm struct {
 	opt   SimArmOptions
 	io    *ros.SimIO
@@ -90,6 +95,14 @@ func NewSimArm(opt SimArmOptions) (*SimArm, error) {
 	}
 	if len(ready) != opt.Robot.Chain.DOF() {
 		return nil, fmt.Errorf("sim.ready_q: %d values for a %d-joint chain", len(ready), opt.Robot.Chain.DOF())
+	}
+	if opt.Engine == nil {
+		opt.Engine = sim.Kinematic
+	}
+	sc := opt.Config.Sim
+	sc.ReadyQ = ready
+	if err := sc.Check(opt.Robot); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
 	}
 	s := &SimArm{opt: opt, lim: opt.Robot.Limits, ready: append([]float64(nil), ready...), log: opt.Log}
 	s.armed.Store(-1)
@@ -157,32 +170,21 @@ func (s *SimArm) Run(ctx context.Context) error {
 		return err
 	}
 	o := s.opt
-	rateHz := o.Config.Sim.ControlRateHz
-	if rateHz == 0 {
-		rateHz = 250
+	cfg := o.Config.Sim.WithDefaults(o.Robot.Chain.DOF())
+	cfg.ReadyQ = s.ready
+	frame := time.Duration(float64(time.Second) / cfg.ControlRateHz)
+	phys, err := o.Engine.NewPhysics(cfg, o.Robot, o.Scenario)
+	if err != nil {
+		return fmt.Errorf("%s engine: %w", o.Engine.Name(), err)
 	}
-	maxT := o.Config.Sim.MaxTimeS
-	if maxT == 0 {
-		maxT = 2
-	}
-	frame := time.Duration(float64(time.Second) / rateHz)
-	lim := s.lim
-	arm, err := sim.NewArm(o.Config.Sim.Arm, sim.JointLimits{Lower: lim.Lower, Upper: lim.Upper, Vel: lim.Vel, Acc: lim.Acc}, s.ready,
-		o.Scenario.ActionLatencyMS/1000, 1/rateHz)
+	defer phys.Close()
+	reach, err := sim.NewReach(cfg.Reach, o.Robot, s.ready)
 	if err != nil {
 		return err
 	}
-	props := o.Scenario.BallProps()
-	pocket, err := sim.NewPocket(o.Config.Sim.Pocket, o.Robot.Pocket, props.Radius)
-	if err != nil {
-		return err
-	}
-	reach, err := sim.NewReach(o.Config.Sim.Reach, o.Robot, s.ready)
-	if err != nil {
-		return err
-	}
-	w := &simWorld{s: s, arm: arm, pocket: pocket, rob: o.Robot, frame: frame, maxT: maxT,
-		prevQd: make([]float64, len(s.ready)), jac: make([]float64, 6*len(s.ready)),
+	n := len(s.ready)
+	w := &simWorld{s: s, phys: phys, engine: o.Engine.Name(), frame: frame, maxT: cfg.MaxTimeS,
+		prevQd: make([]float64, n), zero: make([]float64, n), cq: make([]float64, n), cqd: make([]float64, n),
 		lockstep: o.Config.Node.Lockstep, vt: time.Now().Truncate(time.Millisecond)}
 	// Hold the ready pose until the first throw, publishing joint states.
 	if err := w.idle(ctx, w.now().Add(time.Duration(o.PauseS*float64(time.Second)))); err != nil {
@@ -219,17 +221,17 @@ func (s *SimArm) Run(ctx context.Context) error {
 
 type simWorld struct {
 	s      *SimArm
-	arm    *sim.Arm
-	pocket *sim.Pocket
-	rob    *robot.Robot
+	phys   sim.Physics
+	engine string
 	frame  time.Duration
 	maxT   float64
 	cmds   []timedCmd
 	prevQd []float64
+	zero   []float64 // the joint velocities published while idle
+	// cq, cqd: a command clamped to the joint limits for the engine
+	cq, cqd []float64
 	// previous command's stamp and receipt time
 	lastStamp, lastAt time.Time
-	pose              robot.Pose
-	jac               []float64
 	// lockstep: simulated time, advanced frame by frame as the controller
 	// answers each joint state
 	lockstep bool
@@ -298,10 +300,29 @@ func (w *simWorld) drain(release time.Time, res *sim.TrialResult) {
 			if w.lockstep && !c.stamp.IsZero() {
 				when = c.stamp // the tick that made it: in lockstep the arm's time
 			}
-			w.arm.Command(when.Sub(release).Seconds(), c.q, c.qd)
+			w.command(when.Sub(release).Seconds(), c.q, c.qd)
 		}
 		copy(w.prevQd, c.qd)
 	}
+}
+
+// command hands the engine a command within the joint position and velocity
+// limits (what sim.Physics expects; the controller node's safety filter
+// should have sent one already, and violates counted it when not); a
+// non-finite command is dropped, the arm keeps the previous one.
+func (w *simWorld) command(t float64, q, qd []float64) {
+	lim := w.s.lim
+	if len(q) != len(w.cq) || len(qd) != len(w.cqd) {
+		return
+	}
+	for j := range q {
+		if math.IsNaN(q[j]) || math.IsNaN(qd[j]) || math.IsInf(q[j], 0) || math.IsInf(qd[j], 0) {
+			return
+		}
+		w.cq[j] = math.Max(lim.Lower[j], math.Min(lim.Upper[j], q[j]))
+		w.cqd[j] = math.Max(-lim.Vel[j], math.Min(lim.Vel[j], qd[j]))
+	}
+	w.phys.Command(t, w.cq, w.cqd)
 }
 
 func violates(lim robot.Limits, dt float64, prevQd, q, qd []float64) bool {
@@ -322,12 +343,11 @@ func violates(lim robot.Limits, dt float64, prevQd, q, qd []float64) bool {
 // joint states; commands are read (for the limit check's continuity) and
 // ignored.
 func (w *simWorld) idle(ctx context.Context, until time.Time) error {
-	w.arm.Reset(w.s.ready)
 	next := w.now()
 	for {
 		w.drain(time.Time{}, nil)
 		cur := w.now()
-		w.s.io.PublishJointState(cur, w.obsSent, w.arm.Q, w.arm.Qd)
+		w.s.io.PublishJointState(cur, w.obsSent, w.s.ready, w.zero)
 		if !cur.Before(until) {
 			return nil
 		}
@@ -364,7 +384,6 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 	s := w.s
 	settle := time.Duration(s.opt.Config.Node.WithDefaults().SettleS * float64(time.Second))
 	settle = w.frame * ((settle + w.frame - 1) / w.frame) // whole frames: releases stay on the control grid
-	w.arm.SetLatency(th.ActLatS)
 	// Re-arm: announce the release time; wait for the controller to take it.
 	deadline := time.Now().Add(10 * time.Second)
 	var release time.Time
@@ -382,11 +401,12 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 				i, s.io.Conn().Config().Topics.Rearm)
 		}
 	}
-	w.arm.Reset(w.s.ready)
-	w.pocket.Reset()
+	res.Engine = w.engine
+	if err := w.phys.Reset(th, w.s.ready); err != nil {
+		return fmt.Errorf("%s engine: %w", w.engine, err)
+	}
 	s.io.PublishSensor(false)
 
-	props := th.Ball
 	b := th.Init
 	dt := sim.PhysicsStep
 	perFrame := int(math.Round(w.frame.Seconds() / dt))
@@ -416,7 +436,7 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 	steps := int(math.Ceil(w.maxT / dt))
 	res.MissDistanceM = math.Inf(1)
 	var head sim.HeadMotion
-	w.headMotion(&head)
+	w.phys.Head(&head)
 	at := func(k int) time.Time { return release.Add(time.Duration(float64(k) * dt * float64(time.Second))) }
 	for k := 0; k < steps; {
 		// Simulate the frame [k, k+perFrame) once its end has passed (in
@@ -465,23 +485,24 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 				w.obsSent++
 				pending = pending[1:]
 			}
-			w.arm.Step(t, dt)
-			props.Step(&b, dt)
-			w.headMotion(&head)
-			w.pocket.Interact(t+dt, dt, &head, &b)
-			if res.Record(dt, &head, &b, w.pocket, w.arm.Q[0]) {
+			w.phys.Step(t)
+			b = w.phys.Ball()
+			w.phys.Head(&head)
+			armQ, _ := w.phys.Joints()
+			if res.Record(dt, &head, &b, w.phys, armQ[0]) {
 				s.io.PublishSensor(true)
 				done = true
 				break
 			}
-			if !w.pocket.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
+			if !w.phys.Inside() && (b.P[2] < 0 || b.P[0] < -1.5) {
 				done = true
 				break
 			}
 		}
 		// Stamped at the frame's end (the control grid), also when the
 		// trial was decided mid-frame.
-		s.io.PublishJointState(at(end), w.obsSent, w.arm.Q, w.arm.Qd)
+		q, qd := w.phys.Joints()
+		s.io.PublishJointState(at(end), w.obsSent, q, qd)
 		if w.lockstep {
 			w.vt = at(end)
 		}
@@ -490,12 +511,9 @@ func (w *simWorld) trial(ctx context.Context, i int, th *sim.Throw, rng interfac
 		}
 		k = end
 	}
-	res.ArmGuarded = w.arm.Guarded
-	res.RimHits = w.pocket.RimHits
-	res.PocketExits = w.pocket.Exits
+	var c sim.Counters
+	w.phys.Counters(&c)
+	res.AddCounters(&c)
+	res.Failure = res.FailureReason()
 	return nil
-}
-
-func (w *simWorld) headMotion(h *sim.HeadMotion) {
-	sim.HeadMotionAt(w.rob.Chain, w.arm.Q, w.arm.Qd, &w.pose, w.jac, h)
 }

@@ -58,6 +58,14 @@ func (c *Config) setDefaults(dof int) {
 	c.Reach.setDefaults()
 }
 
+// WithDefaults returns c with the defaults filled in for a chain of dof
+// joints, as NewWorld fills them (for callers that build a Physics
+// themselves, such as the ROS simarm node).
+func (c Config) WithDefaults(dof int) Config {
+	c.setDefaults(dof)
+	return c
+}
+
 // Check validates c with its defaults filled in for rob, as NewWorld will,
 // so a command can reject a bad configuration before any trial runs.
 func (c Config) Check(rob *robot.Robot) error {
@@ -510,12 +518,8 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 	}
 	var c Counters
 	w.phys.Counters(&c)
-	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
-	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
-	res.FirstCollision, res.SaturatedJoint = c.FirstCollision, c.SaturatedJoint
-	res.LimitViolations += c.Violations
+	res.AddCounters(&c)
 	res.MaxStepRatio = w.safety.MaxStep
-	res.PhysicsError = c.Warning
 	if w.tracer != nil {
 		res.Failure = res.FailureReason()
 		if err := w.tracer.End(res); err != nil {
@@ -553,6 +557,17 @@ func (w *World) traceTick(t float64, head *HeadMotion, b *ball.State, ctrl contr
 		tk.PlanHead = w.planHead
 	}
 	w.tracer.Tick(tk)
+}
+
+// AddCounters copies an engine's counters of the finished trial into res
+// and adds its limit violations. World.Trial and the ROS simarm node share
+// it.
+func (res *TrialResult) AddCounters(c *Counters) {
+	res.ArmGuarded, res.RimHits, res.PocketExits, res.ArmHits = c.Guarded, c.RimHits, c.Exits, c.ArmHits
+	res.Collisions, res.TorqueSaturated = c.Collisions, c.TorqueSaturated
+	res.FirstCollision, res.SaturatedJoint = c.FirstCollision, c.SaturatedJoint
+	res.LimitViolations += c.Violations
+	res.PhysicsError = c.Warning
 }
 
 // ComputeModelled is implemented by a controller that reports a modelled

@@ -185,11 +185,11 @@ command type and frame in the config's node.ros section.`,
 	node.AddCommand(controller)
 
 	var (
-		scenario, resultsPath, simCfg, fidelity string
-		seed                                    uint64
-		trials, first                           int
-		pause                                   float64
-		imageScale                              float64
+		scenario, resultsPath, simCfg, fidelity, engine string
+		seed                                            uint64
+		trials, first                                   int
+		pause                                           float64
+		imageScale                                      float64
 	)
 	simarm := &cobra.Command{
 		Use:   "simarm [__name:=NAME]",
@@ -224,6 +224,10 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			if err := cfg.Node.Validate(); err != nil {
 				return err
 			}
+			eng, err := launch.NewEngine(engine, &cfg)
+			if err != nil {
+				return fmt.Errorf("--engine: %w", err)
+			}
 			if trials < 0 || first < 0 || pause < 0 {
 				return fmt.Errorf("--trials, --first and --pause must not be negative")
 			}
@@ -244,7 +248,7 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			var done []sim.TrialResult
 			s, err := launch.NewSimArm(launch.SimArmOptions{
 				Config: &cfg, Robot: rob, Scenario: sc, Seed: seed, First: first, Trials: trials, PauseS: pause,
-				NodeName: name, Log: log, Fidelity: fidelity,
+				NodeName: name, Log: log, Fidelity: fidelity, Engine: eng,
 				Result: func(r sim.TrialResult) {
 					log.Info("throw", "trial", r.Index, "catchable", r.Catchable, "caught", r.Caught, "miss_m", r.MissDistanceM, "limit_violations", r.LimitViolations)
 					done = append(done, r)
@@ -269,8 +273,8 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 			if len(done) > 0 {
 				// The run's figure, on stderr beside the node's log.
 				sum := sim.Summarize(done, nil)
-				fmt.Fprintf(cmd.ErrOrStderr(), "simarm: %s, %d throws: %d catchable, %d caught, success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d\n",
-					sc.Name, sum.Trials, sum.Catchable, sum.Caught, 100*sum.SuccessRate, 100*sum.CI95[0], 100*sum.CI95[1], sum.LimitViolations)
+				fmt.Fprintf(cmd.ErrOrStderr(), "simarm: %s, %d throws: %d catchable, %d caught, success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d, %s engine\n",
+					sc.Name, sum.Trials, sum.Catchable, sum.Caught, 100*sum.SuccessRate, 100*sum.CI95[0], 100*sum.CI95[1], sum.LimitViolations, eng.Name())
 			}
 			if err == nil {
 				err = werr
@@ -287,6 +291,7 @@ With --results, one JSON line per throw (the 'catch sim --log' format).`,
 	g.StringVar(&resultsPath, "results", "", "append one JSON line per throw to this file (- for stdout)")
 	g.StringVar(&simCfg, "config", "", "run configuration YAML (robot, sim, node)")
 	g.BoolVar(&lockstepFlag, "lockstep", false, "simulated time: wait for the controller's command of each tick (with 'node controller --lockstep')")
+	g.StringVar(&engine, "engine", "kinematic", "physics engine of the simulated arm, ball and net: "+joinNames(launch.Engines()))
 	g.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (3D observations with the scenario's noise on ball/observation) or camera (rendered frames of the default rig on <camera>/image_raw for 'catch node perception'; size and rate in node.camera)")
 	g.Float64Var(&imageScale, "image-scale", 0, "camera fidelity: image size as a fraction of 1280×1024 (overrides node.camera.scale, default 0.5; the perception node needs the same)")
 	node.AddCommand(simarm)

@@ -47,13 +47,13 @@ type rosTrialsExtra struct {
 
 func init() {
 	var (
-		ctrl, scenario, cfgPath, fidelity, logPath string
-		trials                                     int
-		seed                                       uint64
-		asJSON, keep                               bool
-		pause                                      float64
-		niceness                                   int
-		lockstep                                   bool
+		ctrl, scenario, cfgPath, fidelity, logPath, engine string
+		trials                                             int
+		seed                                               uint64
+		asJSON, keep                                       bool
+		pause                                              float64
+		niceness                                           int
+		lockstep                                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ros-trials",
@@ -86,6 +86,9 @@ same seed), plus the controller loop's statistics under "ros".`,
 			if _, err := launch.NewController(ctrl, rob, &cfg); err != nil {
 				return err
 			}
+			if _, err := launch.NewEngine(engine, &cfg); err != nil {
+				return fmt.Errorf("--engine: %w", err)
+			}
 			if trials <= 0 {
 				return fmt.Errorf("--trials %d: want > 0", trials)
 			}
@@ -100,7 +103,7 @@ same seed), plus the controller loop's statistics under "ros".`,
 				}
 				defer log.Close()
 			}
-			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, log: log, nice: niceness, lockstep: lockstep, fidelity: fidelity})
+			sum, err := rosTrials(ctx, rosTrialsOpts{ctrl: ctrl, scenario: scenario, cfgPath: cfgPath, trials: trials, seed: seed, pause: pause, keep: keep, log: log, nice: niceness, lockstep: lockstep, fidelity: fidelity, engine: engine})
 			if err != nil {
 				if sum.ROS.Partial {
 					// What completed before the failure still counts: print it,
@@ -120,6 +123,7 @@ same seed), plus the controller loop's statistics under "ros".`,
 	f.Uint64Var(&seed, "seed", 1, "random seed (same throws as 'catch sim --seed')")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, node)")
+	f.StringVar(&engine, "engine", "kinematic", "physics engine of the simulated arm, ball and net behind ROS: "+joinNames(launch.Engines()))
 	f.StringVar(&fidelity, "fidelity", "state", "perception fidelity: state (simarm publishes noisy 3D observations) or camera (simarm publishes rendered images, node.camera: 640×512 by default; a third process, 'catch node perception', detects and triangulates)")
 	f.Float64Var(&pause, "pause", 0.1, "seconds between throws")
 	f.StringVar(&logPath, "log", "", "append one JSON line per trial to this file as each completes (the 'catch sim --log' format; another kind of file is refused)")
@@ -146,6 +150,7 @@ func printROSTrials(w io.Writer, sum rosTrialsSummary, asJSON bool) error {
 
 type rosTrialsOpts struct {
 	ctrl, scenario, cfgPath string
+	engine                  string
 	log                     *triallog.Writer
 	trials                  int
 	seed                    uint64
@@ -263,7 +268,10 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 			}
 		}()
 	}
-	simArgs := append([]string{"node", "simarm", "--scenario", o.scenario, "--seed", strconv.FormatUint(o.seed, 10),
+	if o.engine == "" {
+		o.engine = "kinematic"
+	}
+	simArgs := append([]string{"node", "simarm", "--engine", o.engine, "--scenario", o.scenario, "--seed", strconv.FormatUint(o.seed, 10),
 		"--trials", strconv.Itoa(o.trials), "--pause", strconv.FormatFloat(o.pause, 'g', -1, 64), "--results", resultsPath, "--fidelity", o.fidelity}, cfgArgs...)
 	sa, saLog, err := start1("simarm", append(simArgs, "__name:=simarm", "__ns:="+ns)...)
 	if err != nil {
@@ -283,6 +291,7 @@ func rosTrials(ctx context.Context, o rosTrialsOpts) (rosTrialsSummary, error) {
 		if len(fol.results) > 0 {
 			out.Summary = sim.Summarize(fol.results, nil)
 			out.Controller, out.Scenario, out.Fidelity, out.Seed = o.ctrl, fol.results[0].Scenario, o.fidelity, o.seed
+			out.Engine = fol.results[0].Engine
 			out.ROS.Requested, out.ROS.Partial = o.trials, true
 			out.ROS.Master, out.ROS.Namespace, out.ROS.Lockstep = master, ns, o.lockstep
 			out.WallS = time.Since(start).Seconds()
@@ -347,6 +356,7 @@ wait:
 	}
 	out.Summary = sim.Summarize(results, nil)
 	out.Controller, out.Scenario, out.Fidelity, out.Seed = o.ctrl, results[0].Scenario, o.fidelity, o.seed
+	out.Engine = results[0].Engine
 	w := out.ROS.Loop.WorkUS
 	out.ComputeMS = sim.ComputeStats{P50: w.P50 / 1e3, P99: w.P99 / 1e3, Max: w.Max / 1e3}
 	out.WallS = time.Since(start).Seconds()

@@ -174,3 +174,71 @@ func TestROSTrialsNodeDies(t *testing.T) {
 		require.NotEmpty(t, r.Run)
 	}
 }
+
+// TestROSTrialsMuJoCo runs the node processes on the real master with the
+// simulated arm in the MuJoCo engine (lockstep): with hold nothing is
+// caught, every miss carries its failure reason and the arm at rest
+// neither collides nor saturates a servo; with MPC the commands reach
+// MuJoCo's servos through ROS and balls are caught. Every trial log line
+// names the engine.
+func TestROSTrialsMuJoCo(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	t.Setenv("CATCH_NODE_BINARY", self)
+	type summary struct {
+		Controller      string         `json:"controller"`
+		Engine          string         `json:"engine"`
+		Trials          int            `json:"trials"`
+		Catchable       int            `json:"catchable"`
+		Caught          int            `json:"caught"`
+		LimitViolations int            `json:"limit_violations"`
+		FailureReasons  map[string]int `json:"failure_reasons"`
+	}
+	rosRun := func(ctrl string, trials int, seed string) (summary, []sim.LogRecord) {
+		t.Helper()
+		log := filepath.Join(t.TempDir(), "trials.jsonl")
+		t.Setenv("CATCH_AS_BINARY", "1")
+		code, text := runOut(t, "ros-trials", "--engine", "mujoco", "--controller", ctrl, "--scenario", "nominal",
+			"--trials", strconv.Itoa(trials), "--seed", seed, "--pause", "0.05", "--lockstep", "--log", log, "--json")
+		os.Unsetenv("CATCH_AS_BINARY")
+		resetFlags(root)
+		require.Equal(t, 0, code, text)
+		var s summary
+		require.NoError(t, json.Unmarshal([]byte(text), &s), text)
+		b, err := os.ReadFile(log)
+		require.NoError(t, err)
+		var recs []sim.LogRecord
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte{'\n'}) {
+			var r sim.LogRecord
+			require.NoError(t, json.Unmarshal(line, &r))
+			recs = append(recs, r)
+		}
+		require.Len(t, recs, trials)
+		return s, recs
+	}
+
+	hold, recs := rosRun("hold", 2, "3")
+	require.Equal(t, "mujoco", hold.Engine)
+	require.Equal(t, 2, hold.Catchable, "the first nominal throws of seed 3 are catchable")
+	require.Zero(t, hold.Caught)
+	n := 0
+	for _, c := range hold.FailureReasons {
+		n += c
+	}
+	require.Equal(t, hold.Catchable, n, "every miss has a reason: %v", hold.FailureReasons)
+	require.Zero(t, hold.LimitViolations, "the arm at rest neither collides nor saturates")
+	for _, r := range recs {
+		require.Equal(t, "mujoco", r.Engine)
+		require.NotEmpty(t, r.Failure)
+		require.Zero(t, r.TorqueSaturated)
+		require.Zero(t, r.Collisions)
+	}
+
+	mpc, recs := rosRun("mpc", 3, "1")
+	require.Equal(t, "mujoco", mpc.Engine)
+	require.Positive(t, mpc.Caught, "MPC catches through ROS in MuJoCo: %+v", mpc)
+	for _, r := range recs {
+		require.Equal(t, "mujoco", r.Engine)
+		require.Equal(t, r.Caught, r.Failure == "", "a reason for every miss and only for misses")
+	}
+}
