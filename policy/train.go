@@ -8,13 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
@@ -260,17 +257,13 @@ type Trainer struct {
 	obs     *ObsStats
 	period  float64
 
-	workers []*worker
-	// scratch of one step
-	dirs [][]float64
-}
-
-type worker struct {
-	worlds map[string]*sim.World
-	ctrl   *Controller
-	params []float64
-	stats  *ObsStats
-	props  ball.Props
+	// run is what decides the steps (the Spec's Run of every batch).
+	run *RunSettings
+	// runner flies the rollouts: local (the default) or another set by
+	// SetRunner; dirs caches the step's directions, shared with local.
+	runner Runner
+	local  *LocalRunner
+	dirs   *DirCache
 }
 
 // NewTrainer starts training from the prior policy (seeded by seed).
@@ -432,26 +425,12 @@ func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) 
 		t.evalSet = append(t.evalSet, t.eval)
 	}
 	t.obs = &ObsStats{N: st.ObsN, Sum: st.ObsSum, SumSq: st.ObsSumSq}
-	nw := cfg.Workers
-	if nw <= 0 {
-		nw = runtime.GOMAXPROCS(0)
-	}
-	for k := 0; k < nw; k++ {
-		w := &worker{worlds: map[string]*sim.World{}, params: make([]float64, len(st.Policy.Net.Params)),
-			stats: NewObsStats(st.Policy.Net.In)}
-		for name, sc := range all {
-			world, err := sim.NewWorldEngine(simCfg, rob, sc, cfg.Engine)
-			if err != nil {
-				return nil, err
-			}
-			w.worlds[name] = world
-		}
-		ctrl, err := NewController(st.Policy, rob, rate)
-		if err != nil {
-			return nil, err
-		}
-		w.ctrl = ctrl
-		t.workers = append(t.workers, w)
+	t.run = runSettings(cfg, simCfg)
+	t.local = NewLocalRunner(rob, cfg.Engine, cfg.Workers)
+	t.dirs = t.local.flyers[0].dirs
+	t.runner = t.local
+	if err := t.local.Prepare(t.spec()); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -462,15 +441,6 @@ func (t *Trainer) State() *State { return &t.st }
 // Config returns the trainer's settings with defaults applied.
 func (t *Trainer) Config() TrainConfig { return t.cfg }
 
-// episode identifies one rollout: a throw drawn from (seed, stream, iter,
-// index) and the parameters it flies.
-type episode struct {
-	scen   *sim.Scenario
-	rng    *rand.Rand
-	params []float64
-	record bool
-}
-
 // rolloutRand is the random source of rollout idx of step iter in a stream
 // (0 training, 1 eval; eval ignores iter so every eval flies the same
 // throws).
@@ -478,129 +448,18 @@ func rolloutRand(seed uint64, stream, iter, idx int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed^0x243f6a8885a308d3*uint64(stream+1), uint64(iter)<<32|uint64(idx)))
 }
 
-// run flies one episode in worker w and returns the reward and the result.
-func (t *Trainer) run(w *worker, ep *episode, randomize bool, res *sim.TrialResult) (float64, error) {
-	th := ep.scen.Sample(ep.rng)
-	ctrl := w.ctrl
-	ctrl.PropsOverride = nil
-	if randomize {
-		r := &t.cfg.Random
-		u := func() float64 { return 2*ep.rng.Float64() - 1 }
-		th.ActLatS = math.Max(0, th.ActLatS+r.ActionLatencyMS/1000*u())
-		th.Obs.LatencyMS = math.Max(0, th.Obs.LatencyMS+r.ObsLatencyMS*u())
-		th.Obs.NoiseM *= 1 + r.ObsNoise*u()
-		w.props = th.Ball
-		w.props.Cd *= 1 + r.ModelDrag*u()
-		th.Ball.Cd *= 1 + r.Drag*u()
-		th.Ball.Mass *= 1 + r.Mass*u()
-		th.Ball.Cl *= 1 + r.Lift*u()
-		ctrl.PropsOverride = &w.props
-	}
-	ctrl.SetParams(ep.params)
-	if ep.record {
-		ctrl.Record = w.stats
-	} else {
-		ctrl.Record = nil
-	}
-	world := w.worlds[ep.scen.Name]
-	*res = sim.TrialResult{Scenario: th.Scenario}
-	err := world.Trial(&th, ctrl, ep.rng, res)
-	world.StepMS = world.StepMS[:0]
-	ctrl.Record = nil
-	if err != nil {
-		return 0, err
-	}
-	return t.cfg.Reward.Reward(res, ctrl.Stats(), t.period), nil
-}
-
-// parallel runs f(w, i) for i in [0, n) on the workers.
-func (t *Trainer) parallel(ctx context.Context, n int, f func(w *worker, i int) error) error {
-	var (
-		mu    sync.Mutex
-		next  int
-		first error
-		wg    sync.WaitGroup
-	)
-	for _, w := range t.workers {
-		wg.Add(1)
-		go func(w *worker) {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				stop := first != nil || ctx.Err() != nil
-				mu.Unlock()
-				if i >= n || stop {
-					return
-				}
-				if err := f(w, i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
-}
-
-// directions draws the step's orthogonal Gaussian perturbations: P
-// Gaussian vectors orthogonalised by Gram–Schmidt and rescaled to the
-// norms of the original draws (so each is marginally like a Gaussian
-// vector, and they are mutually orthogonal). Deterministic in (seed, iter).
+// directions returns step iter's perturbation directions (Directions;
+// shared, read-only).
 func (t *Trainer) directions(iter int) [][]float64 {
-	P, D := t.cfg.Perturbations, len(t.st.Policy.Net.Params)
-	if len(t.dirs) != P {
-		t.dirs = make([][]float64, P)
-		for k := range t.dirs {
-			t.dirs[k] = make([]float64, D)
-		}
+	if t.dirs == nil {
+		t.dirs = &DirCache{}
 	}
-	rng := rand.New(rand.NewPCG(t.st.Seed^0x13198a2e03707344, uint64(iter)))
-	norms := make([]float64, P)
-	for k, d := range t.dirs {
-		var s float64
-		for i := range d {
-			d[i] = rng.NormFloat64()
-			s += d[i] * d[i]
-		}
-		norms[k] = math.Sqrt(s)
-	}
-	for k := range t.dirs {
-		d := t.dirs[k]
-		for m := 0; m < min(k, D); m++ {
-			var dot float64
-			for i, v := range t.dirs[m] {
-				dot += v * d[i]
-			}
-			for i, v := range t.dirs[m] {
-				d[i] -= dot * v
-			}
-		}
-		var s float64
-		for _, v := range d {
-			s += v * v
-		}
-		s = math.Sqrt(s)
-		for i := range d {
-			d[i] /= s
-		}
-	}
-	// Gram–Schmidt above needs unit vectors for the projections; rescale
-	// after all are orthonormal.
-	for k, d := range t.dirs {
-		for i := range d {
-			d[i] *= norms[k]
-		}
-	}
-	return t.dirs
+	return t.dirs.Get(t.st.Seed, iter, t.cfg.Perturbations, len(t.st.Policy.Net.Params))
+}
+
+// spec is the Spec of a batch of the current step flying θ.
+func (t *Trainer) spec() *Spec {
+	return &Spec{Run: t.run, Seed: t.st.Seed, Iter: t.st.Iteration, Policy: t.st.Policy}
 }
 
 // Step runs one BGS iteration in simulation: 2·P·m rollouts, the update,
@@ -618,45 +477,21 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 	}
 	P, m := t.cfg.Perturbations, t.cfg.EpisodesPerDirection
 	dirs := t.directions(iter)
-	theta := t.st.Policy.Net.Params
-	D := len(theta)
 	nJobs := 2 * P * m
-	rewards := make([]float64, nJobs)
-	caught := make([]bool, nJobs)
-	jobStats := make([]*ObsStats, nJobs)
-	params := make([][]float64, 2*P)
-	for k := 0; k < P; k++ {
-		for s := 0; s < 2; s++ {
-			p := make([]float64, D)
-			sign := 1.0 - 2*float64(s)
-			for i := range p {
-				p[i] = theta[i] + sign*t.cfg.Sigma*dirs[k][i]
-			}
-			params[2*k+s] = p
-		}
-	}
 	// Job j: direction k = j/(2m), sign s = (j/m)%2, episode e = j%m. The
 	// + and − policy of a pair fly the same throws (same rollout source).
-	err := t.parallel(ctx, nJobs, func(w *worker, j int) error {
+	b := &Batch{Spec: t.spec(), Tasks: make([]Task, nJobs)}
+	for j := range b.Tasks {
 		k, s, e := j/(2*m), (j/m)%2, j%m
-		ep := episode{scen: t.scen[0], rng: rolloutRand(t.st.Seed, 0, iter, k*m+e), params: params[2*k+s], record: true}
-		if len(t.scen) > 1 {
-			ep.scen = t.scen[ep.rng.IntN(len(t.scen))]
-		}
-		w.stats.Reset()
-		var res sim.TrialResult
-		r, err := t.run(w, &ep, true, &res)
-		if err != nil {
-			return err
-		}
-		rewards[j], caught[j] = r, res.Caught
-		js := NewObsStats(len(w.stats.Sum))
-		js.Merge(w.stats)
-		jobStats[j] = js
-		return nil
-	})
-	if err != nil {
+		b.Tasks[j] = Task{Stream: StreamTrain, Rollout: k*m + e, Dir: k, Sign: 1 - 2*s}
+	}
+	out := make([]Result, nJobs)
+	if err := t.runner.Run(ctx, b, out); err != nil {
 		return IterStats{}, err
+	}
+	rewards := make([]float64, nJobs)
+	for j := range out {
+		rewards[j] = out[j].Reward
 	}
 	rp, rm := make([]float64, P), make([]float64, P)
 	for j, r := range rewards {
@@ -668,8 +503,13 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 		}
 	}
 	t.update(dirs, rp, rm)
-	for _, js := range jobStats {
-		t.obs.Merge(js)
+	for j := range out {
+		if out[j].Obs == nil || len(out[j].Obs.Sum) != len(t.obs.Sum) || len(out[j].Obs.SumSq) != len(t.obs.SumSq) {
+			return IterStats{}, fmt.Errorf("policy: rollout %d of step %d returned no observation statistics of length %d", j, iter, len(t.obs.Sum))
+		}
+	}
+	for j := range out {
+		t.obs.Merge(out[j].Obs)
 	}
 	t.refreshNormaliser()
 	t.st.Iteration++
@@ -683,7 +523,7 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 	for j, r := range rewards {
 		sum += r
 		mx = math.Max(mx, r)
-		if caught[j] {
+		if out[j].Caught {
 			nc++
 		}
 	}
@@ -735,26 +575,34 @@ func (t *Trainer) evalAndSelect(ctx context.Context) (succ, rew, mixSucc, mixRew
 	return succ, rew, mixSucc, mixRew, nil
 }
 
+// evalSpec is the Spec of an eval batch flying params: the current policy
+// itself when params are its own, else a copy carrying params.
+func (t *Trainer) evalSpec(params []float64) *Spec {
+	sp := t.spec()
+	if &params[0] != &t.st.Policy.Net.Params[0] || len(params) != len(t.st.Policy.Net.Params) {
+		p := t.st.Policy.Clone()
+		copy(p.Net.Params, params)
+		sp.Policy = p
+	}
+	return sp
+}
+
 // evaluateSet is Evaluate over several scenarios in one parallel batch:
 // the catch rate and mean reward of n throws of each.
 func (t *Trainer) evaluateSet(ctx context.Context, params []float64, set []*sim.Scenario, n int) (success, reward []float64, err error) {
-	rw := make([]float64, n*len(set))
-	ok := make([]bool, n*len(set))
-	err = t.parallel(ctx, len(rw), func(w *worker, j int) error {
-		ep := episode{scen: set[j/n], rng: rolloutRand(t.st.Seed, 1, 0, j%n), params: params}
-		var res sim.TrialResult
-		r, err := t.run(w, &ep, false, &res)
-		rw[j], ok[j] = r, res.Caught
-		return err
-	})
-	if err != nil {
+	b := &Batch{Spec: t.evalSpec(params), Tasks: make([]Task, n*len(set))}
+	for j := range b.Tasks {
+		b.Tasks[j] = Task{Stream: StreamEval, Rollout: j % n, Scenario: set[j/n].Name, Dir: -1}
+	}
+	out := make([]Result, len(b.Tasks))
+	if err := t.runner.Run(ctx, b, out); err != nil {
 		return nil, nil, err
 	}
 	success, reward = make([]float64, len(set)), make([]float64, len(set))
-	for j := range rw {
+	for j := range out {
 		k := j / n
-		reward[k] += rw[j] / float64(n)
-		if ok[j] {
+		reward[k] += out[j].Reward / float64(n)
+		if out[j].Caught {
 			success[k] += 1 / float64(n)
 		}
 	}
@@ -818,22 +666,18 @@ func (t *Trainer) refreshNormaliser() {
 // with params and no domain randomisation beyond the scenario's, and
 // returns the catch rate and mean reward.
 func (t *Trainer) Evaluate(ctx context.Context, params []float64, sc *sim.Scenario, n int) (success, reward float64, err error) {
-	rw := make([]float64, n)
-	ok := make([]bool, n)
-	err = t.parallel(ctx, n, func(w *worker, i int) error {
-		ep := episode{scen: sc, rng: rolloutRand(t.st.Seed, 1, 0, i), params: params}
-		var res sim.TrialResult
-		r, err := t.run(w, &ep, false, &res)
-		rw[i], ok[i] = r, res.Caught
-		return err
-	})
-	if err != nil {
+	b := &Batch{Spec: t.evalSpec(params), Tasks: make([]Task, n)}
+	for i := range b.Tasks {
+		b.Tasks[i] = Task{Stream: StreamEval, Rollout: i, Scenario: sc.Name, Dir: -1}
+	}
+	out := make([]Result, n)
+	if err := t.runner.Run(ctx, b, out); err != nil {
 		return 0, 0, err
 	}
 	c := 0
-	for i := range rw {
-		reward += rw[i] / float64(n)
-		if ok[i] {
+	for i := range out {
+		reward += out[i].Reward / float64(n)
+		if out[i].Caught {
 			c++
 		}
 	}
