@@ -42,6 +42,17 @@
 // vector is a hand-set prior that already catches nearly every nominal
 // throw (and about 0.9 of hand lobs), and BGS fine-tunes it.
 //
+// # Policy classes
+//
+// A Policy names its class (class.go): structured (the default, described
+// here) is the only one so far. The trainer, checkpoints, policy files and
+// the fine-tuning loop see a class only through Policy.Params (the flat
+// vector BGS perturbs and moves in place), Policy.ObsLen and
+// Policy.Normaliser (the running observation normalisation) and NewAgent
+// (the controller that flies it, an Agent whose parameters can be swapped
+// between rollouts); `catch train es --policy CLASS` picks the class of a
+// new run.
+//
 // # Training
 //
 // The shipped policy (shipped/es_policy.json, with train_es.csv and

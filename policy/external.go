@@ -44,7 +44,7 @@ func (t *Trainer) WriteCandidates(dir string) ([]string, error) {
 	}
 	iter := t.st.Iteration
 	dirs := t.directions(iter)
-	theta := t.st.Policy.Net.Params
+	theta := t.st.Policy.Params()
 	var ids []string
 	for k := range dirs {
 		for _, plus := range []bool{true, false} {
@@ -53,8 +53,9 @@ func (t *Trainer) WriteCandidates(dir string) ([]string, error) {
 			if !plus {
 				sign = -1
 			}
-			for i := range p.Net.Params {
-				p.Net.Params[i] = theta[i] + sign*t.cfg.Sigma*dirs[k][i]
+			pp := p.Params()
+			for i := range pp {
+				pp[i] = theta[i] + sign*t.cfg.Sigma*dirs[k][i]
 			}
 			id := CandidateID(iter, k, plus)
 			if err := p.Save(filepath.Join(dir, id+".json")); err != nil {

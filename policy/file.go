@@ -17,9 +17,11 @@ const FileVersion = 1
 // Policy is a trained (or prior) policy: feature settings and network. It
 // is what a policy file holds, as JSON.
 type Policy struct {
-	Version  int           `json:"version"`
+	Version int `json:"version"`
+	// Class is the policy class (ClassStructured when empty).
+	Class    string        `json:"class,omitempty"`
 	Features FeatureConfig `json:"features"`
-	Net      *Net          `json:"net"`
+	Net      *Net          `json:"net,omitempty"`
 	// Trained records how the policy was made (informational).
 	Trained *TrainInfo `json:"trained,omitempty"`
 }
@@ -79,11 +81,17 @@ func NewPolicy(fc FeatureConfig, hidden int, seed uint64) *Policy {
 
 // Validate checks the policy's consistency.
 func (p *Policy) Validate() error {
-	if p == nil || p.Net == nil {
-		return errors.New("policy: no network")
+	if p == nil {
+		return errors.New("policy: no policy")
 	}
 	if p.Version != FileVersion {
 		return fmt.Errorf("policy: version %d, want %d", p.Version, FileVersion)
+	}
+	if c := p.ClassName(); c != ClassStructured {
+		return fmt.Errorf("policy: class %q: want one of %v", p.Class, Classes())
+	}
+	if p.Net == nil {
+		return errors.New("policy: no network")
 	}
 	if err := p.Features.Validate(); err != nil {
 		return fmt.Errorf("policy: %w", err)
@@ -100,7 +108,9 @@ func (p *Policy) Validate() error {
 // Clone returns a deep copy.
 func (p *Policy) Clone() *Policy {
 	c := *p
-	c.Net = p.Net.Clone()
+	if p.Net != nil {
+		c.Net = p.Net.Clone()
+	}
 	if p.Trained != nil {
 		t := *p.Trained
 		c.Trained = &t

@@ -74,6 +74,19 @@ func TestPolicyFileRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ParsePolicy(data)
 	require.ErrorContains(t, err, "params")
+
+	// a file of an unknown class is rejected naming it; no class means
+	// structured (files from before classes)
+	other := p.Clone()
+	other.Class = "bogus"
+	data, err = json.Marshal(other)
+	require.NoError(t, err)
+	_, err = ParsePolicy(data)
+	require.ErrorContains(t, err, "bogus")
+	require.Equal(t, ClassStructured, q.ClassName())
+	a, err := NewAgent(q, defaultRobot(t), 250)
+	require.NoError(t, err)
+	require.Equal(t, "es", a.Name())
 }
 
 func TestRewardTerms(t *testing.T) {

@@ -182,7 +182,7 @@ type Flyer struct {
 	mix    []*sim.Scenario
 	worlds map[string]*sim.World
 	pol    *Policy
-	ctrl   *Controller
+	ctrl   Agent
 	params []float64
 	stats  *ObsStats
 	props  ball.Props
@@ -226,13 +226,13 @@ func (f *Flyer) prepare(run *RunSettings, pol *Policy) error {
 		f.run, f.pol = run, nil
 	}
 	if pol != f.pol {
-		ctrl, err := NewController(pol, f.rob, 1/f.period)
+		ctrl, err := NewAgent(pol, f.rob, 1/f.period)
 		if err != nil {
 			return err
 		}
 		f.ctrl, f.pol = ctrl, pol
-		f.params = make([]float64, len(pol.Net.Params))
-		f.stats = NewObsStats(pol.Net.In)
+		f.params = make([]float64, len(pol.Params()))
+		f.stats = NewObsStats(pol.ObsLen())
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func (f *Flyer) Fly(spec *Spec, task Task, res *Result) error {
 			sc = f.mix[rng.IntN(len(f.mix))]
 		}
 	}
-	params := spec.Policy.Net.Params
+	params := spec.Policy.Params()
 	if task.Dir >= 0 {
 		P, D := spec.Run.Train.Perturbations, len(params)
 		if task.Dir >= P || (task.Sign != 1 && task.Sign != -1) {
@@ -316,7 +316,7 @@ func (f *Flyer) fly(run *RunSettings, sc *sim.Scenario, rng *rand.Rand, params [
 	}
 	th := sc.Sample(rng)
 	ctrl := f.ctrl
-	ctrl.PropsOverride = nil
+	ctrl.SetPropsOverride(nil)
 	if train {
 		r := &run.Train.Random
 		u := func() float64 { return 2*rng.Float64() - 1 }
@@ -328,18 +328,18 @@ func (f *Flyer) fly(run *RunSettings, sc *sim.Scenario, rng *rand.Rand, params [
 		th.Ball.Cd *= 1 + r.Drag*u()
 		th.Ball.Mass *= 1 + r.Mass*u()
 		th.Ball.Cl *= 1 + r.Lift*u()
-		ctrl.PropsOverride = &f.props
+		ctrl.SetPropsOverride(&f.props)
 	}
 	ctrl.SetParams(params)
 	if train {
-		ctrl.Record = f.stats
+		ctrl.SetRecord(f.stats)
 	} else {
-		ctrl.Record = nil
+		ctrl.SetRecord(nil)
 	}
 	res := sim.TrialResult{Scenario: th.Scenario}
 	err = world.Trial(&th, ctrl, rng, &res)
 	world.StepMS = world.StepMS[:0]
-	ctrl.Record = nil
+	ctrl.SetRecord(nil)
 	if err != nil {
 		return 0, false, err
 	}

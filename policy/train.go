@@ -36,7 +36,10 @@ type TrainConfig struct {
 	StepSize float64 `yaml:"step_size"`
 	// Sigma is the perturbation scale σ; default 0.03.
 	Sigma float64 `yaml:"sigma"`
-	// Hidden is the MLP width of a new policy; default 32.
+	// Policy is the class of a new policy (ClassStructured, the default,
+	// stored as empty so checkpoints from before classes resume).
+	Policy string `yaml:"policy" json:",omitempty"`
+	// Hidden is the MLP width of a new structured policy; default 32.
 	Hidden int `yaml:"hidden"`
 	// EvalEvery runs the unperturbed policy on the eval batches every so
 	// many steps (and once on the prior before the first step); default 5.
@@ -130,6 +133,9 @@ func (c *TrainConfig) setDefaults() {
 	if c.EvalScenario == "" {
 		c.EvalScenario = "nominal"
 	}
+	if c.Policy == ClassStructured {
+		c.Policy = ""
+	}
 	c.Reward.setDefaults()
 	c.Random.setDefaults()
 }
@@ -156,6 +162,9 @@ func (c TrainConfig) Validate() error {
 		return errors.New("eval_every, eval_episodes, checkpoint_every, workers: want ≥ 0")
 	case c.TargetSuccess < 0 || c.TargetSuccess > 1:
 		return fmt.Errorf("target_success: %v, want [0, 1]", c.TargetSuccess)
+	}
+	if _, err := NewPolicyClass(c.Policy, 1, 0); err != nil {
+		return fmt.Errorf("policy: %w", err)
 	}
 	for _, s := range c.Scenarios {
 		if _, err := sim.Lookup(s); err != nil {
@@ -266,14 +275,18 @@ type Trainer struct {
 	dirs   *DirCache
 }
 
-// NewTrainer starts training from the prior policy (seeded by seed).
+// NewTrainer starts training a new policy of class cfg.Policy (the
+// structured prior, or a randomly initialised network; seeded by seed).
 func NewTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, seed uint64) (*Trainer, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	pol := NewPolicy(FeatureConfig{}, cfg.Hidden, seed)
-	in := pol.Net.In
+	pol, err := NewPolicyClass(cfg.Policy, cfg.Hidden, seed)
+	if err != nil {
+		return nil, err
+	}
+	in := pol.ObsLen()
 	st := State{Policy: pol, Best: pol.Clone(), BestEval: -1, Seed: seed,
 		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in), Run: runSettings(cfg, simCfg)}
 	return newTrainer(cfg, rob, simCfg, st)
@@ -292,7 +305,7 @@ func FineTuneTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, pol *
 		return nil, fmt.Errorf("fine-tune: %w", err)
 	}
 	p := pol.Clone()
-	in := p.Net.In
+	in := p.ObsLen()
 	st := State{Policy: p, Best: p.Clone(), BestEval: -1, Seed: seed,
 		ObsSum: make([]float64, in), ObsSumSq: make([]float64, in)}
 	return newTrainer(cfg, rob, simCfg, st)
@@ -319,7 +332,7 @@ func ResumeTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, path st
 			return nil, fmt.Errorf("resume %s: %w", path, err)
 		}
 	}
-	if len(st.ObsSum) != st.Policy.Net.In || len(st.ObsSumSq) != st.Policy.Net.In {
+	if len(st.ObsSum) != st.Policy.ObsLen() || len(st.ObsSumSq) != st.Policy.ObsLen() {
 		return nil, fmt.Errorf("resume %s: observation statistics of the wrong length", path)
 	}
 	want := runSettings(cfg, simCfg)
@@ -454,7 +467,7 @@ func (t *Trainer) directions(iter int) [][]float64 {
 	if t.dirs == nil {
 		t.dirs = &DirCache{}
 	}
-	return t.dirs.Get(t.st.Seed, iter, t.cfg.Perturbations, len(t.st.Policy.Net.Params))
+	return t.dirs.Get(t.st.Seed, iter, t.cfg.Perturbations, len(t.st.Policy.Params()))
 }
 
 // spec is the Spec of a batch of the current step flying θ.
@@ -554,7 +567,7 @@ func (t *Trainer) Step(ctx context.Context) (IterStats, error) {
 // and the mix's success and reward.
 func (t *Trainer) evalAndSelect(ctx context.Context) (succ, rew, mixSucc, mixRew float64, err error) {
 	n := t.cfg.EvalEpisodes
-	ss, rr, err := t.evaluateSet(ctx, t.st.Policy.Net.Params, t.evalSet, n)
+	ss, rr, err := t.evaluateSet(ctx, t.st.Policy.Params(), t.evalSet, n)
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
@@ -579,9 +592,9 @@ func (t *Trainer) evalAndSelect(ctx context.Context) (succ, rew, mixSucc, mixRew
 // itself when params are its own, else a copy carrying params.
 func (t *Trainer) evalSpec(params []float64) *Spec {
 	sp := t.spec()
-	if &params[0] != &t.st.Policy.Net.Params[0] || len(params) != len(t.st.Policy.Net.Params) {
+	if own := t.st.Policy.Params(); &params[0] != &own[0] || len(params) != len(own) {
 		p := t.st.Policy.Clone()
-		copy(p.Net.Params, params)
+		copy(p.Params(), params)
 		sp.Policy = p
 	}
 	return sp
@@ -636,7 +649,7 @@ func (t *Trainer) update(dirs [][]float64, rp, rm []float64) {
 	if std < 1e-6 {
 		return // no signal in this step
 	}
-	theta := t.st.Policy.Net.Params
+	theta := t.st.Policy.Params()
 	f := t.cfg.StepSize / (float64(b) * std)
 	for _, k := range order {
 		c := f * (rp[k] - rm[k])
@@ -649,15 +662,15 @@ func (t *Trainer) update(dirs [][]float64, rp, rm []float64) {
 // refreshNormaliser sets the policy's observation normaliser from the
 // running statistics (std floored so constant features do not blow up).
 func (t *Trainer) refreshNormaliser() {
-	net := t.st.Policy.Net
+	mean, std := t.st.Policy.Normaliser()
 	if t.obs.N < 2 {
 		return
 	}
-	for i := range net.ObsMean {
+	for i := range mean {
 		m := t.obs.Sum[i] / t.obs.N
 		v := t.obs.SumSq[i]/t.obs.N - m*m
-		net.ObsMean[i] = m
-		net.ObsStd[i] = math.Max(math.Sqrt(math.Max(v, 0)), 1e-2)
+		mean[i] = m
+		std[i] = math.Max(math.Sqrt(math.Max(v, 0)), 1e-2)
 	}
 	t.st.ObsN = t.obs.N
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -39,7 +40,7 @@ func trainParent() *cobra.Command {
 
 func init() {
 	var (
-		scenarios, out, logDir, cfgPath, engine             string
+		scenarios, out, logDir, cfgPath, engine, class      string
 		iterations, perturbations, episodes, workers, evalN int
 		evalEvery                                           int
 		seed                                                uint64
@@ -119,6 +120,12 @@ Settings not on the command line come from the es.train section of --config.`,
 			}
 			if err := setF("target-success", &tc.TargetSuccess, target, 1); err != nil {
 				return err
+			}
+			if f.Changed("policy") || tc.Policy == "" {
+				if !slices.Contains(policy.Classes(), class) {
+					return fmt.Errorf("--policy %q: want one of %s", class, joinNames(policy.Classes()))
+				}
+				tc.Policy = class
 			}
 			if err := tc.Validate(); err != nil {
 				return fmt.Errorf("train es: %w", err)
@@ -228,6 +235,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenarios, "scenario", "nominal", "training scenarios, NAME[,NAME…] (mixed uniformly)")
+	f.StringVar(&class, "policy", policy.ClassStructured, "policy class of a new run: "+joinNames(policy.Classes()))
 	f.StringVar(&engine, "engine", "kinematic", "physics engine of the training worlds: "+joinNames(launch.Engines()))
 	f.IntVar(&iterations, "iterations", 300, "BGS steps")
 	countFlag(f, &perturbations, "perturbations", 16, 1, 4096, "antithetic direction pairs per step")

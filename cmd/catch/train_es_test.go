@@ -23,6 +23,7 @@ func TestTrainESBadInput(t *testing.T) {
 		{"train", "es", "--out", filepath.Join(dir, "missing", "p.json")},
 		{"train", "es", "--out", out, "--resume"},
 		{"train", "es", "--sigma", "-1", "--out", out},
+		{"train", "es", "--policy", "bogus", "--out", out},
 		{"sim", "--controller", "es", "--policy", filepath.Join(dir, "nope.json"), "--trials", "1"},
 	} {
 		code, _ := runOut(t, args...)

@@ -1,0 +1,95 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/robot"
+)
+
+// Policy classes: what a Policy's parameter vector means and which
+// controller runs it. The trainer (BGS), checkpoints, policy files and the
+// fine-tuning loop work on any class through Policy.Params,
+// Policy.ObsLen, Policy.Normaliser and NewAgent; a new class adds its
+// network to Policy and a case to those.
+const (
+	// ClassStructured is the structured policy (Net: the IK catch target,
+	// the cradle profile and an MLP residual; Controller). A policy file
+	// with no class is structured.
+	ClassStructured = "structured"
+)
+
+// Classes lists the policy classes in the order the CLI shows them.
+func Classes() []string { return []string{ClassStructured} }
+
+// Agent is a controller running a policy whose parameters the trainer can
+// swap between rollouts. Like a Controller it is not safe for concurrent
+// use; Step allocates nothing.
+type Agent interface {
+	control.Controller
+	// SetParams makes the agent run params (the policy's length) instead
+	// of the policy's own; nil restores the policy's.
+	SetParams(params []float64)
+	// SetRecord sends every observation to s (training statistics); nil
+	// stops it.
+	SetRecord(s *ObsStats)
+	// SetPropsOverride replaces the ball properties the agent's own
+	// predictor assumes, when it has one (training randomises the model
+	// error with it); nil restores the input's.
+	SetPropsOverride(p *ball.Props)
+	// Stats returns the counters of the current trial.
+	Stats() Stats
+}
+
+// NewAgent builds the controller of pol's class for the robot.
+func NewAgent(pol *Policy, rob *robot.Robot, controlRateHz float64) (Agent, error) {
+	switch pol.ClassName() {
+	case ClassStructured:
+		return NewController(pol, rob, controlRateHz)
+	}
+	return nil, fmt.Errorf("policy: class %q: want one of %v", pol.Class, Classes())
+}
+
+// NewPolicyClass returns a new policy of the class: for structured the
+// prior (NewPolicy with default features and the hidden width). seed
+// draws the random weights.
+func NewPolicyClass(class string, hidden int, seed uint64) (*Policy, error) {
+	switch class {
+	case "", ClassStructured:
+		return NewPolicy(FeatureConfig{}, hidden, seed), nil
+	}
+	return nil, fmt.Errorf("policy class %q: want one of %v", class, Classes())
+}
+
+// ClassName is the policy's class (structured when the file names none).
+func (p *Policy) ClassName() string {
+	if p.Class == "" {
+		return ClassStructured
+	}
+	return p.Class
+}
+
+// Params is the flat parameter vector BGS optimises (shared: the trainer
+// moves it in place).
+func (p *Policy) Params() []float64 {
+	return p.Net.Params
+}
+
+// ObsLen is the length of the observation the class normalises and
+// records (ObsStats).
+func (p *Policy) ObsLen() int {
+	return p.Net.In
+}
+
+// Normaliser returns the observation normaliser's mean and standard
+// deviation (shared: the trainer sets them from running statistics).
+func (p *Policy) Normaliser() (mean, std []float64) {
+	return p.Net.ObsMean, p.Net.ObsStd
+}
+
+// SetRecord implements Agent.
+func (c *Controller) SetRecord(s *ObsStats) { c.Record = s }
+
+// SetPropsOverride implements Agent.
+func (c *Controller) SetPropsOverride(p *ball.Props) { c.PropsOverride = p }
