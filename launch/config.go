@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/fused"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/policy"
@@ -34,6 +35,9 @@ type Config struct {
 	// ES selects the ES policy file (default: the shipped policy) and the
 	// trainer settings.
 	ES policy.Config `yaml:"es"`
+	// Fused configures the fused controller (package fused: parameter
+	// file, mechanisms on or off); it plans with the mpc section.
+	Fused fused.Config `yaml:"fused"`
 	// MuJoCo sets the MuJoCo engine's physical parameters (servo gains,
 	// net softness; package sim/mujoco), used with --engine mujoco.
 	MuJoCo mujoco.Config `yaml:"mujoco"`
@@ -74,6 +78,9 @@ func (c *Config) Check(rob *robot.Robot) error {
 	if err := c.ES.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if err := c.Fused.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	if err := c.MuJoCo.Check(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -98,6 +105,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.Robot.URDF)
 	abs(&c.ES.Policy)
+	abs(&c.Fused.Params)
 	abs(&c.MPC.DumpDir)
 	abs(&c.Node.TrialLog)
 	isFile := func(s string) bool { return strings.HasSuffix(s, ".yaml") || strings.HasSuffix(s, ".yml") }

@@ -111,6 +111,7 @@ type Planner struct {
 	rot                          int // warm re-plan counter (candidate rotation)
 	pool                         []*Plan
 	trial                        *Plan
+	xShift, reachPref            float64 // Tunables.CatchXShiftM, ReachPrefM
 	// Stats of this planner.
 	Stats Stats
 }
@@ -131,7 +132,7 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 	N := cfg.Stages
 	nv := N * (n + 1)
 	m := 6 + 4*N*n + n + nv
-	p := &Planner{cfg: cfg, rob: rob, n: n, N: N, nv: nv, m: m,
+	p := &Planner{cfg: cfg, rob: rob, n: n, N: N, nv: nv, m: m, reachPref: reachPref,
 		lower: make([]float64, n), upper: make([]float64, n), vel: make([]float64, n), acc: make([]float64, n),
 		ready: append([]float64(nil), ready...),
 		ik:    robot.NewIKSolver(rob.Chain),
@@ -253,7 +254,7 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 	}
 	nx := 0 // catch-point candidates from the catch_x_m planes and the path scan
 	for c := 0; c < len(cfg.CatchXM) && nx < cfg.CatchTimes && nt < len(times); c++ {
-		if t, ok := p.pred.CrossX(cfg.CatchXM[c], req.T0+minT); ok {
+		if t, ok := p.pred.CrossX(cfg.CatchXM[c]+p.xShift, req.T0+minT); ok {
 			if bp, _, _ := p.pred.At(t); p.reachDist(bp) <= reachMax {
 				times[nt] = t
 				nt++
@@ -391,7 +392,8 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 
 // Workspace of the catch-point search: the head reaches about 0.9 m from
 // the shoulder (link_2, 0.29 m above the arm base); points between reachMin
-// and reachMax of it are candidates, reachPref is the most comfortable.
+// and reachMax of it are candidates, reachPref is the most comfortable
+// (the default of Tunables.ReachPrefM).
 const (
 	reachMin  = 0.3
 	reachPref = 0.6
@@ -425,7 +427,7 @@ func (p *Planner) pathCandidates(tMin float64, k int, times []float64, nt int) i
 		if d < reachMin || d > reachMax-0.05 {
 			continue
 		}
-		if e := math.Abs(d - reachPref); e < bestE {
+		if e := math.Abs(d - p.reachPref); e < bestE {
 			bestK, bestE = i, e
 		}
 	}

@@ -1,0 +1,402 @@
+package fused
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/dense"
+	"github.com/agilecatch/catch/mpc"
+	"github.com/agilecatch/catch/perception"
+	"github.com/agilecatch/catch/policy"
+	"github.com/agilecatch/catch/robot"
+)
+
+// Config configures the fused controller. The zero value means the
+// defaults on each field: both mechanisms on, the shipped parameters.
+type Config struct {
+	// Params is the parameter file (θ, see params.go). Default "": the
+	// shipped fused/shipped/fused_params.json.
+	Params string `yaml:"params"`
+	// NoLearnedParams turns the learned MPC parameters off: the MPC plans
+	// with its own configuration (mpc section). Default false.
+	NoLearnedParams bool `yaml:"no_learned_params"`
+	// NoResidual turns the residual on the plan off. Default false.
+	NoResidual bool `yaml:"no_residual"`
+}
+
+// Validate checks the parameter file when one is named.
+func (c Config) Validate() error {
+	if c.Params != "" {
+		if _, err := Load(c.Params); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Load returns the parameters the configuration names (the shipped ones by
+// default).
+func (c Config) Load() (*Params, error) {
+	if c.Params == "" {
+		return Shipped()
+	}
+	return Load(c.Params)
+}
+
+// Residual limits: the residual's share of the joint limits on top of the
+// plan's own command, and how it approaches its target.
+const (
+	resVelFrac   = 0.98 // the total command stays within this fraction of the velocity limit
+	resAccFrac   = 0.97 // and its change per tick within this fraction of the acceleration limit
+	resBrakeFrac = 0.3  // fraction of the acceleration limit the residual plans to brake with
+	resGain      = 50   // 1/s: proportional approach rate of the residual
+	resPosMargin = 2e-3 // rad or m kept from each position limit
+	resWindowS   = 0.12 // s before the catch the correction starts (scaled by e^(θ/2))
+	resScaleM    = 0.05 // m: unit of the residual's position features
+	predStepS    = 5e-3 // s: RK4 step of the residual's prediction
+)
+
+// Controller is the fused controller (control.Controller): an mpc.Controller
+// whose tunables a context network sets from what is known of the ball,
+// and whose commands a residual policy corrects near the catch. Step is
+// called by one goroutine and allocates nothing.
+type Controller struct {
+	name  string
+	cfg   Config
+	m     *mpc.Controller
+	chain *robot.Chain
+	lim   robot.Limits
+	n     int
+	dt    float64
+
+	pol   *Params
+	theta []float64
+
+	def, cur tunables
+	mt       mpc.Tunables
+	phi      [NContext]float64
+	spin     perception.SpinFit
+	lastNObs int
+	tennis   ball.Props
+	kdT, klT float64 // tennis drag and lift coefficients (context units)
+
+	// residual
+	r, rd, rT, dq, prevVp []float64
+	armed                 bool // the residual moved this trial (not a pass-through)
+	feat                  [NResidualIn + 1]float64
+	pose                  robot.Pose
+	jac                   []float64
+	stats                 policy.Stats
+}
+
+// New returns a fused controller named name over an MPC configured by
+// mcfg. ready is the arm's ready pose; period the control period, s.
+func New(name string, cfg Config, mcfg mpc.Config, rob *robot.Robot, ready []float64, period float64) (*Controller, error) {
+	if mcfg.Async {
+		return nil, errors.New("fused: mpc.async is not supported (the context network changes the planner's tunables between re-plans)")
+	}
+	if !(period > 0) {
+		return nil, fmt.Errorf("fused: control period %v s, want > 0", period)
+	}
+	pol, err := cfg.Load()
+	if err != nil {
+		return nil, err
+	}
+	m, err := mpc.New(mcfg, rob, ready)
+	if err != nil {
+		return nil, err
+	}
+	tennis, err := ball.ByName("tennis")
+	if err != nil {
+		return nil, err
+	}
+	n := rob.Chain.DOF()
+	c := &Controller{name: name, cfg: cfg, m: m, chain: rob.Chain, lim: rob.Limits.Clone(), n: n, dt: period,
+		pol: pol, theta: pol.Theta, tennis: tennis,
+		r: make([]float64, n), rd: make([]float64, n), rT: make([]float64, n), dq: make([]float64, n),
+		prevVp: make([]float64, n), jac: make([]float64, 6*n)}
+	t := m.Tunables()
+	c.def = fromMPC(&t)
+	c.cur = c.def
+	c.kdT, c.klT, _ = tennis.Coeffs()
+	return c, nil
+}
+
+// Name implements control.Controller.
+func (c *Controller) Name() string { return c.name }
+
+// MPC returns the inner MPC controller.
+func (c *Controller) MPC() *mpc.Controller { return c.m }
+
+// Params returns the parameter file the controller was built with.
+func (c *Controller) Params() *Params { return c.pol }
+
+// SetParams makes the controller run θ (length NParams) instead of its
+// file's; nil restores the file's. The trainer uses it for perturbed
+// parameters. It takes effect at the next Reset.
+func (c *Controller) SetParams(theta []float64) {
+	if theta == nil {
+		theta = c.pol.Theta
+	}
+	if len(theta) != NParams {
+		panic(fmt.Sprintf("fused: SetParams: %d values, want %d", len(theta), NParams))
+	}
+	c.theta = theta
+}
+
+// Stats returns the counters of the current trial (the policy rewards use
+// them; the fused controller brakes nothing itself).
+func (c *Controller) Stats() policy.Stats { return c.stats }
+
+// Tunables returns the MPC tunables in use.
+func (c *Controller) Tunables() mpc.Tunables { return c.m.Tunables() }
+
+// PlanKnots implements control.PlanReporter (the MPC's plan, without the
+// residual).
+func (c *Controller) PlanKnots(dst []float64) int { return c.m.PlanKnots(dst) }
+
+// Reset implements control.Controller.
+func (c *Controller) Reset(arm control.ArmState) error {
+	clear(c.phi[:])
+	c.applyTunables()
+	if err := c.m.Reset(arm); err != nil {
+		return err
+	}
+	c.spin.Reset()
+	c.lastNObs = -1
+	clear(c.r)
+	clear(c.rd)
+	clear(c.rT)
+	clear(c.dq)
+	copy(c.prevVp, arm.Qd)
+	c.armed = false
+	c.stats = policy.Stats{}
+	return nil
+}
+
+// applyTunables sets the MPC's tunables from θ and c.phi (the defaults
+// with the learned parameters off).
+func (c *Controller) applyTunables() {
+	if c.cfg.NoLearnedParams {
+		c.cur = c.def
+	} else {
+		mapTunables(c.theta, &c.phi, &c.def, &c.cur)
+	}
+	c.cur.toMPC(&c.mt)
+	_ = c.m.SetTunables(&c.mt) // New refused an asynchronous MPC, the only error
+}
+
+// Step implements control.Controller.
+func (c *Controller) Step(in *control.Input, out *control.Command) (control.Status, error) {
+	start := time.Now()
+	if len(out.Q) != c.n || len(out.Qd) != c.n {
+		return control.Status{}, fmt.Errorf("fused: command has %d/%d joints, want %d", len(out.Q), len(out.Qd), c.n)
+	}
+	fresh := in.Ball.Valid && in.Ball.NObs != c.lastNObs
+	var est ball.State
+	props := in.Props
+	if props == nil {
+		props = &c.tennis
+	}
+	if fresh {
+		if in.Ball.NObs < c.lastNObs {
+			c.spin.Reset() // a new track
+		}
+		c.lastNObs = in.Ball.NObs
+		est = in.Ball.State
+		w := c.spin.Add(&in.Ball, props)
+		for i := range w {
+			est.W[i] += w[i]
+		}
+		if !c.cfg.NoLearnedParams {
+			c.context(&est, props)
+			c.applyTunables()
+		}
+	}
+	st, err := c.m.Step(in, out)
+	if err != nil {
+		return st, err
+	}
+	if !c.cfg.NoResidual {
+		c.residual(in, out, fresh, &est, props)
+	}
+	c.stats.Ticks++
+	st.Compute = time.Since(start)
+	return st, nil
+}
+
+// context fills c.phi from the ball estimate est (spin fit added), the
+// ball's properties and the executing plan's catch point.
+func (c *Controller) context(est *ball.State, props *ball.Props) {
+	v := est.V
+	sp := math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
+	w := est.W
+	kd, kl, _ := props.Coeffs()
+	ratio := func(a, b float64) float64 {
+		if !(a > 0) || !(b > 0) {
+			return 0
+		}
+		return math.Log(a/b) / 2
+	}
+	c.phi[0] = sp - 5.5
+	if sp > 0.1 {
+		c.phi[1] = v[2] / sp
+	} else {
+		c.phi[1] = 0
+	}
+	c.phi[2] = math.Sqrt(w[0]*w[0]+w[1]*w[1]+w[2]*w[2]) / (2 * math.Pi * 10)
+	c.phi[3] = ratio(kd, c.kdT)
+	c.phi[4] = ratio(kl, c.klT)
+	if p := c.m.Current(); p.HasCatch {
+		c.phi[5] = (p.BallP[2] - 1.15) / 0.3
+		c.phi[6] = math.Abs(p.BallP[1]) / 0.5
+	} else {
+		c.phi[5], c.phi[6] = 0, 0
+	}
+	for k := range c.phi {
+		c.phi[k] = math.Max(-3, math.Min(3, c.phi[k]))
+	}
+}
+
+// residual corrects the MPC's command in out near the planned catch: on a
+// fresh estimate inside the window it recomputes the joint correction c.dq
+// (residualTarget); every tick it moves the residual offset r toward
+// ramp·dq within what the joint limits leave beside the plan's command.
+func (c *Controller) residual(in *control.Input, out *control.Command, fresh bool, est *ball.State, props *ball.Props) {
+	p := c.m.Current()
+	now := in.Now.Seconds()
+	ts := now + c.m.Latency()
+	win := resWindowS * math.Exp(0.5*math.Max(-3, math.Min(3, c.theta[offWin])))
+	ramp := 0.0
+	if p.HasCatch {
+		tau := p.TCatch - ts
+		if fresh && tau < win && tau > -0.05 && p.TCatch > in.Ball.T {
+			c.residualTarget(in, p, est, props)
+		}
+		ramp = math.Max(0, math.Min(1, (win-tau)/(0.5*win)))
+	} else {
+		clear(c.dq)
+	}
+	idle := true
+	for j := 0; j < c.n; j++ {
+		c.rT[j] = ramp * c.dq[j]
+		if c.rT[j] != 0 || c.r[j] != 0 || c.rd[j] != 0 {
+			idle = false
+		}
+	}
+	if idle && !c.armed {
+		copy(c.prevVp, out.Qd)
+		return
+	}
+	c.armed = true
+	for j := 0; j < c.n; j++ {
+		qp, vp := out.Q[j], out.Qd[j]
+		vm := c.lim.Vel[j] * resVelFrac
+		am := c.lim.Acc[j]
+		lo, hi := c.lim.Lower[j]+resPosMargin, c.lim.Upper[j]-resPosMargin
+		// keep the target inside the position limits around the plan
+		tgt := math.Max(lo-qp, math.Min(hi-qp, c.rT[j]))
+		e := tgt - c.r[j]
+		want := math.Copysign(math.Min(resGain*math.Abs(e), math.Sqrt(2*resBrakeFrac*am*math.Abs(e))), e)
+		// the residual's rate may change by what the plan's own change
+		// leaves of the acceleration budget this tick
+		budget := math.Max(0, resAccFrac*am*c.dt-math.Abs(vp-c.prevVp[j]))
+		rd := math.Max(c.rd[j]-budget, math.Min(c.rd[j]+budget, want))
+		// and the total velocity stays within the limit (or where the plan
+		// alone puts it)
+		rd = math.Max(math.Min(-vm, vp)-vp, math.Min(math.Max(vm, vp)-vp, rd))
+		// the plan keeps mpc.Config.PosMargin (≥ resPosMargin by default)
+		// from the limits; the offset never carries the command past them
+		r := math.Max(lo, math.Min(hi, qp+c.r[j]+rd*c.dt)) - qp
+		c.r[j], c.rd[j] = r, rd
+		c.prevVp[j] = vp
+		out.Q[j] = qp + r
+		out.Qd[j] = vp + rd
+	}
+}
+
+// residualTarget computes the joint correction c.dq: the residual
+// features (the drift of the latest estimate's prediction at the planned
+// catch time from the plan's catch point, and the forecast samples' mean
+// offset and spread there, in units of resScaleM), the head correction
+// ResidualMaxM·tanh(A·f), and the velocity-limit-weighted damped
+// least-squares joint motion that moves the head by it at the plan's catch
+// pose.
+func (c *Controller) residualTarget(in *control.Input, p *mpc.Plan, est *ball.State, props *ball.Props) {
+	st := *est
+	for t := in.Ball.T; t < p.TCatch; {
+		h := math.Min(predStepS, p.TCatch-t)
+		props.Step(&st, h)
+		t += h
+	}
+	f := &c.feat
+	for k := 0; k < 3; k++ {
+		f[k] = (st.P[k] - p.BallP[k]) / resScaleM
+		f[3+k] = 0
+	}
+	f[6] = 0
+	if fc := in.Forecast; fc != nil && fc.N > 0 && fc.H > 0 && fc.Dt > 0 && len(fc.Pos) >= fc.N*fc.H*3 {
+		h := int(math.Round((p.TCatch-fc.T0)/fc.Dt)) - 1
+		if h >= 0 && h < fc.H {
+			var mean [3]float64
+			for s := 0; s < fc.N; s++ {
+				o := (s*fc.H + h) * 3
+				for k := 0; k < 3; k++ {
+					mean[k] += fc.Pos[o+k] / float64(fc.N)
+				}
+			}
+			var v float64
+			for s := 0; s < fc.N; s++ {
+				o := (s*fc.H + h) * 3
+				for k := 0; k < 3; k++ {
+					d := fc.Pos[o+k] - mean[k]
+					v += d * d / float64(fc.N)
+				}
+			}
+			for k := 0; k < 3; k++ {
+				f[3+k] = (mean[k] - p.BallP[k]) / resScaleM
+			}
+			f[6] = math.Sqrt(v) / resScaleM
+		}
+	}
+	f[NResidualIn] = 1
+	var corr [3]float64
+	A := c.theta[offRes : offRes+nResW]
+	for r := 0; r < 3; r++ {
+		var u float64
+		for k, x := range f {
+			u += A[r*(NResidualIn+1)+k] * math.Max(-5, math.Min(5, x))
+		}
+		corr[r] = ResidualMaxM * math.Tanh(u)
+	}
+	n := c.n
+	qc := p.Qs[len(p.Qs)-n:]
+	c.chain.FKJacobian(qc, &c.pose, c.jac)
+	var a [9]float64
+	for r := 0; r < 3; r++ {
+		for k := 0; k <= r; k++ {
+			var s float64
+			for j := 0; j < n; j++ {
+				s += c.jac[r*n+j] * c.lim.Vel[j] * c.lim.Vel[j] * c.jac[k*n+j]
+			}
+			a[r*3+k], a[k*3+r] = s, s
+		}
+		a[r*3+r] += 1e-2
+	}
+	if !dense.Factor(a[:], 3) {
+		clear(c.dq)
+		return
+	}
+	dense.Solve(a[:], 3, corr[:], corr[:])
+	for j := 0; j < n; j++ {
+		var s float64
+		for r := 0; r < 3; r++ {
+			s += c.jac[r*n+j] * corr[r]
+		}
+		c.dq[j] = c.lim.Vel[j] * c.lim.Vel[j] * s
+	}
+}

@@ -1,0 +1,47 @@
+// Package fused is the fused controller of docs/architecture.md §6: the
+// MPC (package mpc) with two learned mechanisms on top, each switchable so
+// that its share of the gain can be measured.
+//
+//   - Learned MPC parameters. The planner's tunables (mpc.Tunables: the
+//     catch-point planes and preferred reach, the catch speed and the
+//     ball's speed relative to the head, the cost weights, the cradle's
+//     slow-down time and net-up angle, the compensated action latency and
+//     the re-plan freeze) are set on every new ball estimate by a linear
+//     context network from what the estimator knows of the ball: its speed
+//     and climb, the spin (the estimate's plus the perception.SpinFit
+//     inference), the ball set's drag and lift coefficients relative to a
+//     tennis ball, and the height and lateral offset of the executing
+//     plan's catch point. θ = 0 is the MPC's own configuration.
+//   - A learned residual on the plan. Within a window before the planned
+//     catch (0.12 s, scaled by a learned factor), each new estimate is
+//     flown to the planned catch time (RK4, ball.Props) and compared with
+//     the catch point the plan was built for; with forecast samples
+//     (control.Forecast) their mean offset and spread there are features
+//     too. A linear layer with a tanh output turns these into a head
+//     correction of at most ResidualMaxM per axis, mapped to joints by the
+//     velocity-limit-weighted damped least-squares inverse of the position
+//     Jacobian at the plan's catch pose. The offset is ramped in over the
+//     first half of the window and tracked within what the joint limits
+//     leave beside the plan's own command: the total velocity stays within
+//     98% of each limit and the change of the residual's rate within the
+//     acceleration budget the plan's own change leaves (97% of the limit
+//     per tick), and the commanded position within 2 mm of the position
+//     limits; the safety layer (control.Safety) filters the sum as any
+//     command. With the residual at zero the MPC's command passes
+//     unchanged.
+//
+// Both are one parameter vector θ (Params, NParams values; layout in
+// params.go), optimised by the ES trainer's blackbox gradient sensing
+// (policy.Trainer) and fine-tuned through its external-evaluator protocol
+// like the ES policy. The parameter file is JSON; the shipped one is
+// shipped/fused_params.json.
+//
+// # What flows in and out
+//
+// In and out as the MPC: control.Input (arm state, ball estimate in the
+// world frame, m and m/s, ball properties, optional forecast samples) and
+// a joint reference (q, q̇) written into a caller-owned control.Command.
+// Step runs on the control loop's goroutine, re-plans synchronously (an
+// asynchronous MPC is refused: the context network changes the planner's
+// tunables between re-plans) and allocates nothing.
+package fused
