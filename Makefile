@@ -64,8 +64,11 @@ GIT_TIME := $(shell git log -1 --format=%cI 2>/dev/null)
 GIT_MOD  := $(shell if [ -n "$$(git status --porcelain 2>/dev/null)" ]; then echo true; else echo false; fi)
 BUILD_LDFLAGS := -X $(PROV_PKG).revision=$(GIT_REV) -X $(PROV_PKG).modified=$(GIT_MOD) -X $(PROV_PKG).vcsTime=$(GIT_TIME)
 
+# bin/catch is the pure-Go front end (cmd/catch/front, static: it starts in milliseconds); it runs
+# kin and qp itself and execs bin/catch-full, the program linked with OpenCV and MuJoCo, for the rest.
 build: deps
-	go build -ldflags "$(BUILD_LDFLAGS)" -o $(BIN) ./cmd/catch
+	go build -ldflags "$(BUILD_LDFLAGS)" -o $(BIN)-full ./cmd/catch
+	CGO_ENABLED=0 go build -ldflags "$(BUILD_LDFLAGS)" -o $(BIN) ./cmd/catch/front
 
 test: deps
 	$(call with_master,go test $(GOTESTFLAGS) $(PKGS))

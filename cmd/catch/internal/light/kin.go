@@ -1,4 +1,4 @@
-package main
+package light
 
 import (
 	"encoding/json"
@@ -19,7 +19,8 @@ type fkOutput struct {
 	Quaternion [4]float64    `json:"quaternion"`
 }
 
-func init() {
+// Kin is `catch kin`: forward kinematics of the shipped or a given URDF.
+func Kin() *cobra.Command {
 	kin := &cobra.Command{
 		Use:   "kin",
 		Short: "Kinematics tools for the robot description (URDF)",
@@ -46,7 +47,7 @@ prismatic, rad for revolute joints).`,
 			var err error
 			if urdfPath == "" {
 				if m, err = robot.ParseURDF(robot.ShippedURDF()); err != nil {
-					return failed(fmt.Errorf("shipped URDF: %w", err))
+					return Failed(fmt.Errorf("shipped URDF: %w", err))
 				}
 			} else if m, err = robot.LoadURDF(urdfPath); err != nil {
 				return fmt.Errorf("--urdf: %w", err)
@@ -91,7 +92,7 @@ prismatic, rad for revolute joints).`,
 	f.StringVar(&qText, "q", "", "joint positions, comma-separated, one per movable joint")
 	f.BoolVar(&asJSON, "json", false, "print JSON {position, rotation, quaternion}")
 	kin.AddCommand(fk)
-	root.AddCommand(kin)
+	return kin
 }
 
 // parseQ reads --q and checks it has one finite value per joint of c.

@@ -1,4 +1,4 @@
-package main
+package light
 
 import (
 	"bytes"
@@ -19,12 +19,16 @@ const hs21 = `{"name": "HS21", "n": 2, "m": 3,
  "A": {"rows": [0, 1, 0, 2], "cols": [0, 0, 1, 1], "vals": [10.0, 1.0, -1.0, 1.0], "shape": [3, 2]},
  "l": [10.0, 2.0, -50.0], "u": [1e+20, 50.0, 50.0], "optimal_objective_osqp_benchmarks": -99.96}`
 
-func runCaptured(t *testing.T, args ...string) (int, string) {
+// runOut runs a fresh command tree with the light subcommands (fresh, so no
+// flag value carries over from an earlier run) and returns the exit status
+// and what the command printed on stdout and stderr.
+func runOut(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	root := NewRoot("test")
+	root.AddCommand(Kin(), QP())
 	var out bytes.Buffer
 	root.SetOut(&out)
-	defer root.SetOut(nil)
-	code := run(args)
+	code := Run(root, args, &out)
 	return code, out.String()
 }
 
@@ -37,7 +41,7 @@ func TestQPSolve(t *testing.T) {
 
 	// Flags are passed explicitly in every call: cobra keeps flag values
 	// between executions of the same command tree.
-	code, out := runCaptured(t, "qp", "solve", "--json=true", "--max-iter", "4000", "--eps-abs", "1e-6",
+	code, out := runOut(t, "qp", "solve", "--json=true", "--max-iter", "4000", "--eps-abs", "1e-6",
 		"--eps-rel", "1e-6", "--time-limit", "10s", good)
 	require.Equal(t, 0, code, out)
 	var res struct {
@@ -55,7 +59,7 @@ func TestQPSolve(t *testing.T) {
 	require.GreaterOrEqual(t, res.SolveMS, 0.0)
 
 	for _, m := range []string{"admm", "ipm", "auto"} {
-		code, out = runCaptured(t, "qp", "solve", "--json=true", "--method", m, "--max-iter", "0",
+		code, out = runOut(t, "qp", "solve", "--json=true", "--method", m, "--max-iter", "0",
 			"--eps-abs", "0", "--eps-rel", "0", "--time-limit", "0", good)
 		require.Equal(t, 0, code, out)
 		var r struct {
@@ -75,7 +79,7 @@ func TestQPSolve(t *testing.T) {
 		}
 	}
 
-	code, out = runCaptured(t, "qp", "solve", "--json=false", "--method", "auto", good)
+	code, out = runOut(t, "qp", "solve", "--json=false", "--method", "auto", good)
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "status      solved")
 	require.Contains(t, out, "reference   -99.96")
@@ -90,7 +94,7 @@ func TestQPSolve(t *testing.T) {
 		{"bad flag", []string{"qp", "solve", "--eps-abs", "x", good}},
 		{"bad method", []string{"qp", "solve", "--method", "simplex", good}},
 	} {
-		code, _ := runCaptured(t, c.args...)
+		code, _ := runOut(t, c.args...)
 		require.Equal(t, 2, code, c.name)
 	}
 }
@@ -98,7 +102,7 @@ func TestQPSolve(t *testing.T) {
 func TestQPBench(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hs21.json"), []byte(hs21), 0o600))
-	code, out := runCaptured(t, "qp", "bench", "--json=true", "--method", "admm", "--eps", "1e-4",
+	code, out := runOut(t, "qp", "bench", "--json=true", "--method", "admm", "--eps", "1e-4",
 		"--time-limit", "10s", "--max-size", "0", dir)
 	require.Equal(t, 0, code, out)
 	dec := json.NewDecoder(bytes.NewBufferString(out))
@@ -116,9 +120,9 @@ func TestQPBench(t *testing.T) {
 	require.Empty(t, sum.FalseSolved)
 	require.Equal(t, 1, sum.Reached)
 
-	code, _ = runCaptured(t, "qp", "bench", "--json=false", "--method", "admm", "--eps", "0", dir)
+	code, _ = runOut(t, "qp", "bench", "--json=false", "--method", "admm", "--eps", "0", dir)
 	require.Equal(t, 2, code)
-	code, _ = runCaptured(t, "qp", "bench", "--json=false", "--method", "newton", "--eps", "1e-4", dir)
+	code, _ = runOut(t, "qp", "bench", "--json=false", "--method", "newton", "--eps", "1e-4", dir)
 	require.Equal(t, 2, code)
 }
 

@@ -1,4 +1,4 @@
-package main
+package light
 
 import (
 	"encoding/json"
@@ -190,7 +190,7 @@ func qpBench(w, progress io.Writer, files []string, f qpBenchFlags) error {
 		logSum[c] += math.Log(math.Max(line.MS, 1e-3))
 		if f.asJSON {
 			if err := json.NewEncoder(w).Encode(line); err != nil {
-				return failed(err)
+				return Failed(err)
 			}
 			continue
 		}
@@ -210,7 +210,7 @@ func qpBench(w, progress io.Writer, files []string, f qpBenchFlags) error {
 	}
 	if f.asJSON {
 		if err := json.NewEncoder(w).Encode(sum); err != nil {
-			return failed(err)
+			return Failed(err)
 		}
 		return nil
 	}

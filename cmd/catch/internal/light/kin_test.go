@@ -1,29 +1,15 @@
-package main
+package light
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/agilecatch/catch/robot"
 )
-
-// resetKinFlags restores the kin fk flags: root is a package variable, so
-// values set by one run() would otherwise leak into the next.
-func resetKinFlags(t *testing.T) {
-	t.Helper()
-	fk, _, err := root.Find([]string{"kin", "fk"})
-	require.NoError(t, err)
-	fk.Flags().VisitAll(func(f *pflag.Flag) {
-		require.NoError(t, f.Value.Set(f.DefValue))
-		f.Changed = false
-	})
-}
 
 const kinTestURDF = `<robot name="two">
   <link name="base_link"/><link name="l1"/><link name="tool"/>
@@ -63,11 +49,8 @@ func TestKinFK(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resetKinFlags(t)
-			var out bytes.Buffer
-			root.SetOut(&out)
-			t.Cleanup(func() { root.SetOut(nil) })
-			require.Equal(t, tc.code, run(tc.args), "exit code; output %q", out.String())
+			code, out := runOut(t, tc.args...)
+			require.Equal(t, tc.code, code, "exit code; output %q", out)
 			if tc.wantPos == nil {
 				return
 			}
@@ -76,7 +59,7 @@ func TestKinFK(t *testing.T) {
 				Rotation   [][]float64 `json:"rotation"`
 				Quaternion []float64   `json:"quaternion"`
 			}
-			require.NoError(t, json.Unmarshal(out.Bytes(), &got), out.String())
+			require.NoError(t, json.Unmarshal([]byte(out), &got), out)
 			require.InDeltaSlice(t, tc.wantPos, got.Position, 1e-12)    // exact decimal offsets, a few ulps
 			require.InDeltaSlice(t, tc.wantQuat, got.Quaternion, 1e-12) // same
 			require.Len(t, got.Rotation, 3)

@@ -1,4 +1,4 @@
-package main
+package light
 
 import (
 	"encoding/json"
@@ -13,7 +13,8 @@ import (
 	"github.com/agilecatch/catch/mpc/qp"
 )
 
-func init() {
+// QP is `catch qp`: solve one QP file, or bench a set of them.
+func QP() *cobra.Command {
 	qpCmd := &cobra.Command{
 		Use:   "qp",
 		Short: "Tools for the dense QP solver of the MPC planner",
@@ -59,7 +60,7 @@ func init() {
 	f.StringVar(&linear, "linear", "auto", "auto (sparse for large sparse problems), dense or sparse linear algebra")
 	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
 	qpCmd.AddCommand(solve, newQPBenchCmd())
-	root.AddCommand(qpCmd)
+	return qpCmd
 }
 
 // qpSolveOutput is the --json line; solve_ms covers setup and solve.
@@ -139,7 +140,7 @@ func qpSolve(w io.Writer, path string, set qp.Settings, asJSON bool) error {
 			out.X = nil
 		}
 		if err := json.NewEncoder(w).Encode(out); err != nil {
-			return failed(err)
+			return Failed(err)
 		}
 		return nil
 	}
