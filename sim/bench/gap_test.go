@@ -13,6 +13,7 @@ import (
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 	"github.com/agilecatch/catch/sim/mujoco"
+	"github.com/agilecatch/catch/sim/trace"
 )
 
 // Two engines: every pair runs in both, results.json lists the gaps, the
@@ -21,9 +22,10 @@ func TestBenchTwoEnginesReportsTheGap(t *testing.T) {
 	rob, err := robot.Default()
 	require.NoError(t, err)
 	dir := t.TempDir()
+	traces := filepath.Join(dir, "traces")
 	r, err := Run(context.Background(), Options{
 		Controllers: []string{"hold"}, Scenarios: []string{"nominal", "slow"}, Trials: 4, Seed: 2,
-		Out: dir, Robot: rob, Engines: []sim.Engine{sim.Kinematic, mujoco.Engine{}},
+		Out: dir, Robot: rob, Engines: []sim.Engine{sim.Kinematic, mujoco.Engine{}}, TraceDir: traces,
 		NewController: func(string) (control.Controller, error) { return &control.Hold{}, nil },
 	})
 	require.NoError(t, err)
@@ -51,4 +53,20 @@ func TestBenchTwoEnginesReportsTheGap(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(data), `"gaps"`)
 	require.Contains(t, string(data), `"engine": "mujoco"`)
+
+	// --trace: one file per trial of every pair in every engine, none
+	// overwritten by another engine's trial of the same throw.
+	files, err := filepath.Glob(filepath.Join(traces, "*.csv"))
+	require.NoError(t, err)
+	require.Len(t, files, 2*2*4, "controllers × scenarios × engines × trials")
+	for _, e := range []string{"kinematic", "mujoco"} {
+		for _, sc := range []string{"nominal", "slow"} {
+			for i := range 4 {
+				tr, err := trace.Read(filepath.Join(traces, trace.EngineFileName("hold", sc, e, 2, i)))
+				require.NoError(t, err)
+				require.Equal(t, e, tr.Result.Engine)
+				require.Equal(t, e, tr.Info.Engine)
+			}
+		}
+	}
 }

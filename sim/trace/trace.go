@@ -85,11 +85,26 @@ type TrialInfo struct {
 	Ball       ball.Props `json:"ball"`
 	Release    ball.State `json:"release"`
 	YawDeg     float64    `json:"yaw_deg"`
+	// Engine is the physics engine of the trial (sim.Engine.Name; absent in
+	// traces from trial logs of the real arm).
+	Engine string `json:"engine,omitempty"`
 }
 
-// FileName is the trace file of a trial.
+// FileName is the trace file of a trial in the kinematic engine.
 func FileName(controller, scenario string, seed uint64, trial int) string {
-	return fmt.Sprintf("%s_%s_s%d_t%05d.csv", controller, scenario, seed, trial)
+	return EngineFileName(controller, scenario, "", seed, trial)
+}
+
+// EngineFileName is the trace file of a trial in the named physics engine
+// (sim.Engine.Name): the kinematic engine ("" too) keeps FileName's name;
+// another engine's name follows the scenario's
+// (<controller>_<scenario>_<engine>_s<seed>_t<trial>.csv), so the traces of
+// `catch bench --engines a,b` do not overwrite each other.
+func EngineFileName(controller, scenario, engine string, seed uint64, trial int) string {
+	if engine == "" || engine == sim.Kinematic.Name() {
+		return fmt.Sprintf("%s_%s_s%d_t%05d.csv", controller, scenario, seed, trial)
+	}
+	return fmt.Sprintf("%s_%s_%s_s%d_t%05d.csv", controller, scenario, engine, seed, trial)
 }
 
 // Writer is a sim.Tracer that writes one file per trial into Dir. Each
@@ -113,7 +128,7 @@ type Writer struct {
 // Begin implements sim.Tracer.
 func (w *Writer) Begin(th *sim.Throw, res *sim.TrialResult) error {
 	w.info = TrialInfo{Controller: w.Controller, Scenario: th.Scenario, Seed: w.Seed, Trial: res.Index,
-		RateHz: w.RateHz, Ball: th.Ball, Release: th.Init, YawDeg: th.YawDeg}
+		RateHz: w.RateHz, Ball: th.Ball, Release: th.Init, YawDeg: th.YawDeg, Engine: res.Engine}
 	w.buf = w.buf[:0]
 	w.dof = 0
 	w.prevOK = false
@@ -309,7 +324,7 @@ func (w *Writer) End(res *sim.TrialResult) error {
 	w.buf = append(w.buf, "# result: "...)
 	w.buf = append(w.buf, js...)
 	w.buf = append(w.buf, '\n')
-	return os.WriteFile(filepath.Join(w.Dir, FileName(w.Controller, w.info.Scenario, w.Seed, res.Index)), w.buf, 0o644)
+	return os.WriteFile(filepath.Join(w.Dir, EngineFileName(w.Controller, w.info.Scenario, w.info.Engine, w.Seed, res.Index)), w.buf, 0o644)
 }
 
 func appendBool(b []byte, v bool) []byte {
