@@ -295,6 +295,7 @@ func (w *simWorld) drain(release time.Time, res *sim.TrialResult) {
 			res.Steps++
 			if violates(w.s.lim, gap, w.prevQd, c.q, c.qd) {
 				res.LimitViolations++
+				res.ViolationKinds.Commands++
 			}
 			when := c.at
 			if w.lockstep && !c.stamp.IsZero() {

@@ -65,6 +65,15 @@ type Counters struct {
 	// rail or the floor; TorqueSaturated those with a servo at its torque
 	// limit; Violations the control periods with either.
 	Collisions, TorqueSaturated, Violations int
+	// SelfCollisions, RailCollisions and FloorCollisions split Collisions
+	// by what the arm touched (a step with two kinds of contact counts
+	// under both).
+	SelfCollisions, RailCollisions, FloorCollisions int
+	// SaturatedSteps counts, per joint in q order, the physics steps with
+	// that joint's servo at its torque limit; JointNames names them. Both
+	// are owned by the engine (nil for an engine without dynamics).
+	SaturatedSteps []int
+	JointNames     []string
 	// FirstCollision names the first pair of bodies that collided
 	// ("geomA/geomB"), and SaturatedJoint the joint whose servo was at its
 	// torque limit for the most steps ("" when none): they explain the

@@ -115,11 +115,25 @@ type Summary struct {
 	// FailureReasons counts the catchable throws missed, by reason (the
 	// Fail… constants).
 	FailureReasons map[string]int `json:"failure_reasons"`
+	// ViolationKinds breaks LimitViolations down by cause, summed over all
+	// trials; ViolationTrials is the number of trials with any.
+	ViolationKinds  ViolationKinds `json:"violations_by_kind"`
+	ViolationTrials int            `json:"trials_with_violations"`
 	// Extra fields beyond the issue's list.
 	CaughtUncatchable int     `json:"caught_uncatchable"`
 	Errors            int     `json:"controller_errors"`
 	WallS             float64 `json:"wall_s"`
 	TrialsPerS        float64 `json:"trials_per_s"`
+	// Workers is the number of trials run at once (each on its own OS
+	// thread) and GOMAXPROCS the cores Go could use. CPUS is the CPU time
+	// the workers' threads spent on the trials (controller, physics,
+	// judge; not the world's set-up nor the runtime's background garbage
+	// collection), so TrialsPerCPUS = Trials / CPUS is the throughput per
+	// core, little affected by other processes on a loaded machine.
+	Workers       int     `json:"workers,omitempty"`
+	GOMAXPROCS    int     `json:"gomaxprocs,omitempty"`
+	CPUS          float64 `json:"cpu_s,omitempty"`
+	TrialsPerCPUS float64 `json:"trials_per_cpu_s,omitempty"`
 }
 
 // Run executes opts.Trials trials in parallel and summarises them. Trial i
@@ -144,6 +158,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	}
 	results := make([]TrialResult, opts.Trials)
 	stepMS := make([][]float64, workers)
+	cpuNS := make([]int64, workers)
 	ctrlName := ""
 	// Log lines wait here until every earlier trial's line is written.
 	pending := map[int][]byte{}
@@ -202,6 +217,8 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 			defer wg.Done()
 			runtime.LockOSThread() // per-thread CPU time for the compute statistics
 			defer runtime.UnlockOSThread()
+			cpu0 := threadCPU()
+			defer func() { cpuNS[k] = threadCPU() - cpu0 }()
 			w, c := worlds[k], ctrls[k]
 			for {
 				mu.Lock()
@@ -270,6 +287,15 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	sum.Seed = opts.Seed
 	sum.WallS = time.Since(start).Seconds()
 	sum.TrialsPerS = float64(opts.Trials) / sum.WallS
+	sum.Workers, sum.GOMAXPROCS = workers, runtime.GOMAXPROCS(0)
+	for _, ns := range cpuNS {
+		sum.CPUS += float64(ns) / 1e9
+	}
+	if cpuClock && sum.CPUS > 0 {
+		sum.TrialsPerCPUS = float64(opts.Trials) / sum.CPUS
+	} else {
+		sum.CPUS = 0 // no thread clock: the wall clock would mislead
+	}
 	return sum, results, nil
 }
 
@@ -336,6 +362,10 @@ func Summarize(results []TrialResult, stepMS []float64) Summary {
 	for i := range results {
 		r := &results[i]
 		s.LimitViolations += r.LimitViolations
+		s.ViolationKinds.Add(&r.ViolationKinds)
+		if r.LimitViolations > 0 {
+			s.ViolationTrials++
+		}
 		s.CommandCollisions += r.CommandCollisions
 		s.SentCollisions += r.SentCollisions
 		s.StepClamps += r.StepClamps

@@ -248,7 +248,16 @@ func TestRunCountsViolationsAndIsDeterministic(t *testing.T) {
 	for _, r := range r3 {
 		require.Equal(t, r.Steps, r.LimitViolations, "every reckless command is a violation")
 		require.Positive(t, r.ArmGuarded, "the arm's guard stops joints at their limits")
+		v := r.ViolationKinds
+		require.Equal(t, r.LimitViolations, v.Total(), "the kinds add up")
+		require.Equal(t, r.Steps, v.Commands)
+		require.Zero(t, v.EnginePeriods, "the kinematic engine has no torque or contact limits")
+		require.Equal(t, r.Steps, v.Position, "every command is past the upper position limit")
+		require.Equal(t, r.Steps, v.Velocity, "and twice the velocity limit")
 	}
+	require.Equal(t, s3.LimitViolations, s3.ViolationKinds.Total())
+	require.Equal(t, 12, s3.ViolationTrials)
+	require.Zero(t, s1.ViolationTrials)
 }
 
 // TestRunCountsCollidingCommands: an arm held with its head in the rail

@@ -216,7 +216,63 @@ type TrialResult struct {
 	// geoms and the most saturated joint (sim.Counters).
 	FirstCollision string `json:"first_collision,omitempty"`
 	SaturatedJoint string `json:"saturated_joint,omitempty"`
+	// ViolationKinds breaks LimitViolations down by cause.
+	ViolationKinds ViolationKinds `json:"violations_by_kind"`
 }
+
+// ViolationKinds breaks limit violations down by cause (docs/limits.md says
+// what each count means). LimitViolations = Commands + EnginePeriods.
+//
+// Commands are the controller's commands outside a limit: in World.Trial
+// the safety filter (control.Safety) fixed each before the arm got it, and
+// Position … Lead say which limit it broke (a command may break several);
+// the ROS simarm counts them on receipt (it sees commands after the
+// controller node's filter, so there any is a fault of that node).
+//
+// EnginePeriods are the control periods in which the engine's arm hit a
+// physical limit while following filtered commands: a servo at its torque
+// limit (TorqueSaturated, physics steps per joint) or the arm touching
+// itself, the rail or the floor (…Collision, physics steps). Only engines
+// with dynamics (MuJoCo) have them.
+type ViolationKinds struct {
+	Commands  int `json:"commands"`
+	Position  int `json:"filter_position,omitempty"`
+	Velocity  int `json:"filter_velocity,omitempty"`
+	Accel     int `json:"filter_acceleration,omitempty"`
+	Workspace int `json:"filter_workspace,omitempty"`
+	Lead      int `json:"filter_lead,omitempty"`
+	NaN       int `json:"filter_nan,omitempty"`
+
+	EnginePeriods   int            `json:"engine_periods"`
+	TorqueSaturated map[string]int `json:"torque_saturated_steps,omitempty"`
+	SelfCollision   int            `json:"self_collision_steps,omitempty"`
+	RailCollision   int            `json:"rail_collision_steps,omitempty"`
+	FloorCollision  int            `json:"floor_collision_steps,omitempty"`
+}
+
+// Add adds o's counts to v.
+func (v *ViolationKinds) Add(o *ViolationKinds) {
+	v.Commands += o.Commands
+	v.Position += o.Position
+	v.Velocity += o.Velocity
+	v.Accel += o.Accel
+	v.Workspace += o.Workspace
+	v.Lead += o.Lead
+	v.NaN += o.NaN
+	v.EnginePeriods += o.EnginePeriods
+	for j, n := range o.TorqueSaturated {
+		if v.TorqueSaturated == nil {
+			v.TorqueSaturated = map[string]int{}
+		}
+		v.TorqueSaturated[j] += n
+	}
+	v.SelfCollision += o.SelfCollision
+	v.RailCollision += o.RailCollision
+	v.FloorCollision += o.FloorCollision
+}
+
+// Total is Commands + EnginePeriods, a trial's LimitViolations.
+func (v *ViolationKinds) Total() int { return v.Commands + v.EnginePeriods }
 
 // Failure reasons (TrialResult.FailureReason), in the order they are
 // tested.
@@ -490,6 +546,14 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			lastCmd = t
 			if c := &w.safety.Counts; c.NaN+c.Position+c.Velocity+c.Accel+c.Workspace+c.Lead > c0.NaN+c0.Position+c0.Velocity+c0.Accel+c0.Workspace+c0.Lead {
 				res.LimitViolations++
+				v := &res.ViolationKinds
+				v.Commands++
+				v.Position += int(c.Position - c0.Position)
+				v.Velocity += int(c.Velocity - c0.Velocity)
+				v.Accel += int(c.Accel - c0.Accel)
+				v.Workspace += int(c.Workspace - c0.Workspace)
+				v.Lead += int(c.Lead - c0.Lead)
+				v.NaN += int(c.NaN - c0.NaN)
 			}
 			if w.safety.Counts.Step > c0.Step {
 				res.StepClamps++
@@ -568,6 +632,24 @@ func (res *TrialResult) AddCounters(c *Counters) {
 	res.FirstCollision, res.SaturatedJoint = c.FirstCollision, c.SaturatedJoint
 	res.LimitViolations += c.Violations
 	res.PhysicsError = c.Warning
+	v := &res.ViolationKinds
+	v.EnginePeriods += c.Violations
+	v.SelfCollision += c.SelfCollisions
+	v.RailCollision += c.RailCollisions
+	v.FloorCollision += c.FloorCollisions
+	for j, n := range c.SaturatedSteps {
+		if n == 0 {
+			continue
+		}
+		if v.TorqueSaturated == nil {
+			v.TorqueSaturated = map[string]int{}
+		}
+		name := fmt.Sprintf("joint %d", j)
+		if j < len(c.JointNames) {
+			name = c.JointNames[j]
+		}
+		v.TorqueSaturated[name] += n
+	}
 }
 
 // ComputeModelled is implemented by a controller that reports a modelled

@@ -193,6 +193,9 @@ func printSummary(w io.Writer, s sim.Summary, asJSON bool) error {
 		s.Controller, s.Scenario, s.Engine, s.Fidelity, s.Seed, s.Trials, s.Catchable, s.Caught)
 	fmt.Fprintf(w, "  success %.1f%% (95%% CI %.1f–%.1f%%), limit violations %d\n",
 		100*s.SuccessRate, 100*s.CI95[0], 100*s.CI95[1], s.LimitViolations)
+	if s.LimitViolations > 0 {
+		fmt.Fprintf(w, "  limit violations by kind (%d trials with any): %s\n", s.ViolationTrials, violationKinds(&s.ViolationKinds))
+	}
 	fmt.Fprintf(w, "  modality left %d / right %d; compute p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 		s.Modality.Left, s.Modality.Right, s.ComputeMS.P50, s.ComputeMS.P99, s.ComputeMS.Max)
 	if len(s.FailureReasons) > 0 {
@@ -202,8 +205,30 @@ func printSummary(w io.Writer, s sim.Summary, asJSON bool) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "  miss distance p50 %.3f m, p95 %.3f m; %.0f trials/s\n", s.MissDistanceM.P50, s.MissDistanceM.P95, s.TrialsPerS)
+	fmt.Fprintf(w, "  miss distance p50 %.3f m, p95 %.3f m; %.0f trials/s", s.MissDistanceM.P50, s.MissDistanceM.P95, s.TrialsPerS)
+	if s.TrialsPerCPUS > 0 {
+		fmt.Fprintf(w, " (%d workers, %.1f trials per CPU second)", s.Workers, s.TrialsPerCPUS)
+	}
+	fmt.Fprintln(w)
 	return nil
+}
+
+// violationKinds is the one-line breakdown of limit violations by cause
+// (sim.ViolationKinds).
+func violationKinds(v *sim.ViolationKinds) string {
+	out := fmt.Sprintf("%d commands outside a limit (position %d, velocity %d, acceleration %d, workspace %d, lead %d, non-finite %d); %d control periods at a physical limit",
+		v.Commands, v.Position, v.Velocity, v.Accel, v.Workspace, v.Lead, v.NaN, v.EnginePeriods)
+	if v.EnginePeriods > 0 {
+		out += " (torque-saturated steps:"
+		for _, j := range sortedKeys(v.TorqueSaturated) {
+			out += fmt.Sprintf(" %s %d", j, v.TorqueSaturated[j])
+		}
+		if len(v.TorqueSaturated) == 0 {
+			out += " none"
+		}
+		out += fmt.Sprintf("; collision steps: self %d, rail %d, floor %d)", v.SelfCollision, v.RailCollision, v.FloorCollision)
+	}
+	return out
 }
 
 // defaultController is the controller `catch sim` runs without

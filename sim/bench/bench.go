@@ -74,9 +74,10 @@ type Entry struct {
 	results []sim.TrialResult
 }
 
-// MarshalJSON writes the entry without its wall-clock fields (compute_ms,
-// wall_s, trials_per_s), which go to timing.json instead, so results.json
-// is identical for a seed on any machine.
+// MarshalJSON writes the entry without its machine-dependent fields
+// (compute_ms, wall_s, trials_per_s, cpu_s, trials_per_cpu_s, gomaxprocs),
+// which go to timing.json instead, so results.json is identical for a seed
+// on any machine.
 func (e Entry) MarshalJSON() ([]byte, error) {
 	data, err := json.Marshal(e.Summary)
 	if err != nil {
@@ -89,6 +90,9 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	delete(m, "compute_ms")
 	delete(m, "wall_s")
 	delete(m, "trials_per_s")
+	delete(m, "cpu_s")
+	delete(m, "trials_per_cpu_s")
+	delete(m, "gomaxprocs")
 	m["success_by_yaw_deg"] = e.ByYaw
 	m["success_by_speed_mps"] = e.BySpeed
 	m["failures"] = e.Failures
@@ -109,6 +113,10 @@ type Timing struct {
 	Engine     string           `json:"engine"`
 	ComputeMS  sim.ComputeStats `json:"compute_ms"`
 	WallS      float64          `json:"wall_s"`
+	// CPUS and TrialsPerCPUS: the pair's CPU time and trials per CPU
+	// second (sim.Summary).
+	CPUS          float64 `json:"cpu_s"`
+	TrialsPerCPUS float64 `json:"trials_per_cpu_s"`
 }
 
 // Results is results.json.
@@ -258,7 +266,8 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	timing := TimingFile{Provenance: opts.Provenance, TickMS: r.TickMS, Pairs: make([]Timing, len(entries))}
 	for i, e := range entries {
-		timing.Pairs[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, Engine: e.Engine, ComputeMS: e.ComputeMS, WallS: e.WallS}
+		timing.Pairs[i] = Timing{Controller: e.Controller, Scenario: e.Scenario, Engine: e.Engine, ComputeMS: e.ComputeMS, WallS: e.WallS,
+			CPUS: e.CPUS, TrialsPerCPUS: e.TrialsPerCPUS}
 	}
 	if data, err = json.MarshalIndent(timing, "", "  "); err != nil {
 		return nil, err

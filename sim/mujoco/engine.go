@@ -81,7 +81,8 @@ const (
 	kindBall
 	kindNet
 	kindFrame
-	kindBody // the robot's links and the rail
+	kindBody // the robot's moving links
+	kindRail // the robot's fixed geometry: the rail beam
 	kindFloor
 )
 
@@ -137,6 +138,8 @@ type physics struct {
 	frameTouch         bool
 	rimHits, exits     int
 	armHits, collision int
+	selfColl, railColl int
+	floorColl          int
 	saturated          int
 	warn               int
 	satJ               []int  // per joint: steps at the torque limit
@@ -245,6 +248,7 @@ func (p *physics) bind(joints []string) error {
 	p.geomKind = make([]uint8, ng)
 	names := unsafe.Slice(m.names, int(m.nnames))
 	nadr := ints(m.name_geomadr, ng)
+	gbody := ints(m.geom_bodyid, ng)
 	for g := 0; g < ng; g++ {
 		name := C.GoString(&names[nadr[g]])
 		switch {
@@ -256,6 +260,8 @@ func (p *physics) bind(joints []string) error {
 			p.geomKind[g] = kindNet
 		case strings.HasPrefix(name, framePfx):
 			p.geomKind[g] = kindFrame
+		case strings.HasPrefix(name, "body_") && gbody[g] == 0:
+			p.geomKind[g] = kindRail // on the world body: fixed
 		case strings.HasPrefix(name, "body_"):
 			p.geomKind[g] = kindBody
 		}
@@ -306,6 +312,7 @@ func (p *physics) Reset(th *sim.Throw, q0 []float64) error {
 	p.inside, p.caught, p.frameTouch = false, false, false
 	p.since, p.caughtAt = 0, 0
 	p.rimHits, p.exits, p.armHits, p.collision, p.saturated, p.violations = 0, 0, 0, 0, 0, 0
+	p.selfColl, p.railColl, p.floorColl = 0, 0, 0
 	for j := range p.satJ {
 		p.satJ[j] = 0
 	}
@@ -444,10 +451,12 @@ func (p *physics) ballForces(dt float64) {
 
 // contacts classifies the contacts of the new state: the ball on the frame
 // (a rim hit when it starts), the ball on the arm or the rail, and the
-// robot touching itself, the rail or the floor (a limit violation).
+// robot touching itself, the rail or the floor (a limit violation, counted
+// by kind).
 func (p *physics) contacts() {
 	n := int(p.d.ncon)
 	frame, coll := false, false
+	var self, rail, floor bool
 	if n > 0 {
 		cs := unsafe.Slice(p.d.contact, n)
 		for i := range cs {
@@ -458,11 +467,19 @@ func (p *physics) contacts() {
 			switch {
 			case k1 == kindBall && k2 == kindFrame:
 				frame = true
-			case k1 == kindBall && k2 == kindBody:
+			case k1 == kindBall && (k2 == kindBody || k2 == kindRail):
 				p.armHits++
 			case k1 == kindBall:
 			default:
 				coll = true
+				switch {
+				case k1 == kindFloor || k2 == kindFloor:
+					floor = true
+				case k1 == kindRail || k2 == kindRail:
+					rail = true
+				default:
+					self = true // links, stick and frame of the moving arm
+				}
 				if p.firstColl[0] < 0 {
 					p.firstColl = [2]int{int(cs[i].geom1), int(cs[i].geom2)}
 				}
@@ -476,6 +493,15 @@ func (p *physics) contacts() {
 	if coll {
 		p.collision++
 		p.violated = true
+	}
+	if self {
+		p.selfColl++
+	}
+	if rail {
+		p.railColl++
+	}
+	if floor {
+		p.floorColl++
 	}
 }
 
@@ -547,7 +573,8 @@ func (p *physics) Counters(c *sim.Counters) {
 		v++ // the current control period
 	}
 	*c = sim.Counters{RimHits: p.rimHits, Exits: p.exits, ArmHits: p.armHits, Collisions: p.collision,
-		TorqueSaturated: p.saturated, Violations: v}
+		TorqueSaturated: p.saturated, Violations: v, SelfCollisions: p.selfColl, RailCollisions: p.railColl,
+		FloorCollisions: p.floorColl, SaturatedSteps: p.satJ, JointNames: p.jointNames}
 	if p.firstColl[0] >= 0 {
 		c.FirstCollision = p.geomName(p.firstColl[0]) + "/" + p.geomName(p.firstColl[1])
 	}

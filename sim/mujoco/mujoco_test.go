@@ -151,3 +151,42 @@ func BenchmarkStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(p.Bytes()), "mj_bytes")
 }
+
+// An arm folded down onto itself (shoulder 109° forward, elbow 69° down:
+// within the joint limits) touches its own links and the rail beam; the
+// counters say which, the torque saturation is counted per joint, and
+// sim.TrialResult.AddCounters turns them into violations by kind.
+func TestCollisionAndSaturationKinds(t *testing.T) {
+	p := newTestPhysics(t, mustBall(t, "tennis"))
+	th := sim.Throw{Ball: mustBall(t, "tennis"), ActLatS: 0.02}
+	th.Init = ball.State{P: ball.Vec{5, 0, 1}}
+	q0 := []float64{0, 0, 1.9, 1.2, 0, 0, 0}
+	require.NoError(t, p.Reset(&th, q0))
+	for i := 0; i < 200; i++ {
+		p.Step(float64(i) * sim.PhysicsStep)
+	}
+	var c sim.Counters
+	p.Counters(&c)
+	require.Positive(t, c.SelfCollisions, "links against links")
+	require.Positive(t, c.RailCollisions, "the forearm on the rail beam")
+	require.Zero(t, c.FloorCollisions, "the floor is 0.8 m below the base")
+	require.LessOrEqual(t, max(c.SelfCollisions, c.RailCollisions), c.Collisions)
+	require.LessOrEqual(t, c.Collisions, c.SelfCollisions+c.RailCollisions)
+	require.Len(t, c.SaturatedSteps, 7)
+	sum, most := 0, 0
+	for _, n := range c.SaturatedSteps {
+		sum += n
+		most = max(most, n)
+	}
+	require.Positive(t, c.TorqueSaturated, "pushing against the contact saturates the servos")
+	require.LessOrEqual(t, most, c.TorqueSaturated)
+	require.LessOrEqual(t, c.TorqueSaturated, sum)
+
+	var res sim.TrialResult
+	res.AddCounters(&c)
+	v := res.ViolationKinds
+	require.Equal(t, c.SelfCollisions, v.SelfCollision)
+	require.Equal(t, c.RailCollisions, v.RailCollision)
+	require.Equal(t, most, v.TorqueSaturated[c.SaturatedJoint])
+	require.Equal(t, res.LimitViolations, v.Total())
+}
