@@ -256,6 +256,8 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 		}
 	}()
 	var res vision.Result
+	var prevMiss *int // the miss counter the previous frame went to
+	prevInView := false
 	for n, b := range balls {
 		lf.t, lf.b, lf.render, lf.cpu = float64(n)/fps, b, 0, 0
 		for i := range lf.done {
@@ -279,6 +281,15 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			}
 		}
 		row.Frames++
+		// A throw's first frame is accepted one frame late, when the
+		// second confirms it: score it against its own frame's truth.
+		if res.Late && n > 0 && res.LateT == float64(n-1)/fps {
+			if prevMiss != nil {
+				*prevMiss--
+			}
+			row.accept(res.LateP, balls[n-1], prevInView)
+		}
+		prevMiss, prevInView = nil, false
 		if b.Hidden {
 			if res.Found {
 				row.False++
@@ -293,6 +304,7 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			}
 		}
 		inView := seen >= 2
+		prevInView = inView
 		if inView {
 			row.InView++
 		}
@@ -300,31 +312,43 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			if inView {
 				switch {
 				case res.Hypotheses == 0:
-					row.MissNoHyp++
+					prevMiss = &row.MissNoHyp
 				case res.Rejected:
-					row.MissRejected++
+					prevMiss = &row.MissRejected
 				default:
-					row.MissNotFed++
+					prevMiss = &row.MissNotFed
 				}
+				*prevMiss++
 			}
 			continue
 		}
-		d := dist3v(res.P, b.P)
-		if d > falseDetectionM {
-			row.False++
-		}
-		if d > 0.02 {
-			row.Off20++
-			continue
-		}
-		row.errs = append(row.errs, d)
-		if inView {
-			row.Tracked20++
-		}
+		row.accept(res.P, b, inView)
 	}
 	row.Phantoms = tr.Phantoms
 	finishRow(&row)
 	return row, nil
+}
+
+// accept scores a position the estimator accepted for the frame of ball
+// state b.
+func (row *evalRow) accept(p camera.Vec, b vision.BallState, inView bool) {
+	if b.Hidden {
+		row.False++
+		row.Off20++
+		return
+	}
+	d := dist3v(p, b.P)
+	if d > falseDetectionM {
+		row.False++
+	}
+	if d > 0.02 {
+		row.Off20++
+		return
+	}
+	row.errs = append(row.errs, d)
+	if inView {
+		row.Tracked20++
+	}
 }
 
 func finishRow(r *evalRow) {

@@ -147,6 +147,13 @@ type Result struct {
 	ROI, FullSearch bool
 	// Est is the estimator's state at T after this step.
 	Est ball.Estimate
+	// Late: this step confirmed a flight that began in the previous
+	// frame, whose point LateP (time LateT) was fed to the estimator and
+	// accepted now, one frame late: a throw's first frame has nothing to
+	// link to until the second arrives.
+	Late  bool
+	LateT float64
+	LateP camera.Vec
 }
 
 // Tracker runs detection in every camera of a rig, matches candidates
@@ -170,6 +177,7 @@ type Tracker struct {
 	prevT      float64
 	fedT       float64 // time of the last observation passed to the estimator
 	fed        bool
+	accT       float64 // time of the last observation the estimator accepted
 	// Stats
 	Steps, Found, FullSearches int
 	// Phantoms counts consistent triangulations never fed to the
@@ -220,7 +228,7 @@ func NewTracker(cfg TrackerConfig, rig *camera.Rig, props ball.Props) (*Tracker,
 		return nil, err
 	}
 	t := &Tracker{cfg: cfg, rig: rig, est: est, radius: props.Radius,
-		hyps: make([]hyp, 0, 64), prev: make([]hyp, 0, 64)}
+		hyps: make([]hyp, 0, 64), prev: make([]hyp, 0, 64), accT: math.Inf(-1)}
 	for range rig.Cameras {
 		d, err := NewDetector(cfg.Detector)
 		if err != nil {
@@ -246,7 +254,7 @@ func (t *Tracker) Close() error {
 func (t *Tracker) Reset() {
 	t.est.Reset()
 	t.prev, t.hyps = t.prev[:0], t.hyps[:0]
-	t.fed = false
+	t.fed, t.accT = false, math.Inf(-1)
 }
 
 // Candidates returns camera i's candidates of the last Step (valid until
@@ -293,6 +301,7 @@ func (t *Tracker) Step(ts float64, src FrameProvider, res *Result) error {
 	if ok {
 		if t.est.Observe(ts, res.P) {
 			res.Found = true
+			t.accT = ts
 			t.Found++
 		} else {
 			res.Rejected = true
@@ -455,11 +464,16 @@ func (t *Tracker) match(ts float64, res *Result, pred *ball.Estimate) bool {
 				chosen = k
 			}
 		}
-		if chosen >= 0 && !pred.Valid {
-			// Start the flight from the previous frame's point too.
+		// Start a new flight from the previous frame's point too: when
+		// there is no track, or the last one ended (the estimator starts
+		// a new track after MaxGap without an accepted observation).
+		if chosen >= 0 && (!pred.Valid || t.prevT-t.accT > t.cfg.Estimator.MaxGap) {
 			q := &t.prev[t.hyps[chosen].link]
 			if !t.fed || t.fedT < t.prevT {
-				t.est.Observe(t.prevT, q.p)
+				if t.est.Observe(t.prevT, q.p) {
+					res.Late, res.LateT, res.LateP = true, t.prevT, q.p
+					t.accT = t.prevT
+				}
 				t.fed, t.fedT = true, t.prevT
 			}
 		}
