@@ -295,3 +295,53 @@ func ReadDataset(r io.Reader) (*Dataset, error) {
 	}
 	return d, nil
 }
+
+// CompleteWindows fills the horizons that recorded windows lack (NaN truth: the flight
+// piece ends at a bounce or a hit before the horizon does) with the piece's free flight:
+// its state and spin fitted to all of its observations with props held fixed
+// (ball.Residuals), flown on past its end. Training on recorded flights then keeps every
+// pre-bounce window with a full-length target whose first part is the recording and whose
+// rest is the flight the ball would have flown; evaluation keeps the NaN (it scores the
+// recorded part only). It returns the number of windows completed and of windows dropped
+// because their piece could not be fitted (fewer than 8 observations).
+func CompleteWindows(props ball.Props, flights []Flight, windows []Window, dt float64) (out []Window, completed, dropped int) {
+	fits := map[string]ball.TrackFit{}
+	t0 := map[string]float64{}
+	for _, fl := range flights {
+		r := ball.Residuals(props, []ball.Track{{Name: fl.Name, T: fl.T, P: fl.P}}, ball.FitConfig{})
+		if len(r) == 1 {
+			fits[fl.Name] = r[0]
+			t0[fl.Name] = fl.T[0]
+		}
+	}
+	out = windows[:0:0]
+	for _, w := range windows {
+		h := len(w.Truth) / 3
+		first := h
+		for first > 0 && math.IsNaN(w.Truth[(first-1)*3]) {
+			first--
+		}
+		if first == h {
+			out = append(out, w)
+			continue
+		}
+		f, ok := fits[w.Flight]
+		if !ok {
+			dropped++
+			continue
+		}
+		s := f.Init
+		props.Propagate(&s, w.Now+float64(first+1)*dt-t0[w.Flight], 0)
+		tr := append([]float64(nil), w.Truth...)
+		for k := first; k < h; k++ {
+			if k > first {
+				props.Propagate(&s, dt, 0)
+			}
+			copy(tr[k*3:k*3+3], s.P[:])
+		}
+		w.Truth = tr
+		out = append(out, w)
+		completed++
+	}
+	return out, completed, dropped
+}

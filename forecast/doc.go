@@ -36,6 +36,13 @@
 // on ONNX Runtime (CPU by default, CUDA with device: cuda). The native MLP runs them too,
 // for tests and machines without ONNX Runtime.
 //
+// Recorded flights end at bounces, mostly before the horizon does: CompleteWindows fills a
+// training window's missing horizons with the flight's fitted free flight, so that every
+// pre-bounce window trains. CrossValidate (`catch forecast cv`) scores the calibrated
+// physics baseline, and an interpolant trained on the recordings, by k-fold
+// cross-validation split by file: the ball fit, the estimator's settings, the samples'
+// spread (PhysicsConfig.Spread, CalibrateSpread) and the model come from the other folds.
+//
 // Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
 // coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the
 // time per forecast; `catch forecast eval` prints them for a model and the baseline, on the

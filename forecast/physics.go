@@ -20,6 +20,15 @@ type PhysicsConfig struct {
 	// ProcessNoise is the white acceleration density added along each sample's flight,
 	// m/s²/√Hz; default 0.1. A negative value means none.
 	ProcessNoise float64 `yaml:"process_noise_mps2_rthz"`
+	// Spread scales the samples' deviations from their mean at every horizon, per axis of
+	// the estimate's heading frame (Frame: along the horizontal velocity, across it, up);
+	// 0 means 1. Recorded flights err most along the track (time-stamp errors, drag) and
+	// least across it, so the estimator's covariance, right on one axis, is wrong on the
+	// others; CalibrateSpread picks the factors on training flights.
+	Spread [3]float64 `yaml:"spread"`
+	// SpreadWorld takes Spread per world axis (x, y, z) instead: for throws from one
+	// direction, where the coverage that matters is the world axes'.
+	SpreadWorld bool `yaml:"spread_world"`
 }
 
 // Physics is the baseline forecaster: it draws initial states from the estimate's Gaussian
@@ -28,9 +37,12 @@ type PhysicsConfig struct {
 // the drag/Magnus model of package ball, adding the process noise. It reads Input.Estimate
 // only. After NewPhysics, Forecast does not allocate.
 type Physics struct {
-	props ball.Props
-	h     Horizons
-	q     float64
+	props  ball.Props
+	h      Horizons
+	q      float64
+	spread [3]float64
+	scaled bool // spread ≠ (1, 1, 1)
+	world  bool
 }
 
 // NewPhysics returns the baseline for a ball.
@@ -48,7 +60,18 @@ func NewPhysics(props ball.Props, cfg PhysicsConfig) (*Physics, error) {
 	case q < 0:
 		q = 0
 	}
-	return &Physics{props: props, h: cfg.Horizons.WithDefaults(), q: q}, nil
+	p := &Physics{props: props, h: cfg.Horizons.WithDefaults(), q: q, world: cfg.SpreadWorld}
+	for k, f := range cfg.Spread {
+		switch {
+		case f == 0:
+			f = 1
+		case !(f > 0 && f <= 100):
+			return nil, fmt.Errorf("forecast: physics spread[%d] = %v, want (0, 100] (0: 1)", k, f)
+		}
+		p.spread[k] = f
+		p.scaled = p.scaled || f != 1
+	}
+	return p, nil
 }
 
 // Horizons implements Forecaster.
@@ -129,7 +152,37 @@ func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) err
 			copy(out[h*3:h*3+3], s.P[:])
 		}
 	}
+	if p.scaled {
+		fr := NewFrame(est.State.V)
+		if p.world {
+			fr = Frame{C: 1}
+		}
+		p.scale(dst, fr)
+	}
 	return nil
+}
+
+// scale multiplies the samples' deviations from their mean by the spread, per heading axis.
+func (p *Physics) scale(dst *control.Forecast, fr Frame) {
+	h := p.h.H
+	for j := 0; j < h; j++ {
+		var m ball.Vec
+		for n := 0; n < dst.N; n++ {
+			x := dst.Pos[n*h*3+j*3:]
+			m[0] += x[0]
+			m[1] += x[1]
+			m[2] += x[2]
+		}
+		for k := range m {
+			m[k] /= float64(dst.N)
+		}
+		for n := 0; n < dst.N; n++ {
+			x := dst.Pos[n*h*3+j*3:]
+			d := fr.ToLocal(ball.Vec{x[0] - m[0], x[1] - m[1], x[2] - m[2]})
+			d = fr.ToWorld(ball.Vec{d[0] * p.spread[0], d[1] * p.spread[1], d[2] * p.spread[2]})
+			x[0], x[1], x[2] = m[0]+d[0], m[1]+d[1], m[2]+d[2]
+		}
+	}
 }
 
 // cholesky writes the lower factor of the leading n×n block of a covariance; a

@@ -194,3 +194,35 @@ func recordedEval(t *testing.T, model string) {
 	code, _ = runOut(t, "forecast", "eval", "--model", model, "--trajectories", mm, "--ball", "foam")
 	require.Equal(t, 2, code)
 }
+
+// TestForecastCVSplitsByFile: `catch forecast cv` on generated recordings: every fold
+// scores only its own files, trains on the others, and prints finite scores with
+// provenance; bad flags exit 2.
+func TestForecastCVSplitsByFile(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 5; i++ {
+		foamFlightCSV(t, filepath.Join(dir, fmt.Sprintf("f%d.csv", i)), uint64(10+i), nil)
+	}
+	code, stdout := runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--samples", "32", "--stride", "0.05", "--seed", "3", "--spread-world", "--json")
+	require.Equal(t, 0, code, stdout)
+	var res forecastCV
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.Equal(t, uint64(3), res.Provenance.Seed)
+	require.Len(t, res.Result.Folds, 5)
+	for k, f := range res.Result.Folds {
+		require.Equal(t, []string{fmt.Sprintf("f%d.csv", k)}, f.TestFiles)
+		require.Len(t, f.TrainFiles, 4)
+		require.NotContains(t, f.TrainFiles, f.TestFiles[0])
+		require.Positive(t, f.TestWindows)
+		require.Greater(t, f.Physics.MeanErr, 0.0)
+		require.Less(t, f.Physics.MeanErr, 0.05, "fold %d: a clean foam flight is forecast to within centimetres", k)
+		for a := 0; a < 3; a++ {
+			require.Greater(t, f.Spread[a], 0.0)
+		}
+	}
+	require.Greater(t, res.Result.Mean.PhysicsCov90Avg, 0.5)
+	code, _ = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--folds", "1")
+	require.Equal(t, 2, code)
+	code, _ = runOut(t, "forecast", "cv", "--trajectories", filepath.Join(dir, "f0.csv"), "--ball", "foam")
+	require.Equal(t, 2, code)
+}

@@ -136,7 +136,12 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 				meta.LatencyS = latencyMS / 1000
 				meta.Source = "recorded:" + trajectories + " (files " + fs.String() + ")"
 				meta.Episodes = len(flights)
-				windows = forecast.FlightWindows(flights, meta.LatencyS, 0.02, 0, wc)
+				// Pre-bounce windows with at least 0.1 s of recording ahead; the horizon past
+				// the bounce is the flight's fitted free flight (CompleteWindows).
+				windows = forecast.FlightWindows(flights, meta.LatencyS, 0.02, 0.1, wc)
+				var completed, dropped int
+				windows, completed, dropped = forecast.CompleteWindows(meta.Ball, flights, windows, wc.Horizons.WithDefaults().Dt)
+				fmt.Fprintf(os.Stderr, "catch: %d windows from %d flights, %d completed past a bounce with the fitted flight, %d dropped (flight too short to fit)\n", len(windows), len(flights), completed, dropped)
 			}
 			ds, skipped := forecast.BuildDataset(&meta.Ball, windows, wc)
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -1,0 +1,433 @@
+package forecast
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/agilecatch/catch/ball"
+)
+
+// CVConfig configures CrossValidate: k-fold cross-validation of the physics baseline (and,
+// with Train, of an interpolant trained on recorded flights) over the files of a directory
+// of recordings, split by file. Everything a fold's forecasters are fitted, calibrated or
+// trained on comes from the other folds' files; the fold's own files are only scored.
+type CVConfig struct {
+	// Dir holds the recordings (ReadFlights).
+	Dir string
+	// Base is the ball set whose C_d and g are fitted per fold (ball.Fit).
+	Base ball.Props
+	// Folds is the number of folds (file j of the sorted listing is in fold j%Folds);
+	// default 5.
+	Folds int
+	// Horizons of the forecasts; default 20 ms × 30.
+	Horizons Horizons
+	// Stride between scored windows along a flight, s; default 0.05. AtS is the horizon of
+	// the coverage and mean-error scores, s; default 0.3 (windows need a truth there).
+	Stride, AtS float64
+	// Samples per forecast; default 256.
+	Samples int
+	Seed    uint64
+	// NewTracker returns the estimator of the physics baseline for a ball, a process noise
+	// (m/s²/√Hz) and a spin prior σ (rad/s); *perception.Estimator with EstimateSpin.
+	NewTracker func(props ball.Props, processNoise, spinStd float64) (Tracker, error)
+	// EstimatorNoise is the grid of the estimator's process noise and SpinScale that of the
+	// spin prior σ as a multiple of the fitted spins' σ; the pair with the least mean error
+	// at AtS on the training windows is kept. Defaults {0.1, 0.3, 1} and {1, 2}.
+	EstimatorNoise, SpinScale []float64
+	// SpreadWorld calibrates the spread per world axis instead of per heading axis.
+	SpreadWorld bool
+	// Train, when set, trains an interpolant per fold on the training folds' flights
+	// (CompleteWindows: pre-bounce windows, the horizon past the bounce filled with the
+	// fitted flight), windows every TrainStride s (default 0.01) with at least
+	// TrainMinCover s of recording ahead (default 0.1).
+	Train                      *TrainConfig
+	TrainStride, TrainMinCover float64
+	// Progress receives one line per step (nil: none).
+	Progress io.Writer
+}
+
+func (c *CVConfig) withDefaults() {
+	if c.Folds == 0 {
+		c.Folds = 5
+	}
+	c.Horizons = c.Horizons.WithDefaults()
+	if c.Stride == 0 {
+		c.Stride = 0.05
+	}
+	if c.AtS == 0 {
+		c.AtS = 0.3
+	}
+	if c.Samples == 0 {
+		c.Samples = 256
+	}
+	if len(c.EstimatorNoise) == 0 {
+		c.EstimatorNoise = []float64{0.1, 0.3, 1}
+	}
+	if len(c.SpinScale) == 0 {
+		c.SpinScale = []float64{1, 2}
+	}
+	if c.TrainStride == 0 {
+		c.TrainStride = 0.01
+	}
+	if c.TrainMinCover == 0 {
+		c.TrainMinCover = 0.1
+	}
+}
+
+// CVFold is one fold's outcome. Everything under Calibration was chosen on the training
+// files; the scores are on the fold's own files.
+type CVFold struct {
+	Fold       int      `json:"fold"`
+	TrainFiles []string `json:"train_files"`
+	TestFiles  []string `json:"test_files"`
+	// TrainFlights, TestFlights: flight pieces; TestWindows: the windows scored.
+	TrainFlights int `json:"train_flights"`
+	TestFlights  int `json:"test_flights"`
+	TestWindows  int `json:"test_windows"`
+	// Calibration (training files only).
+	Ball           ball.Props `json:"ball"`
+	CdStd          float64    `json:"cd_std"`
+	SpinStd        [3]float64 `json:"fitted_spin_heading_std_radps"`
+	EstimatorNoise float64    `json:"estimator_process_noise_mps2_rthz"`
+	SpinPrior      float64    `json:"estimator_spin_prior_std_radps"`
+	// Spread is the samples' spread per heading axis (PhysicsConfig.Spread), calibrated to
+	// 90% coverage on the training windows.
+	Spread [3]float64 `json:"spread_heading"`
+	// Held-out scores on the fold's files.
+	Physics     Scores  `json:"physics"`
+	Interpolant *Scores `json:"interpolant,omitempty"`
+	// ESRatio is the interpolant's energy score over the physics baseline's on the windows
+	// both forecast.
+	ESRatio float64 `json:"energy_score_ratio,omitempty"`
+	// TrainExamples: the interpolant's training examples (windows completed past a bounce
+	// among them).
+	TrainExamples  int `json:"train_examples,omitempty"`
+	TrainCompleted int `json:"train_windows_completed,omitempty"`
+}
+
+// CVMean is the mean over the folds of the held-out scores.
+type CVMean struct {
+	PhysicsMeanErr  float64    `json:"physics_mean_error_m"`
+	PhysicsCover90  [3]float64 `json:"physics_coverage90"`
+	PhysicsES       float64    `json:"physics_energy_score_m"`
+	ModelMeanErr    float64    `json:"interpolant_mean_error_m,omitempty"`
+	ModelCover90    [3]float64 `json:"interpolant_coverage90,omitempty"`
+	ModelES         float64    `json:"interpolant_energy_score_m,omitempty"`
+	ESRatio         float64    `json:"energy_score_ratio,omitempty"`
+	PooledESRatio   float64    `json:"pooled_energy_score_ratio,omitempty"`
+	PhysicsWindows  int        `json:"windows"`
+	PhysicsCov90Avg float64    `json:"physics_coverage90_mean"`
+	ModelCov90Avg   float64    `json:"interpolant_coverage90_mean,omitempty"`
+}
+
+// CVResult is the cross-validation table.
+type CVResult struct {
+	Folds []CVFold `json:"folds"`
+	Mean  CVMean   `json:"mean"`
+}
+
+// CrossValidate runs the cross-validation (see CVConfig).
+func CrossValidate(cfg CVConfig) (*CVResult, error) {
+	cfg.withDefaults()
+	if cfg.NewTracker == nil {
+		return nil, fmt.Errorf("forecast: cross-validate: no tracker")
+	}
+	if cfg.Folds < 2 {
+		return nil, fmt.Errorf("forecast: cross-validate: %d folds, want ≥ 2", cfg.Folds)
+	}
+	logf := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", a...)
+		}
+	}
+	res := &CVResult{}
+	var pooledM, pooledP float64
+	for k := 0; k < cfg.Folds; k++ {
+		train, _, err := ReadFlights(cfg.Dir, CutConfig{Select: FileSelect{Split: "all", Folds: cfg.Folds, Fold: k, Exclude: true}})
+		if err != nil {
+			return nil, fmt.Errorf("fold %d, training files: %w", k, err)
+		}
+		test, _, err := ReadFlights(cfg.Dir, CutConfig{Select: FileSelect{Split: "all", Folds: cfg.Folds, Fold: k}})
+		if err != nil {
+			return nil, fmt.Errorf("fold %d, test files: %w", k, err)
+		}
+		fd := CVFold{Fold: k, TrainFiles: fileNames(train), TestFiles: fileNames(test), TrainFlights: len(train), TestFlights: len(test)}
+		tracks := make([]ball.Track, len(train))
+		for i, f := range train {
+			tracks[i] = ball.Track{Name: f.Name, T: f.T, P: f.P}
+		}
+		fit, err := ball.Fit(cfg.Base, tracks, ball.FitConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("fold %d: ball fit: %w", k, err)
+		}
+		props := fit.Props
+		fd.Ball, fd.CdStd = props, fit.CdStd
+		fd.SpinStd = spinStd(fit.Tracks)
+		logf("fold %d: %d training flights, C_d %.4f g %.3f, spin σ (%.0f, %.0f, %.0f) rad/s", k, len(train), props.Cd, props.Gravity, fd.SpinStd[0], fd.SpinStd[1], fd.SpinStd[2])
+		wc := WindowConfig{Horizons: cfg.Horizons}
+		trainW := FlightWindows(train, 0, cfg.Stride, cfg.AtS, wc)
+		testW := FlightWindows(test, 0, cfg.Stride, cfg.AtS, wc)
+		if len(trainW) == 0 || len(testW) == 0 {
+			return nil, fmt.Errorf("fold %d: %d training and %d test windows: the flights are too short for %g s ahead", k, len(trainW), len(testW), cfg.AtS)
+		}
+		// The estimator: least mean error at AtS on the training windows.
+		sp := (fd.SpinStd[1] + fd.SpinStd[2]) / 2 // the components across the velocity act
+		best := math.Inf(1)
+		for _, q := range cfg.EstimatorNoise {
+			for _, s := range cfg.SpinScale {
+				tr, err := cfg.NewTracker(props, q, s*sp)
+				if err != nil {
+					return nil, err
+				}
+				e := meanPointError(&props, tr, trainW, cfg.Horizons, cfg.AtS)
+				if e < best {
+					best, fd.EstimatorNoise, fd.SpinPrior = e, q, s*sp
+				}
+			}
+		}
+		tracker, err := cfg.NewTracker(props, fd.EstimatorNoise, fd.SpinPrior)
+		if err != nil {
+			return nil, err
+		}
+		// The samples' spread per heading axis: 90% coverage on the training windows.
+		pc := PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld}
+		fd.Spread, err = CalibrateSpread(props, pc, tracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("fold %d: %w", k, err)
+		}
+		pc.Spread = fd.Spread
+		logf("fold %d: estimator q %.2g, spin prior %.0f rad/s; spread (%.2f, %.2f, %.2f)", k, fd.EstimatorNoise, fd.SpinPrior, fd.Spread[0], fd.Spread[1], fd.Spread[2])
+		phys, err := NewPhysics(props, pc)
+		if err != nil {
+			return nil, err
+		}
+		ecfg := EvalConfig{Samples: cfg.Samples, Seed: cfg.Seed, AtS: cfg.AtS}
+		ps, err := Evaluate("physics", phys, tracker, testW, ecfg)
+		if err != nil {
+			return nil, fmt.Errorf("fold %d: %w", k, err)
+		}
+		fd.Physics = ps
+		fd.TestWindows = ps.Windows
+		if cfg.Train != nil {
+			m, ds, completed, err := trainOnFlights(props, train, cfg, k)
+			if err != nil {
+				return nil, fmt.Errorf("fold %d: %w", k, err)
+			}
+			fd.TrainExamples, fd.TrainCompleted = ds, completed
+			it, err := NewInterpolant(m, nil, nil, SamplerConfig{})
+			if err != nil {
+				return nil, err
+			}
+			ms, err := Evaluate("interpolant", it, nil, testW, ecfg)
+			if err != nil {
+				return nil, fmt.Errorf("fold %d: %w", k, err)
+			}
+			keep, _ := Common(&ms, &ps)
+			ms2, ps2 := Summarise(ms, keep), Summarise(ps, keep)
+			fd.Interpolant = &ms2
+			fd.ESRatio = ms2.EnergyScore / ps2.EnergyScore
+			pooledM += ms2.EnergyScore * float64(ms2.Windows)
+			pooledP += ps2.EnergyScore * float64(ps2.Windows)
+			logf("fold %d: interpolant ES %.4f vs physics %.4f (%.3f×), cov90 %.2f", k, ms2.EnergyScore, ps2.EnergyScore, fd.ESRatio, ms2.Cov90)
+		}
+		logf("fold %d: physics on %d held-out windows: mean error %.1f mm, cov90 (%.2f, %.2f, %.2f), ES %.4f", k, ps.Windows, ps.MeanErr*1000, ps.Cover90[0], ps.Cover90[1], ps.Cover90[2], ps.EnergyScore)
+		res.Folds = append(res.Folds, fd)
+	}
+	n := float64(len(res.Folds))
+	m := &res.Mean
+	for _, f := range res.Folds {
+		m.PhysicsMeanErr += f.Physics.MeanErr / n
+		m.PhysicsES += f.Physics.EnergyScore / n
+		m.PhysicsCov90Avg += f.Physics.Cov90 / n
+		m.PhysicsWindows += f.Physics.Windows
+		for j := 0; j < 3; j++ {
+			m.PhysicsCover90[j] += f.Physics.Cover90[j] / n
+		}
+		if f.Interpolant != nil {
+			m.ModelMeanErr += f.Interpolant.MeanErr / n
+			m.ModelES += f.Interpolant.EnergyScore / n
+			m.ModelCov90Avg += f.Interpolant.Cov90 / n
+			m.ESRatio += f.ESRatio / n
+			for j := 0; j < 3; j++ {
+				m.ModelCover90[j] += f.Interpolant.Cover90[j] / n
+			}
+		}
+	}
+	if pooledP > 0 {
+		m.PooledESRatio = pooledM / pooledP
+	}
+	return res, nil
+}
+
+// fileNames lists the files the flights came from (the part of Flight.Name before ':').
+func fileNames(fl []Flight) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range fl {
+		name, _, _ := strings.Cut(f.Name, ":")
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// spinStd is the σ of the fitted spins in the heading frame, each component trimmed to its
+// central 90% (a few flights with no curvature to speak of get spins the prior alone sets).
+func spinStd(tf []ball.TrackFit) (std [3]float64) {
+	for k := 0; k < 3; k++ {
+		var v []float64
+		for _, t := range tf {
+			v = append(v, t.Heading[k])
+		}
+		sort.Float64s(v)
+		v = v[len(v)/20 : len(v)-len(v)/20]
+		if len(v) == 0 {
+			continue
+		}
+		var mean float64
+		for _, x := range v {
+			mean += x / float64(len(v))
+		}
+		for _, x := range v {
+			std[k] += (x - mean) * (x - mean) / float64(len(v))
+		}
+		std[k] = math.Sqrt(std[k])
+	}
+	return std
+}
+
+// meanPointError is the mean distance at atS between the tracker's estimate flown on
+// without noise and the truth.
+func meanPointError(props *ball.Props, tr Tracker, ws []Window, hz Horizons, atS float64) float64 {
+	var sum float64
+	var n int
+	var est ball.Estimate
+	hAt := int(math.Round(atS/hz.Dt)) - 1
+	for _, w := range ws {
+		tr.Reset()
+		for _, o := range w.History {
+			tr.Observe(o.T, o.P)
+		}
+		tr.Estimate(w.Now, &est)
+		if !est.Valid {
+			continue
+		}
+		s := est.State
+		stepTo(props, &s, est.T, w.Now+float64(hAt+1)*hz.Dt)
+		var d2 float64
+		for k := 0; k < 3; k++ {
+			d := s.P[k] - w.Truth[hAt*3+k]
+			d2 += d * d
+		}
+		sum += math.Sqrt(d2)
+		n++
+	}
+	if n == 0 {
+		return math.Inf(1)
+	}
+	return sum / float64(n)
+}
+
+// CalibrateSpread picks the physics baseline's spread (PhysicsConfig.Spread) per axis of
+// the heading frame (along the horizontal velocity, across it, up) so that the central 90%
+// intervals at atS cover 90% of the windows' truths, with tracker's estimates and base's
+// other settings. A window's truth lies inside the interval scaled by f when f is at least
+// the ratio of the truth's distance from the sample mean to the interval's half on its
+// side; the spread is the 90% quantile of that ratio over the windows, so one run of the
+// sampler calibrates it exactly on these windows. It returns the spread (clamped to
+// [0.05, 100]).
+func CalibrateSpread(props ball.Props, base PhysicsConfig, tracker Tracker, ws []Window, atS float64, samples int, seed uint64) ([3]float64, error) {
+	var out [3]float64
+	hz := base.Horizons.WithDefaults()
+	hAt := int(math.Round(atS/hz.Dt)) - 1
+	if hAt < 0 || hAt >= hz.H {
+		return out, fmt.Errorf("forecast: calibrate spread: at %g s, outside the horizons (%d × %g s)", atS, hz.H, hz.Dt)
+	}
+	cfg := base
+	cfg.Spread = [3]float64{}
+	cfg.Horizons = Horizons{Dt: hz.Dt, H: hAt + 1}
+	phys, err := NewPhysics(props, cfg)
+	if err != nil {
+		return out, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xca1))
+	buf := NewBuffer(hz.Dt, hAt+1, samples)
+	col := make([]float64, samples)
+	var ratio [3][]float64
+	var est ball.Estimate
+	for _, w := range ws {
+		tracker.Reset()
+		for _, o := range w.History {
+			tracker.Observe(o.T, o.P)
+		}
+		tracker.Estimate(w.Now, &est)
+		if !est.Valid {
+			continue
+		}
+		if err := phys.Forecast(&Input{Now: w.Now, Estimate: &est}, rng, &buf); err != nil {
+			return out, err
+		}
+		fr := NewFrame(est.State.V)
+		if base.SpreadWorld {
+			fr = Frame{C: 1}
+		}
+		y := fr.ToLocal(ball.Vec{w.Truth[hAt*3], w.Truth[hAt*3+1], w.Truth[hAt*3+2]})
+		for k := 0; k < 3; k++ {
+			var m float64
+			for j := 0; j < samples; j++ {
+				p := buf.Pos[j*(hAt+1)*3+hAt*3:]
+				col[j] = fr.ToLocal(ball.Vec{p[0], p[1], p[2]})[k]
+				m += col[j]
+			}
+			m /= float64(samples)
+			sort.Float64s(col)
+			half := Quantile(col, 0.95) - m
+			if y[k] < m {
+				half = m - Quantile(col, 0.05)
+			}
+			r := 100.0
+			if half > 0 {
+				r = math.Abs(y[k]-m) / half
+			}
+			ratio[k] = append(ratio[k], r)
+		}
+	}
+	if len(ratio[0]) == 0 {
+		return out, fmt.Errorf("forecast: calibrate spread: no window has an estimate")
+	}
+	for k := 0; k < 3; k++ {
+		sort.Float64s(ratio[k])
+		out[k] = math.Min(math.Max(Quantile(ratio[k], 0.9), 0.05), 100)
+	}
+	return out, nil
+}
+
+// trainOnFlights trains an interpolant on the training flights of a fold.
+func trainOnFlights(props ball.Props, train []Flight, cfg CVConfig, k int) (*Model, int, int, error) {
+	wc := WindowConfig{Horizons: cfg.Horizons}
+	ws := FlightWindows(train, 0, cfg.TrainStride, cfg.TrainMinCover, wc)
+	ws, completed, _ := CompleteWindows(props, train, ws, cfg.Horizons.Dt)
+	ds, _ := BuildDataset(&props, ws, wc)
+	if ds.Len() < 50 {
+		return nil, 0, 0, fmt.Errorf("only %d training examples from %d flights", ds.Len(), len(train))
+	}
+	tc := *cfg.Train
+	tc.Checkpoint, tc.LossPNG, tc.Progress = "", "", nil
+	if tc.Log == nil {
+		tc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	meta := Meta{Ball: props, Seed: tc.Seed, Episodes: len(train), Source: fmt.Sprintf("recorded:%s (all but fold %d of %d)", cfg.Dir, k, cfg.Folds)}
+	m, _, err := Train(ds, meta, tc)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return m, ds.Len(), completed, nil
+}

@@ -1,0 +1,162 @@
+package forecast
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/ball"
+)
+
+// TestPhysicsSpreadScalesDeviations: the spread keeps the samples' mean and scales their
+// deviations per world axis exactly (and per heading axis, here along x for a flight in x).
+func TestPhysicsSpreadScalesDeviations(t *testing.T) {
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	est := &ball.Estimate{Valid: true, State: ball.State{P: ball.Vec{3, 0, 1.5}, V: ball.Vec{-5, 0, 2}}}
+	for i := 0; i < 6; i++ {
+		est.Cov[i*6+i] = 1e-4
+	}
+	in := &Input{Now: 0, Estimate: est}
+	std := func(cfg PhysicsConfig) (mean, sd [3]float64) {
+		p, err := NewPhysics(props, cfg)
+		require.NoError(t, err)
+		buf := NewBuffer(DefaultDt, DefaultH, 64)
+		require.NoError(t, p.Forecast(in, rand.New(rand.NewPCG(1, 2)), &buf))
+		h := DefaultH - 1
+		for k := 0; k < 3; k++ {
+			for n := 0; n < buf.N; n++ {
+				mean[k] += buf.Pos[n*DefaultH*3+h*3+k] / float64(buf.N)
+			}
+			for n := 0; n < buf.N; n++ {
+				d := buf.Pos[n*DefaultH*3+h*3+k] - mean[k]
+				sd[k] += d * d / float64(buf.N)
+			}
+			sd[k] = math.Sqrt(sd[k])
+		}
+		return mean, sd
+	}
+	m0, s0 := std(PhysicsConfig{})
+	for _, world := range []bool{true, false} {
+		m1, s1 := std(PhysicsConfig{Spread: [3]float64{2, 1, 0.5}, SpreadWorld: world})
+		for k, f := range []float64{2, 1, 0.5} {
+			require.InDelta(t, m0[k], m1[k], 1e-9, "axis %d", k)
+			// the heading frame of a flight toward −x has x′ = −x, y′ = −y: the same scales
+			require.InDelta(t, f*s0[k], s1[k], 1e-9, "axis %d (world %v)", k, world)
+		}
+	}
+	_, err = NewPhysics(props, PhysicsConfig{Spread: [3]float64{1, -1, 1}})
+	require.ErrorContains(t, err, "spread[1]")
+}
+
+// overconfident is a tracker that knows the true state up to an error of σ per coordinate
+// but claims σ/3: the baseline's intervals are three times too narrow until calibrated.
+type overconfident struct {
+	truth map[float64]ball.State // by window time
+	rng   *rand.Rand
+	sigma float64
+	now   float64
+}
+
+func (o *overconfident) Reset()                               {}
+func (o *overconfident) Observe(t float64, p [3]float64) bool { return true }
+func (o *overconfident) Estimate(now float64, dst *ball.Estimate) {
+	s := o.truth[now]
+	for k := 0; k < 3; k++ {
+		s.V[k] += o.sigma * o.rng.NormFloat64()
+	}
+	*dst = ball.Estimate{Valid: true, T: now, State: s}
+	for k := 0; k < 3; k++ {
+		dst.Cov[k*6+k] = 1e-12
+		dst.Cov[(3+k)*6+3+k] = o.sigma * o.sigma / 9
+	}
+}
+
+func TestCalibrateSpreadCoversNinety(t *testing.T) {
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	const at = 0.3
+	windows := func(n int, seed uint64) ([]Window, map[float64]ball.State) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		truth := map[float64]ball.State{}
+		var ws []Window
+		for i := 0; i < n; i++ {
+			now := float64(i) + float64(seed)*1e-3
+			s := ball.State{P: ball.Vec{3, rng.NormFloat64() * 0.2, 1.5}, V: ball.Vec{-5 + 0.3*rng.NormFloat64(), 0.3 * rng.NormFloat64(), 2}}
+			truth[now] = s
+			w := Window{Now: now, Truth: make([]float64, 15*3)}
+			for h := 0; h < 15; h++ {
+				props.Propagate(&s, DefaultDt, 0)
+				copy(w.Truth[h*3:], s.P[:])
+			}
+			ws = append(ws, w)
+		}
+		return ws, truth
+	}
+	train, tt := windows(400, 1)
+	tr := &overconfident{truth: tt, rng: rand.New(rand.NewPCG(3, 4)), sigma: 0.05}
+	base := PhysicsConfig{Horizons: Horizons{H: 15}, ProcessNoise: -1, SpreadWorld: true}
+	sp, err := CalibrateSpread(props, base, tr, train, at, 128, 7)
+	require.NoError(t, err)
+	for k := 0; k < 3; k++ {
+		// z: the velocity error alone, 3× too narrow; x, y the same
+		require.InDelta(t, 3, sp[k], 0.5, "axis %d: %v", k, sp)
+	}
+	test, te := windows(400, 2)
+	tr.truth = te
+	base.Spread = sp
+	p, err := NewPhysics(props, base)
+	require.NoError(t, err)
+	sc, err := Evaluate("physics", p, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
+	require.NoError(t, err)
+	for k := 0; k < 3; k++ {
+		require.InDelta(t, 0.9, sc.Cover90[k], 0.05, "held-out coverage, axis %d", k)
+	}
+	base.Spread = [3]float64{}
+	p, err = NewPhysics(props, base)
+	require.NoError(t, err)
+	sc, err = Evaluate("physics", p, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
+	require.NoError(t, err)
+	require.Less(t, sc.Cov90, 0.6, "uncalibrated, the intervals are too narrow")
+}
+
+// TestCompleteWindowsFillsPastTheEnd: a flight cut short (at a bounce) gives windows whose
+// horizons past its end are NaN; CompleteWindows fills them with the fitted flight, close
+// to where the ball would have flown, and leaves the recorded part alone.
+func TestCompleteWindowsFillsPastTheEnd(t *testing.T) {
+	props, err := ball.ByName("table-tennis")
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(4, 5))
+	s := ball.State{P: ball.Vec{0, 3, 1.4}, V: ball.Vec{0.8, -4.3, 0.5}, W: ball.Vec{10, 0, 30}}
+	const dt = 1.0 / 180
+	var full Flight
+	full.Name = "f.csv:0"
+	for i := 0; i < 180; i++ { // 1 s
+		full.T = append(full.T, float64(i)*dt)
+		full.P = append(full.P, ball.Vec{s.P[0] + 1e-3*rng.NormFloat64(), s.P[1] + 1e-3*rng.NormFloat64(), s.P[2] + 1e-3*rng.NormFloat64()})
+		props.Step(&s, dt)
+	}
+	cut := Flight{Name: full.Name, T: full.T[:72], P: full.P[:72]} // 0.4 s
+	wc := WindowConfig{}
+	ws := FlightWindows([]Flight{cut}, 0, 0.02, 0.1, wc)
+	require.NotEmpty(t, ws)
+	ref := FlightWindows([]Flight{full}, 0, 0.02, 0.1, wc)
+	out, completed, dropped := CompleteWindows(props, []Flight{cut}, ws, DefaultDt)
+	require.Equal(t, len(ws), len(out))
+	require.Zero(t, dropped)
+	require.Positive(t, completed)
+	var worst float64
+	for i, w := range out {
+		for k, v := range w.Truth {
+			require.False(t, math.IsNaN(v))
+			if !math.IsNaN(ws[i].Truth[k]) {
+				require.Equal(t, ws[i].Truth[k], v, "the recorded part is kept")
+			}
+			worst = math.Max(worst, math.Abs(v-ref[i].Truth[k]))
+		}
+	}
+	// up to 0.5 s past the cut, with the spin fitted from 0.4 s of 1 mm noise
+	require.Less(t, worst, 0.03)
+}
