@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
@@ -20,8 +21,37 @@ const (
 	ClassStructured = "structured"
 )
 
-// Classes lists the policy classes in the order the CLI shows them.
-func Classes() []string { return []string{ClassStructured} }
+// Classes lists the policy classes in the order the CLI shows them: the
+// classes of this package, then the registered external ones by name.
+func Classes() []string {
+	out := []string{ClassStructured}
+	ext := make([]string, 0, len(external))
+	for name := range external {
+		ext = append(ext, name)
+	}
+	sort.Strings(ext)
+	return append(out, ext...)
+}
+
+// ExternalClass is a policy class defined in a package this one must not
+// import (package fused runs the MPC, docs/architecture.md §3). Its
+// parameters are the policy's Theta; it has no observation normaliser
+// (ObsLen 0). Register it with RegisterClass from the defining package's
+// init.
+type ExternalClass struct {
+	// Prior returns a new policy's parameter vector (seed may draw it).
+	Prior func(seed uint64) []float64
+	// Validate checks a parameter vector of the class.
+	Validate func(theta []float64) error
+	// NewAgent builds the controller that flies pol (pol.Theta).
+	NewAgent func(pol *Policy, rob *robot.Robot, controlRateHz float64) (Agent, error)
+}
+
+var external = map[string]ExternalClass{}
+
+// RegisterClass adds an external policy class under name (call it from an
+// init function; a second registration of a name replaces the first).
+func RegisterClass(name string, c ExternalClass) { external[name] = c }
 
 // Agent is a controller running a policy whose parameters the trainer can
 // swap between rollouts. Like a Controller it is not safe for concurrent
@@ -48,6 +78,9 @@ func NewAgent(pol *Policy, rob *robot.Robot, controlRateHz float64) (Agent, erro
 	case ClassStructured:
 		return NewController(pol, rob, controlRateHz)
 	}
+	if c, ok := external[pol.ClassName()]; ok {
+		return c.NewAgent(pol, rob, controlRateHz)
+	}
 	return nil, fmt.Errorf("policy: class %q: want one of %v", pol.Class, Classes())
 }
 
@@ -58,6 +91,9 @@ func NewPolicyClass(class string, hidden int, seed uint64) (*Policy, error) {
 	switch class {
 	case "", ClassStructured:
 		return NewPolicy(FeatureConfig{}, hidden, seed), nil
+	}
+	if c, ok := external[class]; ok {
+		return &Policy{Version: FileVersion, Class: class, Theta: c.Prior(seed)}, nil
 	}
 	return nil, fmt.Errorf("policy class %q: want one of %v", class, Classes())
 }
@@ -73,18 +109,27 @@ func (p *Policy) ClassName() string {
 // Params is the flat parameter vector BGS optimises (shared: the trainer
 // moves it in place).
 func (p *Policy) Params() []float64 {
+	if _, ok := external[p.ClassName()]; ok {
+		return p.Theta
+	}
 	return p.Net.Params
 }
 
 // ObsLen is the length of the observation the class normalises and
 // records (ObsStats).
 func (p *Policy) ObsLen() int {
+	if _, ok := external[p.ClassName()]; ok {
+		return 0
+	}
 	return p.Net.In
 }
 
 // Normaliser returns the observation normaliser's mean and standard
 // deviation (shared: the trainer sets them from running statistics).
 func (p *Policy) Normaliser() (mean, std []float64) {
+	if _, ok := external[p.ClassName()]; ok {
+		return nil, nil
+	}
 	return p.Net.ObsMean, p.Net.ObsStd
 }
 

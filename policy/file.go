@@ -22,6 +22,9 @@ type Policy struct {
 	Class    string        `json:"class,omitempty"`
 	Features FeatureConfig `json:"features"`
 	Net      *Net          `json:"net,omitempty"`
+	// Theta is the parameter vector of an external class (ExternalClass);
+	// empty for the classes of this package.
+	Theta []float64 `json:"theta,omitempty"`
 	// Trained records how the policy was made (informational).
 	Trained *TrainInfo `json:"trained,omitempty"`
 }
@@ -87,6 +90,12 @@ func (p *Policy) Validate() error {
 	if p.Version != FileVersion {
 		return fmt.Errorf("policy: version %d, want %d", p.Version, FileVersion)
 	}
+	if c, ok := external[p.ClassName()]; ok {
+		if p.Net != nil {
+			return fmt.Errorf("policy: class %q has no network, the file has one", p.Class)
+		}
+		return c.Validate(p.Theta)
+	}
 	if c := p.ClassName(); c != ClassStructured {
 		return fmt.Errorf("policy: class %q: want one of %v", p.Class, Classes())
 	}
@@ -111,6 +120,7 @@ func (p *Policy) Clone() *Policy {
 	if p.Net != nil {
 		c.Net = p.Net.Clone()
 	}
+	c.Theta = append([]float64(nil), p.Theta...)
 	if p.Trained != nil {
 		t := *p.Trained
 		c.Trained = &t

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -540,4 +541,68 @@ func TestResumeRefusesOtherSettings(t *testing.T) {
 	require.ErrorContains(t, err, "records no configuration")
 	_, err = ResumeTrainer(cfg, rob, sim.Config{}, path, ResumeOptions{Seed: 3, Force: true})
 	require.NoError(t, err)
+}
+
+// leadAgent is an external-class agent for the tests: the prior structured
+// controller with θ[0] added to its command lead parameter.
+type leadAgent struct {
+	*Controller
+	prior, buf []float64
+}
+
+// SetRecord records nothing: the class has no observation normaliser.
+func (a *leadAgent) SetRecord(*ObsStats) {}
+
+func (a *leadAgent) SetParams(theta []float64) {
+	copy(a.buf, a.prior)
+	if theta != nil {
+		a.buf[pLead] += theta[0]
+	}
+	a.Controller.SetParams(a.buf)
+}
+
+// TestExternalClass: a class registered from outside the package trains
+// through the same trainer (its θ moves), and its files round-trip.
+func TestExternalClass(t *testing.T) {
+	rob := defaultRobot(t)
+	RegisterClass("test-lead", ExternalClass{
+		Prior: func(uint64) []float64 { return []float64{0} },
+		Validate: func(theta []float64) error {
+			if len(theta) != 1 {
+				return fmt.Errorf("θ has %d values, want 1", len(theta))
+			}
+			return nil
+		},
+		NewAgent: func(pol *Policy, rob *robot.Robot, rate float64) (Agent, error) {
+			prior := NewPolicy(FeatureConfig{}, 4, 1)
+			c, err := NewController(prior, rob, rate)
+			if err != nil {
+				return nil, err
+			}
+			a := &leadAgent{Controller: c, prior: prior.Net.Params, buf: append([]float64(nil), prior.Net.Params...)}
+			a.SetParams(pol.Theta)
+			return a, nil
+		},
+	})
+	require.Contains(t, Classes(), "test-lead")
+	cfg := tinyTrainConfig(2)
+	cfg.Policy = "test-lead"
+	cfg.Sigma, cfg.StepSize = 1, 0.5
+	tr, err := NewTrainer(cfg, rob, sim.Config{}, 5)
+	require.NoError(t, err)
+	require.Equal(t, []float64{0}, tr.State().Policy.Params())
+	require.Zero(t, tr.State().Policy.ObsLen())
+	for i := 0; i < 2; i++ {
+		_, err := tr.Step(context.Background())
+		require.NoError(t, err)
+	}
+	moved := tr.State().Policy.Params()[0]
+	require.NotZero(t, moved, "BGS moved the external class's θ")
+	path := filepath.Join(t.TempDir(), "p.json")
+	require.NoError(t, tr.Result().Save(path))
+	p, err := LoadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "test-lead", p.Class)
+	p.Theta = append(p.Theta, 1)
+	require.ErrorContains(t, p.Validate(), "want 1")
 }
