@@ -20,7 +20,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		c, err := policy.NewController(pol, rob, cfg.Sim.ControlRateHz)
+		c, err := policy.NewAgent(pol, rob, cfg.Sim.ControlRateHz)
 		if err != nil {
 			return nil, fmt.Errorf("es: %w", err)
 		}

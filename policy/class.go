@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 
 	"github.com/agilecatch/catch/ball"
@@ -24,7 +25,7 @@ const (
 // Classes lists the policy classes in the order the CLI shows them: the
 // classes of this package, then the registered external ones by name.
 func Classes() []string {
-	out := []string{ClassStructured}
+	out := []string{ClassStructured, ClassPaper}
 	ext := make([]string, 0, len(external))
 	for name := range external {
 		ext = append(ext, name)
@@ -77,6 +78,8 @@ func NewAgent(pol *Policy, rob *robot.Robot, controlRateHz float64) (Agent, erro
 	switch pol.ClassName() {
 	case ClassStructured:
 		return NewController(pol, rob, controlRateHz)
+	case ClassPaper:
+		return NewPaperController(pol, rob, controlRateHz)
 	}
 	if c, ok := external[pol.ClassName()]; ok {
 		return c.NewAgent(pol, rob, controlRateHz)
@@ -85,12 +88,15 @@ func NewAgent(pol *Policy, rob *robot.Robot, controlRateHz float64) (Agent, erro
 }
 
 // NewPolicyClass returns a new policy of the class: for structured the
-// prior (NewPolicy with default features and the hidden width). seed
-// draws the random weights.
+// prior (NewPolicy with default features and the hidden width), for paper
+// a randomly initialised network (NewPaperPolicy with the default
+// architecture; hidden does not apply). seed draws the random weights.
 func NewPolicyClass(class string, hidden int, seed uint64) (*Policy, error) {
 	switch class {
 	case "", ClassStructured:
 		return NewPolicy(FeatureConfig{}, hidden, seed), nil
+	case ClassPaper:
+		return NewPaperPolicy(PaperConfig{}, seed), nil
 	}
 	if c, ok := external[class]; ok {
 		return &Policy{Version: FileVersion, Class: class, Theta: c.Prior(seed)}, nil
@@ -109,6 +115,9 @@ func (p *Policy) ClassName() string {
 // Params is the flat parameter vector BGS optimises (shared: the trainer
 // moves it in place).
 func (p *Policy) Params() []float64 {
+	if p.ClassName() == ClassPaper {
+		return p.Paper.Params
+	}
 	if _, ok := external[p.ClassName()]; ok {
 		return p.Theta
 	}
@@ -118,6 +127,9 @@ func (p *Policy) Params() []float64 {
 // ObsLen is the length of the observation the class normalises and
 // records (ObsStats).
 func (p *Policy) ObsLen() int {
+	if p.ClassName() == ClassPaper {
+		return len(p.Paper.ObsMean)
+	}
 	if _, ok := external[p.ClassName()]; ok {
 		return 0
 	}
@@ -127,10 +139,21 @@ func (p *Policy) ObsLen() int {
 // Normaliser returns the observation normaliser's mean and standard
 // deviation (shared: the trainer sets them from running statistics).
 func (p *Policy) Normaliser() (mean, std []float64) {
+	if p.ClassName() == ClassPaper {
+		return p.Paper.ObsMean, p.Paper.ObsStd
+	}
 	if _, ok := external[p.ClassName()]; ok {
 		return nil, nil
 	}
 	return p.Net.ObsMean, p.Net.ObsStd
+}
+
+// NewPaperPolicy returns a paper-class policy with random weights drawn
+// from seed (NewPaperNet).
+func NewPaperPolicy(cfg PaperConfig, seed uint64) *Policy {
+	rng := rand.New(rand.NewPCG(seed, 0x9a9e4))
+	return &Policy{Version: FileVersion, Class: ClassPaper,
+		Paper: NewPaperNet(cfg, func() float64 { return 2*rng.Float64() - 1 })}
 }
 
 // SetRecord implements Agent.

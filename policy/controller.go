@@ -323,22 +323,37 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 // acceleration and position limits (with braking room), integrating from
 // the previous command.
 func (c *Controller) decode(out *control.Command) {
-	dt := c.period
-	braked, jerky := false, false
-	for j := 0; j < c.n; j++ {
-		vm := c.lim.Vel[j] * velMargin
-		am := c.lim.Acc[j]
+	braked, jerky := decodeLimits(&c.lim, c.period, c.qdDes, c.qCmd, c.qdCmd, c.accPrev, out)
+	if braked {
+		c.stats.Braked++
+	}
+	if jerky {
+		c.stats.JerkTicks++
+	}
+}
+
+// decodeLimits turns the desired joint velocities qdDes into the next
+// command (out, and the command state qCmd, qdCmd, accPrev, updated in
+// place) within the velocity, acceleration and position limits (with
+// braking room), integrating from the previous command over dt. It reports
+// whether a joint was braked for a position limit and whether a joint's
+// commanded acceleration swung by more than its limit within the tick.
+// Every policy class decodes through it.
+func decodeLimits(lim *robot.Limits, dt float64, qdDes, qCmd, qdCmd, accPrev []float64, out *control.Command) (braked, jerky bool) {
+	for j := range qCmd {
+		vm := lim.Vel[j] * velMargin
+		am := lim.Acc[j]
 		dv := am * dt * accMargin
-		prev := c.qdCmd[j]
-		v := c.qdDes[j]
+		prev := qdCmd[j]
+		v := qdDes[j]
 		if math.IsNaN(v) {
 			v = 0
 		}
 		v = math.Max(-vm, math.Min(vm, v))
 		// Braking room: never move toward a position limit faster than
 		// half the acceleration limit can stop the joint before it.
-		lo, hi := c.lim.Lower[j]+posMarginM, c.lim.Upper[j]-posMarginM
-		q := c.qCmd[j]
+		lo, hi := lim.Lower[j]+posMarginM, lim.Upper[j]-posMarginM
+		q := qCmd[j]
 		if up := math.Sqrt(2*brakeFrac*am*math.Max(hi-q, 0)) - dv; v > up {
 			v, braked = math.Max(up, 0), true
 		}
@@ -354,19 +369,14 @@ func (c *Controller) decode(out *control.Command) {
 			braked = true
 		}
 		a := (v - prev) / dt
-		if math.Abs(a-c.accPrev[j]) > jerkFrac*am {
+		if math.Abs(a-accPrev[j]) > jerkFrac*am {
 			jerky = true
 		}
-		c.accPrev[j] = a
-		c.qCmd[j], c.qdCmd[j] = qn, v
+		accPrev[j] = a
+		qCmd[j], qdCmd[j] = qn, v
 		out.Q[j], out.Qd[j] = qn, v
 	}
-	if braked {
-		c.stats.Braked++
-	}
-	if jerky {
-		c.stats.JerkTicks++
-	}
+	return braked, jerky
 }
 
 // observe fills c.obs (see FeatureConfig.ObsLen for the layout).

@@ -19,12 +19,15 @@ const FileVersion = 1
 type Policy struct {
 	Version int `json:"version"`
 	// Class is the policy class (ClassStructured when empty).
-	Class    string        `json:"class,omitempty"`
+	Class string `json:"class,omitempty"`
+	// Features and Net are the structured class's.
 	Features FeatureConfig `json:"features"`
 	Net      *Net          `json:"net,omitempty"`
 	// Theta is the parameter vector of an external class (ExternalClass);
 	// empty for the classes of this package.
 	Theta []float64 `json:"theta,omitempty"`
+	// Paper is the paper class's network.
+	Paper *PaperNet `json:"paper,omitempty"`
 	// Trained records how the policy was made (informational).
 	Trained *TrainInfo `json:"trained,omitempty"`
 }
@@ -96,7 +99,17 @@ func (p *Policy) Validate() error {
 		}
 		return c.Validate(p.Theta)
 	}
-	if c := p.ClassName(); c != ClassStructured {
+	switch p.ClassName() {
+	case ClassStructured:
+	case ClassPaper:
+		if p.Paper == nil || p.Net != nil {
+			return errors.New("policy: a paper-class policy has a paper network and no structured one")
+		}
+		if err := p.Paper.Validate(); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		return nil
+	default:
 		return fmt.Errorf("policy: class %q: want one of %v", p.Class, Classes())
 	}
 	if p.Net == nil {
@@ -121,6 +134,9 @@ func (p *Policy) Clone() *Policy {
 		c.Net = p.Net.Clone()
 	}
 	c.Theta = append([]float64(nil), p.Theta...)
+	if p.Paper != nil {
+		c.Paper = p.Paper.Clone()
+	}
 	if p.Trained != nil {
 		t := *p.Trained
 		c.Trained = &t

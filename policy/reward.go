@@ -31,6 +31,37 @@ type RewardConfig struct {
 	// limit within one tick (a bang-bang reversal); defaults 0.5 and 0.5.
 	Brake float64 `yaml:"brake"`
 	Jerk  float64 `yaml:"jerk"`
+	// Approach weighs a long-range shaping term without cutoff,
+	// e^(−d/ApproachScaleM)·(1 + max(0, cos))/2 (d the closest approach,
+	// cos the net alignment there), so a policy whose head never comes
+	// within CutoffM of the ball (a network trained from random weights)
+	// still sees which way is closer. Default 0 (off) for the structured
+	// class, 1 for the paper class; negative turns it off.
+	Approach       float64 `yaml:"approach" json:",omitempty"`
+	ApproachScaleM float64 `yaml:"approach_scale_m" json:",omitempty"`
+	// Collision is the penalty per second of commands whose pose collided
+	// (TrialResult.CommandCollisions; the safety layer braked each).
+	// Default 0 for the structured class, 2 for the paper class; negative
+	// turns it off.
+	Collision float64 `yaml:"collision" json:",omitempty"`
+}
+
+// setClassDefaults sets the shaping defaults of a policy class (before
+// setDefaults): the paper class learns from random weights and needs the
+// long-range approach term and the collision penalty.
+func (c *RewardConfig) setClassDefaults(class string) {
+	if class != ClassPaper {
+		return
+	}
+	if c.Approach == 0 {
+		c.Approach = 1
+	}
+	if c.ApproachScaleM == 0 {
+		c.ApproachScaleM = 0.3
+	}
+	if c.Collision == 0 {
+		c.Collision = 2
+	}
 }
 
 func (c *RewardConfig) setDefaults() {
@@ -48,6 +79,9 @@ func (c *RewardConfig) setDefaults() {
 	def(&c.Limit, 1)
 	def(&c.Brake, 0.5)
 	def(&c.Jerk, 0.5)
+	if c.Approach > 0 && c.ApproachScaleM == 0 {
+		c.ApproachScaleM = 0.3
+	}
 }
 
 // Validate reports the first bad field.
@@ -59,6 +93,14 @@ func (c RewardConfig) Validate() error {
 		{"catch", c.Catch}, {"limit", c.Limit}, {"brake", c.Brake}, {"jerk", c.Jerk}} {
 		if math.IsNaN(f.v) || f.v < 0 || f.v > 1e3 {
 			return fmt.Errorf("reward.%s: %v, want [0, 1000]", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"approach", c.Approach}, {"approach_scale_m", c.ApproachScaleM}, {"collision", c.Collision}} {
+		if math.IsNaN(f.v) || f.v > 1e3 {
+			return fmt.Errorf("reward.%s: %v, want ≤ 1000 (negative: off)", f.name, f.v)
 		}
 	}
 	return nil
@@ -73,7 +115,9 @@ func (c RewardConfig) Validate() error {
 //   - stability: 0.2 for the ball staying in the pocket plus 0.8 for it being
 //     slower than 0.2 m/s relative to the head, each over 0.25 s;
 //   - a catch bonus;
-//   - penalties for limit violations, braking at position limits and jerk.
+//   - penalties for limit violations, braking at position limits and jerk;
+//   - with Approach, the long-range approach term; with Collision, the
+//     penalty for colliding commands.
 //
 // st may be the zero Stats (external evaluators log no controller counters).
 func (c RewardConfig) Reward(r *sim.TrialResult, st Stats, period float64) float64 {
@@ -92,5 +136,11 @@ func (c RewardConfig) Reward(r *sim.TrialResult, st Stats, period float64) float
 	rw -= c.Limit * float64(r.LimitViolations)
 	rw -= c.Brake * float64(st.Braked) * period
 	rw -= c.Jerk * float64(st.JerkTicks) * period
+	if c.Approach > 0 && c.ApproachScaleM > 0 && !math.IsInf(d, 0) {
+		rw += c.Approach * math.Exp(-d/c.ApproachScaleM) * (1 + math.Max(0, r.AlignCos)) / 2
+	}
+	if c.Collision > 0 {
+		rw -= c.Collision * float64(r.CommandCollisions) * period
+	}
 	return rw
 }

@@ -136,6 +136,7 @@ func (c *TrainConfig) setDefaults() {
 	if c.Policy == ClassStructured {
 		c.Policy = ""
 	}
+	c.Reward.setClassDefaults(c.Policy)
 	c.Reward.setDefaults()
 	c.Random.setDefaults()
 }
