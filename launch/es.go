@@ -27,3 +27,22 @@ func init() {
 		return c, nil
 	})
 }
+
+// The es-paper controller: the paper-class policy learned from scratch
+// (es.paper_policy, or the shipped one).
+func init() {
+	Register("es-paper", func(rob *robot.Robot, cfg *Config) (control.Controller, error) {
+		if err := cfg.ES.Validate(); err != nil {
+			return nil, err
+		}
+		pol, err := cfg.ES.LoadPaper()
+		if err != nil {
+			return nil, err
+		}
+		c, err := policy.NewAgent(pol, rob, cfg.Sim.ControlRateHz)
+		if err != nil {
+			return nil, fmt.Errorf("es-paper: %w", err)
+		}
+		return c, nil
+	})
+}

@@ -45,7 +45,7 @@
 // # Policy classes
 //
 // A Policy names its class (class.go): structured (the default, described
-// here) is the only one so far. The trainer, checkpoints, policy files and
+// in the rest of this page) or paper (below). The trainer, checkpoints, policy files and
 // the fine-tuning loop see a class only through Policy.Params (the flat
 // vector BGS perturbs and moves in place), Policy.ObsLen and
 // Policy.Normaliser (the running observation normalisation) and NewAgent

@@ -2,13 +2,14 @@ package policy
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // FileVersion is the policy file format version.
@@ -222,11 +223,71 @@ func Shipped() (*Policy, error) {
 	return p, nil
 }
 
-// Config selects the policy the es controller runs, and holds the trainer
-// settings. The zero value means the shipped policy and default training.
+// shippedFiles holds the shipped policy files; es_paper.json is read from
+// it by name, so a checkout without it still builds (es-paper then says
+// the file is missing).
+//
+//go:embed shipped/*.json
+var shippedFiles embed.FS
+
+// ShippedPaper returns the paper-class policy learned from scratch that is
+// shipped in the repository (policy/shipped/es_paper.json; how it was made:
+// its Trained record and the package doc), the default of
+// `--controller es-paper`.
+func ShippedPaper() (*Policy, error) {
+	data, err := shippedFiles.ReadFile("shipped/es_paper.json")
+	if err != nil {
+		return nil, fmt.Errorf("shipped paper policy: %w", err)
+	}
+	p, err := ParsePolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("shipped paper policy: %w", err)
+	}
+	if p.ClassName() != ClassPaper {
+		return nil, fmt.Errorf("shipped paper policy: class %q, want %q", p.ClassName(), ClassPaper)
+	}
+	return p, nil
+}
+
+// Origin describes where a policy came from, on one line: the training
+// command, seed, episodes, steps, best eval and the binary's revision, from
+// its Trained record ("untrained" without one).
+func (p *Policy) Origin() string {
+	t := p.Trained
+	if t == nil {
+		return "untrained (no training record)"
+	}
+	var prov struct {
+		Command  []string `json:"command"`
+		Revision string   `json:"vcs_revision"`
+		Modified bool     `json:"vcs_modified"`
+	}
+	cmd, rev := "(not recorded)", "(not recorded)"
+	if len(t.Provenance) > 0 && json.Unmarshal(t.Provenance, &prov) == nil {
+		if len(prov.Command) > 0 {
+			cmd = strings.Join(prov.Command, " ")
+		}
+		if prov.Revision != "" {
+			rev = prov.Revision
+			if prov.Modified {
+				rev += " (modified)"
+			}
+		}
+	}
+	return fmt.Sprintf("class %s; command `%s`; seed %d; %d training episodes in %d steps (%.0f s); best eval mix success %.3f; commit %s",
+		p.ClassName(), cmd, t.Seed, t.Episodes, t.Iterations, t.WallS, t.EvalSuccess, rev)
+}
+
+// Config selects the policies the es and es-paper controllers run, and
+// holds the trainer settings. The zero value means the shipped policies
+// and default training.
 type Config struct {
-	// Policy is a policy file; default "": the shipped policy.
+	// Policy is the es controller's policy file (any class); default "":
+	// the shipped structured policy.
 	Policy string `yaml:"policy"`
+	// PaperPolicy is the es-paper controller's policy file (paper class);
+	// default "": the shipped paper policy.
+	PaperPolicy string `yaml:"paper_policy"`
 	// Train configures `catch train es`.
 	Train TrainConfig `yaml:"train"`
 }
@@ -246,4 +307,20 @@ func (c Config) Load() (*Policy, error) {
 		return Shipped()
 	}
 	return LoadFile(c.Policy)
+}
+
+// LoadPaper returns the es-paper controller's policy: the file named by
+// PaperPolicy (which must be of the paper class), or the shipped one.
+func (c Config) LoadPaper() (*Policy, error) {
+	if c.PaperPolicy == "" {
+		return ShippedPaper()
+	}
+	p, err := LoadFile(c.PaperPolicy)
+	if err != nil {
+		return nil, err
+	}
+	if p.ClassName() != ClassPaper {
+		return nil, fmt.Errorf("policy file %s: class %q, want %q for es-paper", c.PaperPolicy, p.ClassName(), ClassPaper)
+	}
+	return p, nil
 }

@@ -29,7 +29,8 @@ type PaperController struct {
 	period float64
 
 	ready, qCmd, qdCmd, accPrev, qdDes []float64
-	scale                              []float64
+	scale, target                      []float64
+	tick                               int // ticks since Reset
 	// histories: rings of samples, newest at head
 	ballRing, jointRing []float64
 	ballLen, jointLen   int
@@ -65,7 +66,7 @@ func NewPaperController(pol *Policy, rob *robot.Robot, controlRateHz float64) (*
 	c := &PaperController{pol: pol, net: pol.Paper, cfg: cfg, params: pol.Paper.Params, lim: rob.Limits.Clone(),
 		n: n, period: 1 / controlRateHz,
 		ready: make([]float64, n), qCmd: make([]float64, n), qdCmd: make([]float64, n), accPrev: make([]float64, n),
-		qdDes: make([]float64, n), scale: make([]float64, n),
+		qdDes: make([]float64, n), scale: make([]float64, n), target: make([]float64, n),
 		ballRing: make([]float64, bl*paperBallCh), jointRing: make([]float64, jl*paperJointCh), ballLen: bl, jointLen: jl,
 		obs: make([]float64, cfg.ObsLen()), act: make([]float64, nOut), scratch: newPaperScratch(cfg)}
 	for j := range c.scale {
@@ -115,6 +116,8 @@ func (c *PaperController) Reset(arm control.ArmState) error {
 		copy(row[c.n:], arm.Qd)
 	}
 	c.ballHead, c.jointHead = 0, 0
+	copy(c.target, arm.Q)
+	c.tick = 0
 	c.stats = Stats{}
 	return nil
 }
@@ -143,15 +146,20 @@ func (c *PaperController) Step(in *control.Input, out *control.Command) (control
 		jr[j] = in.Arm.Q[j] - c.ready[j]
 		jr[n+j] = in.Arm.Qd[j]
 	}
-	c.observe()
-	if c.record != nil {
-		c.record.add(c.obs)
+	if c.tick%c.cfg.ActionEvery == 0 {
+		c.observe()
+		if c.record != nil {
+			c.record.add(c.obs)
+		}
+		c.net.forward(c.params, c.obs, c.scratch, c.act)
+		for j := 0; j < n; j++ {
+			lo, hi := c.lim.Lower[j]+posMarginM, c.lim.Upper[j]-posMarginM
+			c.target[j] = math.Max(lo, math.Min(hi, c.ready[j]+c.scale[j]*c.act[j]))
+		}
 	}
-	c.net.forward(c.params, c.obs, c.scratch, c.act)
+	c.tick++
 	for j := 0; j < n; j++ {
-		lo, hi := c.lim.Lower[j]+posMarginM, c.lim.Upper[j]-posMarginM
-		target := math.Max(lo, math.Min(hi, c.ready[j]+c.scale[j]*c.act[j]))
-		e := target - c.qCmd[j]
+		e := c.target[j] - c.qCmd[j]
 		v := math.Min(math.Abs(e)/c.cfg.ServoTauS, math.Sqrt(2*servoAcc*c.lim.Acc[j]*math.Abs(e)))
 		c.qdDes[j] = math.Copysign(v, e)
 	}

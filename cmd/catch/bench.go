@@ -12,6 +12,7 @@ import (
 
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 	"github.com/agilecatch/catch/sim/bench"
@@ -55,7 +56,7 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			}
 			names := splitList(ctrls)
 			if len(names) == 0 {
-				for _, n := range []string{"mpc", "es"} {
+				for _, n := range []string{"mpc", "es", "es-paper"} {
 					if slices.Contains(launch.Controllers(), n) {
 						names = append(names, n)
 					}
@@ -95,10 +96,14 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			if err != nil {
 				return fmt.Errorf("--engines: %w", err)
 			}
+			notes, err := policyNotes(names, &cfg)
+			if err != nil {
+				return err
+			}
 			bar := newBar(cmd.ErrOrStderr(), trials*len(names)*len(scn)*len(engs), "bench")
 			res, err := bench.Run(ctx, bench.Options{Engines: engs,
 				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
-				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir,
+				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir, Notes: notes,
 				NewController: func(name string) (control.Controller, error) { return launch.NewController(name, rob, &cfg) },
 			})
 			if err != nil {
@@ -139,4 +144,29 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// policyNotes are the report lines naming where the learned controllers'
+// policies came from (training command, seed, episodes, commit).
+func policyNotes(names []string, cfg *launch.Config) ([]string, error) {
+	var notes []string
+	for _, n := range names {
+		var (
+			p   *policy.Policy
+			err error
+		)
+		switch n {
+		case "es":
+			p, err = cfg.ES.Load()
+		case "es-paper":
+			p, err = cfg.ES.LoadPaper()
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, fmt.Sprintf("Policy of `%s`: %s.", n, p.Origin()))
+	}
+	return notes, nil
 }

@@ -55,7 +55,11 @@ violations, modality, compute time per controller step and miss distances.`,
 				return err
 			}
 			if policyPath != "" {
-				cfg.ES.Policy = policyPath
+				if ctrl == "es-paper" {
+					cfg.ES.PaperPolicy = policyPath
+				} else {
+					cfg.ES.Policy = policyPath
+				}
 			}
 			if cmd.Flags().Changed("async") {
 				cfg.MPC.Async = async
@@ -179,7 +183,7 @@ violations, modality, compute time per controller step and miss distances.`,
 	countFlag(f, &fcSamples, "forecast-samples", 256, 1, launch.MaxForecastSamples, "samples per forecast")
 	f.StringVar(&computeModel, "compute-model", "none", "charge each controller step its compute time: none, or fitted (mpc: the model fitted to measured plan times, mpc.FittedComputeModel; sync plans delay their command and skip the ticks they overrun, async plans are published when their modelled time has passed)")
 	f.BoolVar(&async, "async", false, "mpc plans asynchronously (sets mpc.async); pair with --compute-model fitted to evaluate it as it would run")
-	f.StringVar(&policyPath, "policy", "", "ES policy file for --controller es (overrides es.policy; default: the shipped policy)")
+	f.StringVar(&policyPath, "policy", "", "policy file for --controller es (overrides es.policy; any class) or es-paper (overrides es.paper_policy; paper class); default: the shipped one")
 	root.AddCommand(cmd)
 }
 

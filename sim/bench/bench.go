@@ -40,6 +40,9 @@ type Options struct {
 	// Provenance goes into results.json, timing.json, trials.csv, the
 	// report and every plot.
 	Provenance provenance.Record
+	// Notes are lines the report prints under its provenance (the origin
+	// of each learned policy: training command, seed, episodes, commit).
+	Notes []string
 	// TraceDir, when set, receives one trace file per trial of every pair
 	// (package sim/trace).
 	TraceDir string
@@ -124,6 +127,8 @@ type Results struct {
 	Seed       uint64            `json:"seed"`
 	Trials     int               `json:"trials_per_pair"`
 	Provenance provenance.Record `json:"provenance"`
+	// Notes are Options.Notes.
+	Notes []string `json:"notes,omitempty"`
 	// TickMS is the control period, the compute budget of one step, ms.
 	TickMS  float64 `json:"tick_ms"`
 	Entries []Entry `json:"entries"`
@@ -250,7 +255,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if rate == 0 {
 		rate = 250 // sim.Config's default
 	}
-	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Provenance: opts.Provenance, TickMS: 1000 / rate, Entries: entries}
+	r := &Results{Seed: opts.Seed, Trials: opts.Trials, Provenance: opts.Provenance, Notes: opts.Notes, TickMS: 1000 / rate, Entries: entries}
 	if len(engines) > 1 {
 		for _, e := range engines {
 			r.Engines = append(r.Engines, e.Name())
