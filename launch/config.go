@@ -44,7 +44,7 @@ type Config struct {
 }
 
 // LoadConfig reads a run configuration; an empty path gives the defaults.
-// Relative file paths in it (robot.urdf, es.policy, es.train scenario
+// Relative file paths in it (robot.urdf, es.policy, es.paper_policy, es.train scenario
 // files, mpc.dump_dir, node.trial_log) are taken relative to the
 // configuration file's directory, so a config works from any working
 // directory. Errors name the YAML key and line, not Go types.
@@ -105,6 +105,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	abs(&c.Robot.URDF)
 	abs(&c.ES.Policy)
+	abs(&c.ES.PaperPolicy)
 	abs(&c.Fused.Params)
 	abs(&c.MPC.DumpDir)
 	abs(&c.Node.TrialLog)

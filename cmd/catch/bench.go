@@ -33,8 +33,9 @@ func init() {
 in parallel (deterministic for a seed), and writes DIR/results.json, DIR/report.md
 (success with 95% Clopper–Pearson intervals, the paper's numbers beside ours,
 miss distances, compute p50/p99, limit violations, modality) and PNG plots.
-Without --controllers it runs whichever of mpc and es are built in (the hold
-baseline if neither is). Compute times, which depend on the machine, go to
+Without --controllers it runs whichever of mpc, es and es-paper are built in
+(es-paper when its policy file is there; the hold baseline if none is). The
+report names where each learned policy came from. Compute times, which depend on the machine, go to
 DIR/timing.json, so results.json is identical for a seed. With --engines a,b
 every pair also runs in each physics engine on the same throws and the report
 adds the sim-to-sim gap table and plot (gap.png).`,
@@ -57,9 +58,17 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			names := splitList(ctrls)
 			if len(names) == 0 {
 				for _, n := range []string{"mpc", "es", "es-paper"} {
-					if slices.Contains(launch.Controllers(), n) {
-						names = append(names, n)
+					if !slices.Contains(launch.Controllers(), n) {
+						continue
 					}
+					if n == "es-paper" {
+						// only when a paper policy is there to fly (a
+						// checkout may not ship one)
+						if _, err := cfg.ES.LoadPaper(); err != nil {
+							continue
+						}
+					}
+					names = append(names, n)
 				}
 				if len(names) == 0 {
 					names = []string{"hold"} // baseline until a catching controller is built in

@@ -53,6 +53,9 @@ func init() {
 		Long: `Trains the ES policy (package policy) by blackbox gradient sensing on
 simulated throws of the given scenarios (mixed uniformly) with domain
 randomisation. The run is deterministic for a seed whatever the core count.
+--policy picks the class of a new policy: structured (the default: an IK
+catch target and cradle profile with a learned residual) or paper (the
+reference system's two-tower network from random weights, docs/es-paper.md).
 
 Writes the policy with the best eval over the training scenarios (one
 batch of --eval-episodes throws each; the eval scenario's success is logged

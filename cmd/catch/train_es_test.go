@@ -84,3 +84,37 @@ func TestTrainESRunAndResume(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, js, `"controller": "es"`)
 }
+
+// TestTrainPaperAndBench trains the paper class one tiny step, flies the
+// result as es-paper through catch sim and catch bench, and checks that the
+// bench report names the policy's origin.
+func TestTrainPaperAndBench(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "paper.json")
+	code, _ := runOut(t, "train", "es", "--policy", "paper", "--scenario", "nominal", "--perturbations", "2", "--episodes", "1",
+		"--eval-episodes", "2", "--eval-every", "1", "--seed", "4", "--iterations", "1", "--out", out)
+	require.Equal(t, 0, code)
+	p, err := policy.LoadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, policy.ClassPaper, p.ClassName())
+	require.Contains(t, p.Origin(), "seed 4")
+
+	code, js := runOut(t, "sim", "--controller", "es-paper", "--policy", out, "--trials", "2", "--json")
+	require.Equal(t, 0, code)
+	require.Contains(t, js, `"controller": "es-paper"`)
+	// es-paper refuses a structured policy file
+	structured := filepath.Join(dir, "s.json")
+	require.NoError(t, policy.NewPolicy(policy.FeatureConfig{}, 4, 1).Save(structured))
+	code, _ = runOut(t, "sim", "--controller", "es-paper", "--policy", structured, "--trials", "1")
+	require.Equal(t, 2, code)
+
+	cfg := filepath.Join(dir, "run.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("es:\n  paper_policy: paper.json\n"), 0o644))
+	bdir := filepath.Join(dir, "bench")
+	code, _ = runOut(t, "bench", "--config", cfg, "--controllers", "es-paper", "--scenarios", "nominal", "--trials", "1", "--out", bdir)
+	require.Equal(t, 0, code)
+	report, err := os.ReadFile(filepath.Join(bdir, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(report), "Policy of `es-paper`: class paper; command `catch train es --policy paper")
+	require.Contains(t, string(report), "seed 4")
+}
