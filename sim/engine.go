@@ -74,6 +74,13 @@ type Counters struct {
 	// are owned by the engine (nil for an engine without dynamics).
 	SaturatedSteps []int
 	JointNames     []string
+	// InfeasibleCommands counts the commands that reached the arm asking
+	// for a velocity change beyond a joint's acceleration limit (in
+	// World.Trial only the safety filter's hard stop before a collision
+	// does, control.Safety.Brake), and SaturatedAfterInfeasible the
+	// TorqueSaturated steps within 10 control periods after one (the
+	// servo catching up with what it could not follow).
+	InfeasibleCommands, SaturatedAfterInfeasible int
 	// FirstCollision names the first pair of bodies that collided
 	// ("geomA/geomB"), and SaturatedJoint the joint whose servo was at its
 	// torque limit for the most steps ("" when none): they explain the

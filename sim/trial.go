@@ -245,6 +245,16 @@ type ViolationKinds struct {
 
 	EnginePeriods   int            `json:"engine_periods"`
 	TorqueSaturated map[string]int `json:"torque_saturated_steps,omitempty"`
+	// SaturatedSteps counts the physics steps with any servo at its
+	// torque limit (TrialResult.TorqueSaturated).
+	SaturatedSteps int `json:"saturated_steps,omitempty"`
+	// InfeasibleCommands and SaturatedAfterInfeasible explain torque
+	// saturation (sim.Counters): commands beyond the acceleration limit
+	// that reached the arm (the safety filter's hard stops), and the
+	// torque-saturated steps (any joint) within 10 control periods after
+	// one.
+	InfeasibleCommands       int `json:"infeasible_commands,omitempty"`
+	SaturatedAfterInfeasible int `json:"saturated_after_infeasible_steps,omitempty"`
 	SelfCollision   int            `json:"self_collision_steps,omitempty"`
 	RailCollision   int            `json:"rail_collision_steps,omitempty"`
 	FloorCollision  int            `json:"floor_collision_steps,omitempty"`
@@ -260,6 +270,9 @@ func (v *ViolationKinds) Add(o *ViolationKinds) {
 	v.Lead += o.Lead
 	v.NaN += o.NaN
 	v.EnginePeriods += o.EnginePeriods
+	v.InfeasibleCommands += o.InfeasibleCommands
+	v.SaturatedSteps += o.SaturatedSteps
+	v.SaturatedAfterInfeasible += o.SaturatedAfterInfeasible
 	for j, n := range o.TorqueSaturated {
 		if v.TorqueSaturated == nil {
 			v.TorqueSaturated = map[string]int{}
@@ -634,6 +647,9 @@ func (res *TrialResult) AddCounters(c *Counters) {
 	res.PhysicsError = c.Warning
 	v := &res.ViolationKinds
 	v.EnginePeriods += c.Violations
+	v.InfeasibleCommands += c.InfeasibleCommands
+	v.SaturatedSteps += c.TorqueSaturated
+	v.SaturatedAfterInfeasible += c.SaturatedAfterInfeasible
 	v.SelfCollision += c.SelfCollisions
 	v.RailCollision += c.RailCollisions
 	v.FloorCollision += c.FloorCollisions

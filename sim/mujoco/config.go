@@ -71,6 +71,15 @@ type Config struct {
 	// NetFriction is the net's sliding friction coefficient; default 0.8
 	// (a string mesh grips the ball; assumed).
 	NetFriction float64 `yaml:"net_friction"`
+	// SelfContactMinJointGap: two of the robot's bodies (the rail and the
+	// floor count as the world's) touch only when at least this many
+	// movable joints lie between them along the chain; default 3, the
+	// safety layer's collision check (control.CollisionConfig.MinJointGap):
+	// the IRB 120's own joint limits keep links two joints apart clear of
+	// each other, where the coarser primitives around them overlap (the
+	// upper arm and the forearm at a fully folded elbow). 1 or 2 keep every
+	// contact MuJoCo allows (it leaves out parent and child only).
+	SelfContactMinJointGap int `yaml:"self_contact_min_joint_gap"`
 	// NetRollingM is the net's rolling (and torsional) friction, m: the
 	// string mesh wraps the ball, so a ball at rest in the pocket does not
 	// roll out of it; default 0.03 (assumed: a tennis ball of radius 0.0335
@@ -109,6 +118,7 @@ func (c *Config) setDefaults() {
 	defF(&c.NetImpedance, 0.5)
 	defF(&c.NetFriction, 0.8)
 	defF(&c.NetRollingM, 0.03)
+	defI(&c.SelfContactMinJointGap, 3)
 }
 
 // Validate reports the first bad field (of a Config with its defaults set).
@@ -138,6 +148,7 @@ func (c Config) Validate() error {
 		{"net_impedance", c.NetImpedance, 0.01, 0.99},
 		{"net_friction", c.NetFriction, 0, 5},
 		{"net_rolling_m", c.NetRollingM, 0, 0.5},
+		{"self_contact_min_joint_gap", float64(c.SelfContactMinJointGap), 1, 8},
 	} {
 		if math.IsNaN(f.v) || f.v < f.lo || f.v > f.hi {
 			return fmt.Errorf("mujoco.%s: %v, want [%g, %g]", f.name, f.v, f.lo, f.hi)

@@ -36,7 +36,12 @@
 // ball on the arm or the rail (sim.TrialResult.ArmHits, failure hit_arm),
 // and the robot touching itself, the rail or the floor (collision steps).
 // Collision steps and torque saturation count as limit violations (one per
-// control period in which either happened).
+// control period in which either happened), broken down by kind (self, rail,
+// floor; steps per saturated joint; saturation within 10 control periods
+// after a command beyond the acceleration limit, the safety layer's hard
+// stop; docs/limits.md). Bodies fewer than three movable joints apart do
+// not collide (Config.SelfContactMinJointGap), as in the safety layer's
+// check.
 //
 // A Physics (one per sim.World) owns C memory (≈20 MB of MuJoCo model and
 // data) freed by World.Close; it is not safe for concurrent use.

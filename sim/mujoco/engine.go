@@ -107,6 +107,7 @@ type physics struct {
 	// address, viscous damping, torque limit
 	qadr, dadr, madr []int
 	damping, tauMax  []float64
+	accLim           []float64 // the joints' acceleration limits (robot.Limits.Acc)
 	kp, kd           float64
 
 	// MuJoCo's arrays, viewed in place
@@ -141,7 +142,11 @@ type physics struct {
 	selfColl, railColl int
 	floorColl          int
 	saturated          int
-	warn               int
+	// commands whose velocity change broke the acceleration limit, the
+	// time the last one took effect, and the saturated steps soon after
+	infeasible, satAfter int
+	lastInfeasible       float64
+	warn                 int
 	satJ               []int  // per joint: steps at the torque limit
 	firstColl          [2]int // geoms of the first collision, −1 when none
 	jointNames         []string
@@ -162,7 +167,11 @@ func newPhysics(mc Config, sc sim.Config, rob *robot.Robot, props ball.Props) (*
 		return nil, err
 	}
 	p := &physics{cfg: mc, m: m, d: C.mj_makeData(m), n: len(mdl.joints), period: 1 / sc.ControlRateHz,
-		pocket: rob.Pocket, depth: depth, holdS: hold, props: props}
+		pocket: rob.Pocket, depth: depth, holdS: hold, props: props, accLim: append([]float64(nil), rob.Limits.Acc...)}
+	if len(p.accLim) != len(mdl.joints) {
+		p.Close()
+		return nil, fmt.Errorf("mujoco: %d acceleration limits for %d joints", len(p.accLim), len(mdl.joints))
+	}
 	runtime.SetFinalizer(p, (*physics).Close)
 	if err := p.bind(mdl.joints); err != nil {
 		p.Close()
@@ -313,6 +322,7 @@ func (p *physics) Reset(th *sim.Throw, q0 []float64) error {
 	p.since, p.caughtAt = 0, 0
 	p.rimHits, p.exits, p.armHits, p.collision, p.saturated, p.violations = 0, 0, 0, 0, 0, 0
 	p.selfColl, p.railColl, p.floorColl = 0, 0, 0
+	p.infeasible, p.satAfter, p.lastInfeasible = 0, 0, math.Inf(-1)
 	for j := range p.satJ {
 		p.satJ[j] = 0
 	}
@@ -364,13 +374,25 @@ func (p *physics) Step(t float64) {
 		if c.due > t+1e-12 {
 			break
 		}
+		// The feed-forward acceleration spans the time since the previous
+		// command took effect (a skipped tick leaves two periods).
+		gap := p.period
+		if p.has {
+			gap = math.Max(p.period, c.due-p.ct)
+		}
+		over := false
 		for j := 0; j < p.n; j++ {
 			if p.has {
-				p.cff[j] = (c.qd[j] - p.cqd[j]) / p.period
+				p.cff[j] = (c.qd[j] - p.cqd[j]) / gap
+				over = over || math.Abs(p.cff[j]) > p.accLim[j]*(1+1e-6)+1e-9
 			} else {
 				p.cff[j] = 0
 			}
 			p.cq[j], p.cqd[j] = c.q[j], c.qd[j]
+		}
+		if over {
+			p.infeasible++
+			p.lastInfeasible = c.due
 		}
 		p.ct, p.has = c.due, true
 		p.head = (p.head + 1) % len(p.ring)
@@ -388,6 +410,11 @@ func (p *physics) Step(t float64) {
 	p.read()
 	p.judge(t + sim.PhysicsStep)
 }
+
+// infeasibleWindow is how long, in control periods, torque saturation
+// counts as the aftermath of a command beyond the acceleration limit (the
+// servo catching up with a position it could not follow).
+const infeasibleWindow = 10
 
 // servo sets each joint's torque: the joint-space PD loop on the commanded
 // trajectory (position extrapolated with the commanded velocity), scaled by
@@ -420,6 +447,9 @@ func (p *physics) servo(t float64) {
 	if sat {
 		p.saturated++
 		p.violated = true
+		if t-p.lastInfeasible <= infeasibleWindow*p.period {
+			p.satAfter++
+		}
 	}
 }
 
@@ -574,7 +604,8 @@ func (p *physics) Counters(c *sim.Counters) {
 	}
 	*c = sim.Counters{RimHits: p.rimHits, Exits: p.exits, ArmHits: p.armHits, Collisions: p.collision,
 		TorqueSaturated: p.saturated, Violations: v, SelfCollisions: p.selfColl, RailCollisions: p.railColl,
-		FloorCollisions: p.floorColl, SaturatedSteps: p.satJ, JointNames: p.jointNames}
+		FloorCollisions: p.floorColl, SaturatedSteps: p.satJ, JointNames: p.jointNames,
+		InfeasibleCommands: p.infeasible, SaturatedAfterInfeasible: p.satAfter}
 	if p.firstColl[0] >= 0 {
 		c.FirstCollision = p.geomName(p.firstColl[0]) + "/" + p.geomName(p.firstColl[1])
 	}

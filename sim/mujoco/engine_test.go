@@ -145,7 +145,9 @@ func TestMPCTrajectoryTracking(t *testing.T) {
 
 // BenchmarkTrial is one nominal trial with the ES policy (a controller of
 // ≈0.1 ms per step, so the time is mostly the engine's); trials/s per core
-// is 1/(s/op).
+// is 1/(s/op). With -benchmem, B/op and allocs/op are the Go heap per
+// trial; the MuJoCo world's C memory (model, data and its stack, allocated
+// once per world and reused by every trial) is the mujoco_bytes metric.
 func BenchmarkTrial(b *testing.B) {
 	rob, err := robot.Default()
 	require.NoError(b, err)
@@ -165,7 +167,16 @@ func BenchmarkTrial(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				require.NoError(b, sim.RunTrial(w, c, sc, 1, i%50, &res))
 			}
+			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "trials/s")
+			if eng.Name() == "mujoco" {
+				ph, err := eng.NewPhysics(sim.Config{}.WithDefaults(rob.Chain.DOF()), rob, sc)
+				require.NoError(b, err)
+				sized, ok := ph.(interface{ Bytes() int })
+				require.True(b, ok)
+				b.ReportMetric(float64(sized.Bytes()), "mujoco_bytes")
+				require.NoError(b, ph.Close())
+			}
 		})
 	}
 }

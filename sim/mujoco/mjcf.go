@@ -80,6 +80,14 @@ func buildMJCF(cfg *Config, rob *robot.Robot, pocketDepth float64, props ball.Pr
 		return nil, err
 	}
 	rev := 0 // revolute joints so far
+	// bodies lists the chain's bodies with the number of movable joints
+	// between the world and each, and parent each body's parent.
+	type chainBody struct {
+		name, parent string
+		joints       int
+	}
+	bodies := []chainBody{{name: "world"}}
+	nJoints := map[string]int{base: 0}
 	var walk func(link string, depth int) error
 	walk = func(link string, depth int) error {
 		for _, ji := range children[link] {
@@ -90,6 +98,15 @@ func buildMJCF(cfg *Config, rob *robot.Robot, pocketDepth float64, props ball.Pr
 			q := j.Origin.Quaternion() // x, y, z, w
 			w("<body name=%q pos=\"%s %s %s\" quat=\"%s %s %s %s\">\n", j.Child,
 				f(j.Origin.P[0]), f(j.Origin.P[1]), f(j.Origin.P[2]), f(q[3]), f(q[0]), f(q[1]), f(q[2]))
+			nJoints[j.Child] = nJoints[link]
+			if j.Type.Movable() {
+				nJoints[j.Child]++
+			}
+			parent := link
+			if link == base {
+				parent = "world"
+			}
+			bodies = append(bodies, chainBody{name: j.Child, parent: parent, joints: nJoints[j.Child]})
 			arm := cfg.armature(j.Type, rev)
 			if j.Type == robot.Revolute || j.Type == robot.Continuous {
 				rev++
@@ -141,6 +158,24 @@ func buildMJCF(cfg *Config, rob *robot.Robot, pocketDepth float64, props ball.Pr
 	w(`<geom name=%q type="sphere" size="%s" mass="%s" contype="%d" conaffinity="%d" solmix="1e-6" %s/>`+"\n",
 		ballGeom, f(props.Radius), f(props.Mass), bitBall, bitBall, contactAttrs(cfg.floorSolref(props), props))
 	w("</body>\n</worldbody>\n")
+	// Links fewer than SelfContactMinJointGap movable joints apart do not
+	// collide (the arm's joint limits keep them clear; the capsules and
+	// cylinders around them are coarser), as in the safety layer's
+	// collision check. MuJoCo itself only leaves out parent and child.
+	var excl []string
+	for a := range bodies {
+		for b := a + 1; b < len(bodies); b++ {
+			A, B := &bodies[a], &bodies[b]
+			// MuJoCo leaves out a body's contacts with its parent, except
+			// with the world.
+			if B.joints-A.joints < cfg.SelfContactMinJointGap && (B.parent != A.name || A.name == "world") {
+				excl = append(excl, fmt.Sprintf("<exclude body1=%q body2=%q/>\n", A.name, B.name))
+			}
+		}
+	}
+	if len(excl) > 0 {
+		w("<contact>\n%s</contact>\n", strings.Join(excl, ""))
+	}
 	w("<actuator>\n")
 	for _, n := range names {
 		lim := eff[n]

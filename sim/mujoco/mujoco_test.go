@@ -152,23 +152,43 @@ func BenchmarkStep(b *testing.B) {
 	b.ReportMetric(float64(p.Bytes()), "mj_bytes")
 }
 
-// An arm folded down onto itself (shoulder 109° forward, elbow 69° down:
-// within the joint limits) touches its own links and the rail beam; the
-// counters say which, the torque saturation is counted per joint, and
-// sim.TrialResult.AddCounters turns them into violations by kind.
+// An arm folded down onto itself (shoulder 109° forward, elbow 69° down,
+// wrist −115°: within the joint limits) puts the head on the base and the
+// rail beam; the counters say which, the torque saturation is counted per
+// joint, and sim.TrialResult.AddCounters turns them into violations by
+// kind. Fully folded the other way (shoulder and elbow at −109°), the upper
+// arm's and the forearm's cylinders overlap where the arm's joint limits
+// keep the real links apart: that pair is left out, as in the safety
+// layer's collision check (Config.SelfContactMinJointGap).
 func TestCollisionAndSaturationKinds(t *testing.T) {
 	p := newTestPhysics(t, mustBall(t, "tennis"))
 	th := sim.Throw{Ball: mustBall(t, "tennis"), ActLatS: 0.02}
 	th.Init = ball.State{P: ball.Vec{5, 0, 1}}
-	q0 := []float64{0, 0, 1.9, 1.2, 0, 0, 0}
-	require.NoError(t, p.Reset(&th, q0))
-	for i := 0; i < 200; i++ {
-		p.Step(float64(i) * sim.PhysicsStep)
+	settle := func(q0 []float64) sim.Counters {
+		require.NoError(t, p.Reset(&th, q0))
+		for i := 0; i < 200; i++ {
+			p.Step(float64(i) * sim.PhysicsStep)
+		}
+		var c sim.Counters
+		p.Counters(&c)
+		return c
 	}
-	var c sim.Counters
-	p.Counters(&c)
-	require.Positive(t, c.SelfCollisions, "links against links")
-	require.Positive(t, c.RailCollisions, "the forearm on the rail beam")
+	folded := []float64{0, 0, -1.9, -1.9, 0, 0, 0}
+	c := settle(folded)
+	require.Zero(t, c.Collisions, "neighbours two joints apart do not collide: %s", c.FirstCollision)
+	gap1, err := newPhysics(Config{SelfContactMinJointGap: 1}, simConfig(), mustRobot(t), mustBall(t, "tennis"))
+	require.NoError(t, err)
+	defer gap1.Close()
+	require.NoError(t, gap1.Reset(&th, folded))
+	for i := 0; i < 200; i++ {
+		gap1.Step(float64(i) * sim.PhysicsStep)
+	}
+	gap1.Counters(&c)
+	require.Positive(t, c.SelfCollisions, "with every contact MuJoCo allows, the cylinders overlap")
+
+	c = settle([]float64{0, 0, 1.9, 1.2, 0, -2, 0})
+	require.Positive(t, c.SelfCollisions, "the head on the base")
+	require.Positive(t, c.RailCollisions, "the head on the rail beam")
 	require.Zero(t, c.FloorCollisions, "the floor is 0.8 m below the base")
 	require.LessOrEqual(t, max(c.SelfCollisions, c.RailCollisions), c.Collisions)
 	require.LessOrEqual(t, c.Collisions, c.SelfCollisions+c.RailCollisions)
@@ -189,4 +209,41 @@ func TestCollisionAndSaturationKinds(t *testing.T) {
 	require.Equal(t, c.RailCollisions, v.RailCollision)
 	require.Equal(t, most, v.TorqueSaturated[c.SaturatedJoint])
 	require.Equal(t, res.LimitViolations, v.Total())
+}
+
+// A command whose velocity jumps beyond the acceleration limit (what the
+// safety layer's hard stop sends) is counted as infeasible, and the torque
+// saturation it causes is attributed to it; a ramp within the limit
+// saturates nothing.
+func TestInfeasibleCommandExplainsSaturation(t *testing.T) {
+	p := newTestPhysics(t, mustBall(t, "tennis"))
+	th := sim.Throw{Ball: mustBall(t, "tennis"), ActLatS: 0.02}
+	th.Init = ball.State{P: ball.Vec{5, 0, 1}}
+	run := func(railVel func(k int) float64) sim.Counters {
+		require.NoError(t, p.Reset(&th, sim.DefaultReadyQ))
+		q := append([]float64(nil), sim.DefaultReadyQ...)
+		qd := make([]float64, len(q))
+		for i := 0; i < 300; i++ {
+			t := float64(i) * sim.PhysicsStep
+			if i%4 == 0 {
+				k := i / 4
+				qd[0] = railVel(k)
+				q[0] += qd[0] * 0.004
+				p.Command(t, q, qd)
+			}
+			p.Step(t)
+		}
+		var c sim.Counters
+		p.Counters(&c)
+		return c
+	}
+	// 0.4 m/s in 40 ms: 10 m/s², the rail's acceleration limit.
+	c := run(func(k int) float64 { return 0.04 * float64(min(k, 10)) })
+	require.Zero(t, c.InfeasibleCommands)
+	require.Zero(t, c.TorqueSaturated, "a ramp at the acceleration limit stays within the rail's force")
+	// 0.4 m/s at once: 100 m/s² over one period.
+	c = run(func(k int) float64 { return 0.4 * float64(min(k, 1)) })
+	require.Equal(t, 1, c.InfeasibleCommands)
+	require.Positive(t, c.TorqueSaturated)
+	require.Equal(t, c.TorqueSaturated, c.SaturatedAfterInfeasible, "all of it follows the jump")
 }
