@@ -255,9 +255,9 @@ type ViolationKinds struct {
 	// one.
 	InfeasibleCommands       int `json:"infeasible_commands,omitempty"`
 	SaturatedAfterInfeasible int `json:"saturated_after_infeasible_steps,omitempty"`
-	SelfCollision   int            `json:"self_collision_steps,omitempty"`
-	RailCollision   int            `json:"rail_collision_steps,omitempty"`
-	FloorCollision  int            `json:"floor_collision_steps,omitempty"`
+	SelfCollision            int `json:"self_collision_steps,omitempty"`
+	RailCollision            int `json:"rail_collision_steps,omitempty"`
+	FloorCollision           int `json:"floor_collision_steps,omitempty"`
 }
 
 // Add adds o's counts to v.

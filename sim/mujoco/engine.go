@@ -147,9 +147,9 @@ type physics struct {
 	infeasible, satAfter int
 	lastInfeasible       float64
 	warn                 int
-	satJ               []int  // per joint: steps at the torque limit
-	firstColl          [2]int // geoms of the first collision, −1 when none
-	jointNames         []string
+	satJ                 []int  // per joint: steps at the torque limit
+	firstColl            [2]int // geoms of the first collision, −1 when none
+	jointNames           []string
 }
 
 func newPhysics(mc Config, sc sim.Config, rob *robot.Robot, props ball.Props) (*physics, error) {
