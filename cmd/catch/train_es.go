@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/agilecatch/catch/dist"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
@@ -42,7 +45,8 @@ func init() {
 	var (
 		scenarios, out, logDir, cfgPath, engine, class      string
 		iterations, perturbations, episodes, workers, evalN int
-		evalEvery                                           int
+		evalEvery, ckptEvery                                int
+		nf                                                  natsFlags
 		seed                                                uint64
 		resume, force                                       bool
 		stepSize, sigma, target                             float64
@@ -66,6 +70,15 @@ NAME.train_es.csv and NAME.train_es.png, NAME being --out without its
 extension, to --log-dir (default: the directory of --out), so runs never
 overwrite each other's logs. Policy, CSV and PNG record the provenance
 (build, command line, config hash, seed). --resume continues from the checkpoint.
+
+Rollouts fly on NATS JetStream by default: an embedded server on loopback
+(streams in NAME.nats beside --out) and --workers local workers; 'catch
+worker --nats URL' processes may join it (--nats-port). --nats URL uses a
+running server or cluster and its workers; --nats off flies in this
+process without NATS. The result is the same for a seed in every mode and
+whatever the number of workers, and a restarted run (--resume) takes the
+results already published for its steps from the stream
+(docs/distributed.md).
 Settings not on the command line come from the es.train section of --config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,8 +113,9 @@ Settings not on the command line come from the es.train section of --config.`,
 				dst *int
 				v   int
 			}{{"iterations", &tc.Iterations, iterations}, {"perturbations", &tc.Perturbations, perturbations},
-				{"episodes", &tc.EpisodesPerDirection, episodes}, {"workers", &tc.Workers, workers},
-				{"eval-episodes", &tc.EvalEpisodes, evalN}, {"eval-every", &tc.EvalEvery, evalEvery}} {
+				{"episodes", &tc.EpisodesPerDirection, episodes},
+				{"eval-episodes", &tc.EvalEpisodes, evalN}, {"eval-every", &tc.EvalEvery, evalEvery},
+				{"checkpoint-every", &tc.CheckpointEvery, ckptEvery}} {
 				if err := setI(x.n, x.dst, x.v); err != nil {
 					return err
 				}
@@ -129,6 +143,26 @@ Settings not on the command line come from the es.train section of --config.`,
 					return fmt.Errorf("--policy %q: want one of %s", class, joinNames(policy.Classes()))
 				}
 				tc.Policy = class
+			}
+			if err := nf.check(); err != nil {
+				return err
+			}
+			// --workers: goroutines with --nats off, local workers
+			// otherwise (0: only remote ones; the default with --nats URL).
+			localWorkers := 0
+			if f.Changed("workers") {
+				if workers < 0 || (workers == 0 && nf.url == "off") {
+					return fmt.Errorf("--workers %d: want > 0 (≥ 0 with --nats)", workers)
+				}
+				tc.Workers, localWorkers = workers, workers
+			} else if nf.url == "embedded" {
+				localWorkers = tc.Workers
+				if localWorkers == 0 {
+					localWorkers = runtime.GOMAXPROCS(0)
+				}
+			}
+			if tc.Workers == 0 && nf.url != "off" {
+				tc.Workers = 1 // the in-process runner is not used; keep its worlds few
 			}
 			if err := tc.Validate(); err != nil {
 				return fmt.Errorf("train es: %w", err)
@@ -168,6 +202,27 @@ Settings not on the command line come from the es.train section of --config.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			if nf.url != "off" {
+				env, err := envFingerprint(&cfg)
+				if err != nil {
+					return err
+				}
+				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+				nc, err := startNATS(nf.url, natsStoreDir(out), nf.port, localWorkers, rob, &cfg, env, log)
+				if err != nil {
+					return failed(err)
+				}
+				defer nc.Close()
+				if nf.url == "embedded" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "nats: embedded JetStream at %s (store %s), %d local workers; more: catch worker --nats %s\n",
+						nc.url, natsStoreDir(out), localWorkers, nc.url)
+				}
+				r, err := dist.NewRunner(ctx, nc.nc, dist.Config{AckWait: nf.ackWait, TasksPerMessage: nf.perMsg}, env, log)
+				if err != nil {
+					return failed(err)
+				}
+				tr.SetRunner(r)
+			}
 			tc = tr.Config()
 			// Per-run names: runs sharing a log directory never overwrite
 			// each other's logs.
@@ -249,7 +304,9 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.BoolVar(&force, "force", false, "with --resume: resume even if the checkpoint was written with other settings")
 	f.StringVar(&logDir, "log-dir", "", "directory for NAME.train_es.csv and NAME.train_es.png (default: that of --out)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es.train)")
-	f.IntVar(&workers, "workers", 0, "parallel rollouts (default: all cores); results do not depend on it")
+	f.IntVar(&workers, "workers", 0, "rollouts flown at once in this process (default: all cores; with --nats URL: 0, only remote workers); results do not depend on it")
+	f.IntVar(&ckptEvery, "checkpoint-every", 10, "write the checkpoint every so many steps")
+	nf.add(cmd)
 	countFlag(f, &evalN, "eval-episodes", 200, 1, sim.MaxTrials, "eval batch size per scenario (unperturbed policy; training scenarios and the eval scenario)")
 	f.IntVar(&evalEvery, "eval-every", 5, "eval every so many steps")
 	f.Float64Var(&stepSize, "step-size", 0.02, "BGS step size α")

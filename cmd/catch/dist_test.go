@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agilecatch/catch/dist"
+	"github.com/agilecatch/catch/policy"
+)
+
+// lockedBuffer collects a subprocess's output for the test's failure
+// messages.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startCatch starts the test binary as catch (TestMain's CATCH_AS_BINARY)
+// with args; the process is killed when the test ends.
+func startCatch(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), "CATCH_AS_BINARY=1")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, out
+}
+
+func killHard(t *testing.T, cmd *exec.Cmd) {
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+}
+
+// ckptIteration reads the iteration of a checkpoint (-1: none yet).
+func ckptIteration(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	var st struct {
+		Iteration int `json:"iteration"`
+	}
+	if json.Unmarshal(data, &st) != nil {
+		return -1
+	}
+	return st.Iteration
+}
+
+// TestDistributedFaults trains through a JetStream server with worker and
+// trainer processes, kills (SIGKILL) a worker while it flies a task and
+// later the trainer mid-run, resumes the trainer, and gets the parameters
+// of the undisturbed in-process run bit for bit.
+func TestDistributedFaults(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"train", "es", "--scenario", "nominal", "--iterations", "6", "--perturbations", "4",
+		"--episodes", "2", "--eval-episodes", "3", "--eval-every", "2", "--seed", "5"}
+
+	refOut := filepath.Join(dir, "ref.json")
+	code, _ := runOut(t, append(common, "--nats", "off", "--workers", "1", "--out", refOut)...)
+	require.Equal(t, 0, code)
+
+	srv, err := dist.StartServer(filepath.Join(dir, "store"), 0)
+	require.NoError(t, err)
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	url := srv.ClientURL()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	out := filepath.Join(dir, "p.json")
+	trainArgs := append(append([]string{}, common...), "--nats", url, "--nats-ack-wait", "1s",
+		"--nats-tasks-per-message", "1", "--checkpoint-every", "1", "--out", out)
+	trainer, trainLog := startCatch(t, trainArgs...)
+	workerA, logA := startCatch(t, "worker", "--nats", url, "--name", "A")
+	_, logB := startCatch(t, "worker", "--nats", url, "--name", "B")
+	logs := func() string {
+		return fmt.Sprintf("trainer:\n%s\nworker A:\n%s\nworker B:\n%s", trainLog, logA, logB)
+	}
+
+	// resultsBy counts the results in the stream per worker, and how many
+	// were flown from a redelivered task.
+	resultsBy := func() (map[string]int, int) {
+		by, redelivered := map[string]int{}, 0
+		cons, err := js.OrderedConsumer(ctx, dist.StreamResults, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			return by, 0
+		}
+		for {
+			msg, err := cons.Next(jetstream.FetchMaxWait(100 * time.Millisecond))
+			if err != nil {
+				return by, redelivered
+			}
+			var rm dist.ResultMsg
+			if json.Unmarshal(msg.Data(), &rm) == nil {
+				by[rm.Worker]++
+				if rm.Delivered > 1 {
+					redelivered++
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	// Kill worker A while it holds a task: it has published results and
+	// both workers have a task unacknowledged.
+	for {
+		require.True(t, time.Now().Before(deadline), "worker A never busy\n%s", logs())
+		by, _ := resultsBy()
+		cons, err := js.Consumer(ctx, dist.StreamTasks, dist.ConsumerWorkers)
+		if err == nil && by["A"] >= 2 {
+			info, err := cons.Info(ctx)
+			if err == nil && info.NumAckPending >= 2 {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	killHard(t, workerA)
+	// Kill the trainer after a checkpoint, mid-run.
+	ckpt := out + ".ckpt"
+	for {
+		require.True(t, time.Now().Before(deadline), "no checkpoint\n%s", logs())
+		if it := ckptIteration(ckpt); it >= 2 {
+			require.Less(t, it, 6, "the trainer finished before it could be killed\n%s", logs())
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	killHard(t, trainer)
+	killedAt := ckptIteration(ckpt)
+
+	resumed, resumedLog := startCatch(t, append(trainArgs, "--resume")...)
+	done := make(chan error, 1)
+	go func() { done <- resumed.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "resumed trainer:\n%s\n%s", resumedLog, logs())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("resumed trainer did not finish\n%s\n%s", resumedLog, logs())
+	}
+	_, redelivered := resultsBy()
+	require.Positive(t, redelivered, "worker A's task was flown again by B after A died\n%s", logs())
+	t.Logf("killed the trainer after checkpoint %d; %d results from redelivered tasks", killedAt, redelivered)
+
+	load := func(path string) *policy.State {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var st policy.State
+		require.NoError(t, json.Unmarshal(data, &st))
+		return &st
+	}
+	ref, got := load(refOut+".ckpt"), load(ckpt)
+	require.Equal(t, 6, got.Iteration)
+	require.Equal(t, ref.Policy.Net.Params, got.Policy.Net.Params, "final parameters")
+	require.Equal(t, ref.Policy.Net.ObsMean, got.Policy.Net.ObsMean)
+	require.Equal(t, ref.ObsSum, got.ObsSum)
+	require.Equal(t, ref.Best.Net.Params, got.Best.Net.Params)
+	require.Equal(t, ref.Episodes, got.Episodes)
+	refPol, err := policy.LoadFile(refOut)
+	require.NoError(t, err)
+	gotPol, err := policy.LoadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, refPol.Net, gotPol.Net, "the shipped policy")
+}
