@@ -81,6 +81,13 @@ type Counters struct {
 	// TorqueSaturated steps within 10 control periods after one (the
 	// servo catching up with what it could not follow).
 	InfeasibleCommands, SaturatedAfterInfeasible int
+	// SaturatedByBall counts the TorqueSaturated steps while the ball
+	// touches the robot (net, frame, arm or rail) or within 10 control
+	// periods after it did: the servos holding against the ball's impact.
+	SaturatedByBall int
+	// SaturatedOther counts the TorqueSaturated steps near neither (the
+	// servo's position loop catching up with a command it lagged).
+	SaturatedOther int
 	// FirstCollision names the first pair of bodies that collided
 	// ("geomA/geomB"), and SaturatedJoint the joint whose servo was at its
 	// torque limit for the most steps ("" when none): they explain the

@@ -255,9 +255,15 @@ type ViolationKinds struct {
 	// one.
 	InfeasibleCommands       int `json:"infeasible_commands,omitempty"`
 	SaturatedAfterInfeasible int `json:"saturated_after_infeasible_steps,omitempty"`
-	SelfCollision            int `json:"self_collision_steps,omitempty"`
-	RailCollision            int `json:"rail_collision_steps,omitempty"`
-	FloorCollision           int `json:"floor_collision_steps,omitempty"`
+	// SaturatedByBall: the torque-saturated steps while the ball touched
+	// the robot or within 10 control periods after (its impact).
+	SaturatedByBall int `json:"saturated_by_ball_steps,omitempty"`
+	// SaturatedOther: the torque-saturated steps near neither a hard stop
+	// nor the ball (tracking: the servo catching up with its command).
+	SaturatedOther int `json:"saturated_other_steps,omitempty"`
+	SelfCollision  int `json:"self_collision_steps,omitempty"`
+	RailCollision  int `json:"rail_collision_steps,omitempty"`
+	FloorCollision int `json:"floor_collision_steps,omitempty"`
 }
 
 // Add adds o's counts to v.
@@ -272,6 +278,8 @@ func (v *ViolationKinds) Add(o *ViolationKinds) {
 	v.EnginePeriods += o.EnginePeriods
 	v.InfeasibleCommands += o.InfeasibleCommands
 	v.SaturatedSteps += o.SaturatedSteps
+	v.SaturatedByBall += o.SaturatedByBall
+	v.SaturatedOther += o.SaturatedOther
 	v.SaturatedAfterInfeasible += o.SaturatedAfterInfeasible
 	for j, n := range o.TorqueSaturated {
 		if v.TorqueSaturated == nil {
@@ -649,6 +657,8 @@ func (res *TrialResult) AddCounters(c *Counters) {
 	v.EnginePeriods += c.Violations
 	v.InfeasibleCommands += c.InfeasibleCommands
 	v.SaturatedSteps += c.TorqueSaturated
+	v.SaturatedByBall += c.SaturatedByBall
+	v.SaturatedOther += c.SaturatedOther
 	v.SaturatedAfterInfeasible += c.SaturatedAfterInfeasible
 	v.SelfCollision += c.SelfCollisions
 	v.RailCollision += c.RailCollisions

@@ -230,7 +230,7 @@ func violationKinds(v *sim.ViolationKinds) string {
 		if len(v.TorqueSaturated) == 0 {
 			out += " none"
 		}
-		out += fmt.Sprintf("; %d steps with any, %d of them within 10 periods after one of %d commands beyond the acceleration limit", v.SaturatedSteps, v.SaturatedAfterInfeasible, v.InfeasibleCommands)
+		out += fmt.Sprintf("; %d steps with any, %d of them within 10 periods after one of %d commands beyond the acceleration limit, %d while the ball touched the robot or just after, %d near neither", v.SaturatedSteps, v.SaturatedAfterInfeasible, v.InfeasibleCommands, v.SaturatedByBall, v.SaturatedOther)
 		out += fmt.Sprintf("; collision steps: self %d, rail %d, floor %d)", v.SelfCollision, v.RailCollision, v.FloorCollision)
 	}
 	return out

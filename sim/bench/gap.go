@@ -112,6 +112,8 @@ func GapSection(r *Results, plotFile string) string {
 		b.WriteString(Table(sub))
 		b.WriteString("\n")
 		b.WriteString(FailureTable(sub))
+		b.WriteString("\n")
+		b.WriteString(ViolationTable(sub))
 	}
 	return b.String()
 }

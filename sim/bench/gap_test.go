@@ -44,7 +44,22 @@ func TestBenchTwoEnginesReportsTheGap(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(report), "## Sim-to-sim gap: kinematic vs mujoco")
 	require.Contains(t, string(report), "(gap.png)")
-	require.Equal(t, 2, strings.Count(string(report), "| hold | nominal | mujoco |")+strings.Count(string(report), "| hold | slow | mujoco |"))
+	require.Contains(t, string(report), "## Limit violations by kind")
+	require.Contains(t, string(report), "| hold | slow | mujoco | 0 | 0 | 0 (0 / 0 / 0 / 0 / 0 / 0) | 0 | 0 (0 / 0; 0; 0) | — | 0 / 0 / 0 |")
+	// Held still, the arm sends nothing beyond a limit and touches
+	// nothing; any torque saturation is the servos holding against the
+	// ball's impact on the head.
+	for _, e := range r.Entries {
+		v := e.ViolationKinds
+		require.Zero(t, v.Commands)
+		require.Zero(t, v.InfeasibleCommands)
+		require.Zero(t, v.SelfCollision+v.RailCollision+v.FloorCollision)
+		require.Equal(t, v.SaturatedSteps, v.SaturatedByBall, "%s %s: %+v", e.Engine, e.Scenario, v)
+	}
+	nom := findEntry(r, "mujoco", "hold", "nominal")
+	require.Positive(t, nom.ViolationKinds.SaturatedByBall, "a nominal ball of seed 2 strikes the held head hard enough to saturate the wrist")
+	// One row per pair in the gap table and one in the mujoco violation table.
+	require.Equal(t, 4, strings.Count(string(report), "| hold | nominal | mujoco |")+strings.Count(string(report), "| hold | slow | mujoco |"))
 	for _, f := range []string{"gap.png", "trials.csv", "trials_mujoco.csv"} {
 		_, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)

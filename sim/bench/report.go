@@ -62,6 +62,9 @@ func Report(r *Results, plots []string) string {
 		"`bounced_out` it entered the pocket and left before coming to rest; `hit_arm` it struck the arm or the rail and never entered the pocket (MuJoCo); "+
 		"`rim` it hit the rim or frame and never entered the pocket; `missed` the head never came within %.2f m of the ball; "+
 		"`not_held` the head came that close but the ball never entered the pocket (net not facing it, or late).\n", sim.MissRadiusM)
+	b.WriteString("\n## Limit violations by kind\n\n")
+	b.WriteString(ViolationTable(r))
+	b.WriteString(violationNote)
 	b.WriteString("\n## Compute per control step\n\n")
 	b.WriteString(ComputeTable(r))
 	fmt.Fprintf(&b, "\nCompute is the controller's own CPU time per %.0f ms step (the tick budget), including any synchronous re-plan; ", r.TickMS)
@@ -70,7 +73,7 @@ func Report(r *Results, plots []string) string {
 			fmt.Fprintf(&b, "paper %s: %s; ", c, pc)
 		}
 	}
-	b.WriteString("limit violations count commands outside the joint limits before any clamping; " +
+	b.WriteString("limit violations count commands outside the joint limits before any clamping, plus, in an engine with dynamics, control periods in which the arm hit a torque limit or touched itself, the rail or the floor (by kind above; docs/limits.md); " +
 		"max step / limit is the largest commanded position step per tick over what the velocity limit allows (≤ 1: within the limits); " +
 		"colliding commands braked / sent: the controller's commands whose pose came within the safety layer's 0.01 m collision margin (each replaced by a brake) / commands sent after the filter that still did (want 0). " +
 		"results.json holds the deterministic results; compute times are machine-dependent and sit in timing.json. " +
@@ -111,6 +114,47 @@ func Table(r *Results) string {
 			e.Controller, e.Scenario, 100*e.SuccessRate, 100*e.CI95[0], 100*e.CI95[1], pp, e.Caught, e.Catchable,
 			e.MissDistanceM.P50, e.MissDistanceM.P95, e.ComputeMS.P50, e.ComputeMS.P99, e.ComputeMS.Max, e.LimitViolations,
 			e.MaxStepRatio, e.CommandCollisions, e.SentCollisions, e.Modality.Left, e.Modality.Right)
+	}
+	return b.String()
+}
+
+// violationNote explains ViolationTable's columns.
+const violationNote = "\nLimit violations = commands outside a limit (the safety filter fixed each; " +
+	"by the limit broken: position, velocity, acceleration, workspace, lead, non-finite) + control periods at a physical limit " +
+	"(engines with dynamics: a servo at its torque limit, or the arm touching itself, the rail or the floor). " +
+	"Saturated steps are 1 ms physics steps with any servo at its limit, per joint in the next column; " +
+	"\"after hard stops\" are those within 10 control periods after a command beyond the acceleration limit " +
+	"(the safety filter's stop before a collision, harder than the limits allow), \"by the ball\" those while the ball touched the robot or within 10 control periods after " +
+	"(the servos holding against its impact; a step can count under both), \"other\" those near neither (the servo catching up with a command it lagged). docs/limits.md says what each count means.\n"
+
+// ViolationTable breaks the limit violations of every pair down by kind
+// (sim.ViolationKinds).
+func ViolationTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| controller | scenario | engine | trials with any | violations | commands (pos / vel / acc / ws / lead / nan) | periods at a physical limit | saturated steps (after hard stops / hard stops; by the ball; other) | saturated steps per joint | collision steps self / rail / floor |\n")
+	b.WriteString("|" + strings.Repeat(" --- |", 10) + "\n")
+	for _, e := range r.Entries {
+		v := &e.ViolationKinds
+		joints := "—"
+		if len(v.TorqueSaturated) > 0 {
+			keys := make([]string, 0, len(v.TorqueSaturated))
+			for j := range v.TorqueSaturated {
+				keys = append(keys, j)
+			}
+			sort.Strings(keys)
+			joints = ""
+			for i, j := range keys {
+				if i > 0 {
+					joints += ", "
+				}
+				joints += fmt.Sprintf("%s %d", j, v.TorqueSaturated[j])
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d (%d / %d / %d / %d / %d / %d) | %d | %d (%d / %d; %d; %d) | %s | %d / %d / %d |\n",
+			e.Controller, e.Scenario, e.Engine, e.ViolationTrials, e.LimitViolations,
+			v.Commands, v.Position, v.Velocity, v.Accel, v.Workspace, v.Lead, v.NaN, v.EnginePeriods,
+			v.SaturatedSteps, v.SaturatedAfterInfeasible, v.InfeasibleCommands, v.SaturatedByBall, v.SaturatedOther, joints,
+			v.SelfCollision, v.RailCollision, v.FloorCollision)
 	}
 	return b.String()
 }

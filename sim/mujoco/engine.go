@@ -146,10 +146,15 @@ type physics struct {
 	// time the last one took effect, and the saturated steps soon after
 	infeasible, satAfter int
 	lastInfeasible       float64
-	warn                 int
-	satJ                 []int  // per joint: steps at the torque limit
-	firstColl            [2]int // geoms of the first collision, −1 when none
-	jointNames           []string
+	// the last time the ball touched the robot, and the saturated steps
+	// soon after
+	lastBallTouch float64
+	satImpact     int
+	satOther      int // saturated steps near neither
+	warn          int
+	satJ          []int  // per joint: steps at the torque limit
+	firstColl     [2]int // geoms of the first collision, −1 when none
+	jointNames    []string
 }
 
 func newPhysics(mc Config, sc sim.Config, rob *robot.Robot, props ball.Props) (*physics, error) {
@@ -323,6 +328,7 @@ func (p *physics) Reset(th *sim.Throw, q0 []float64) error {
 	p.rimHits, p.exits, p.armHits, p.collision, p.saturated, p.violations = 0, 0, 0, 0, 0, 0
 	p.selfColl, p.railColl, p.floorColl = 0, 0, 0
 	p.infeasible, p.satAfter, p.lastInfeasible = 0, 0, math.Inf(-1)
+	p.lastBallTouch, p.satImpact, p.satOther = math.Inf(-1), 0, 0
 	for j := range p.satJ {
 		p.satJ[j] = 0
 	}
@@ -447,8 +453,16 @@ func (p *physics) servo(t float64) {
 	if sat {
 		p.saturated++
 		p.violated = true
-		if t-p.lastInfeasible <= infeasibleWindow*p.period {
+		hard := t-p.lastInfeasible <= infeasibleWindow*p.period
+		ball := t-p.lastBallTouch <= infeasibleWindow*p.period
+		if hard {
 			p.satAfter++
+		}
+		if ball {
+			p.satImpact++
+		}
+		if !hard && !ball {
+			p.satOther++
 		}
 	}
 }
@@ -485,6 +499,7 @@ func (p *physics) ballForces(dt float64) {
 // by kind).
 func (p *physics) contacts() {
 	n := int(p.d.ncon)
+	touch := false
 	frame, coll := false, false
 	var self, rail, floor bool
 	if n > 0 {
@@ -496,9 +511,12 @@ func (p *physics) contacts() {
 			}
 			switch {
 			case k1 == kindBall && k2 == kindFrame:
-				frame = true
+				frame, touch = true, true
 			case k1 == kindBall && (k2 == kindBody || k2 == kindRail):
 				p.armHits++
+				touch = true
+			case k1 == kindBall && k2 == kindNet:
+				touch = true
 			case k1 == kindBall:
 			default:
 				coll = true
@@ -515,6 +533,9 @@ func (p *physics) contacts() {
 				}
 			}
 		}
+	}
+	if touch {
+		p.lastBallTouch = float64(p.d.time)
 	}
 	if frame && !p.frameTouch {
 		p.rimHits++
@@ -605,7 +626,8 @@ func (p *physics) Counters(c *sim.Counters) {
 	*c = sim.Counters{RimHits: p.rimHits, Exits: p.exits, ArmHits: p.armHits, Collisions: p.collision,
 		TorqueSaturated: p.saturated, Violations: v, SelfCollisions: p.selfColl, RailCollisions: p.railColl,
 		FloorCollisions: p.floorColl, SaturatedSteps: p.satJ, JointNames: p.jointNames,
-		InfeasibleCommands: p.infeasible, SaturatedAfterInfeasible: p.satAfter}
+		InfeasibleCommands: p.infeasible, SaturatedAfterInfeasible: p.satAfter, SaturatedByBall: p.satImpact,
+		SaturatedOther: p.satOther}
 	if p.firstColl[0] >= 0 {
 		c.FirstCollision = p.geomName(p.firstColl[0]) + "/" + p.geomName(p.firstColl[1])
 	}

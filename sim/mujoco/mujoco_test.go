@@ -246,4 +246,6 @@ func TestInfeasibleCommandExplainsSaturation(t *testing.T) {
 	require.Equal(t, 1, c.InfeasibleCommands)
 	require.Positive(t, c.TorqueSaturated)
 	require.Equal(t, c.TorqueSaturated, c.SaturatedAfterInfeasible, "all of it follows the jump")
+	require.Zero(t, c.SaturatedOther)
+	require.Zero(t, c.SaturatedByBall, "the ball is far away")
 }
