@@ -18,8 +18,9 @@ import (
 // Config configures the fused controller. The zero value means the
 // defaults on each field: both mechanisms on, the shipped parameters.
 type Config struct {
-	// Params is the parameter file (θ, see params.go). Default "": the
-	// shipped fused/shipped/fused_params.json.
+	// Params is the parameter file: a policy file of class fused (θ, see
+	// params.go), as `catch train es --policy fused` writes. Default "":
+	// the shipped fused/shipped/fused_policy.json.
 	Params string `yaml:"params"`
 	// NoLearnedParams turns the learned MPC parameters off: the MPC plans
 	// with its own configuration (mpc section). Default false.
@@ -31,7 +32,7 @@ type Config struct {
 // Validate checks the parameter file when one is named.
 func (c Config) Validate() error {
 	if c.Params != "" {
-		if _, err := Load(c.Params); err != nil {
+		if _, err := LoadFile(c.Params); err != nil {
 			return err
 		}
 	}
@@ -40,11 +41,11 @@ func (c Config) Validate() error {
 
 // Load returns the parameters the configuration names (the shipped ones by
 // default).
-func (c Config) Load() (*Params, error) {
+func (c Config) Load() (*policy.Policy, error) {
 	if c.Params == "" {
 		return Shipped()
 	}
-	return Load(c.Params)
+	return LoadFile(c.Params)
 }
 
 // Residual limits: the residual's share of the joint limits on top of the
@@ -73,8 +74,12 @@ type Controller struct {
 	n     int
 	dt    float64
 
-	pol   *Params
+	pol   *policy.Policy
 	theta []float64
+	// override replaces the input's ball properties (SetPropsOverride);
+	// inBuf is the input handed to the MPC then.
+	override *ball.Props
+	inBuf    control.Input
 
 	def, cur tunables
 	mt       mpc.Tunables
@@ -96,15 +101,26 @@ type Controller struct {
 // New returns a fused controller named name over an MPC configured by
 // mcfg. ready is the arm's ready pose; period the control period, s.
 func New(name string, cfg Config, mcfg mpc.Config, rob *robot.Robot, ready []float64, period float64) (*Controller, error) {
+	pol, err := cfg.Load()
+	if err != nil {
+		return nil, err
+	}
+	return newWith(name, cfg, pol, mcfg, rob, ready, period)
+}
+
+// newWith is New with the parameters pol.
+func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *robot.Robot, ready []float64, period float64) (*Controller, error) {
+	if err := checkClass(pol); err != nil {
+		return nil, err
+	}
+	if err := validateTheta(pol.Theta); err != nil {
+		return nil, err
+	}
 	if mcfg.Async {
 		return nil, errors.New("fused: mpc.async is not supported (the context network changes the planner's tunables between re-plans)")
 	}
 	if !(period > 0) {
 		return nil, fmt.Errorf("fused: control period %v s, want > 0", period)
-	}
-	pol, err := cfg.Load()
-	if err != nil {
-		return nil, err
 	}
 	m, err := mpc.New(mcfg, rob, ready)
 	if err != nil {
@@ -132,8 +148,17 @@ func (c *Controller) Name() string { return c.name }
 // MPC returns the inner MPC controller.
 func (c *Controller) MPC() *mpc.Controller { return c.m }
 
-// Params returns the parameter file the controller was built with.
-func (c *Controller) Params() *Params { return c.pol }
+// Policy returns the parameter file the controller was built with.
+func (c *Controller) Policy() *policy.Policy { return c.pol }
+
+// SetRecord implements policy.Agent: the fused controller has no
+// observation normaliser, it records nothing.
+func (c *Controller) SetRecord(*policy.ObsStats) {}
+
+// SetPropsOverride implements policy.Agent: p (nil: the input's) replaces
+// the ball properties the MPC and the residual predict with (training
+// randomises the model error with it).
+func (c *Controller) SetPropsOverride(p *ball.Props) { c.override = p }
 
 // SetParams makes the controller run θ (length NParams) instead of its
 // file's; nil restores the file's. The trainer uses it for perturbed
@@ -195,6 +220,11 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	start := time.Now()
 	if len(out.Q) != c.n || len(out.Qd) != c.n {
 		return control.Status{}, fmt.Errorf("fused: command has %d/%d joints, want %d", len(out.Q), len(out.Qd), c.n)
+	}
+	if c.override != nil {
+		c.inBuf = *in
+		c.inBuf.Props = c.override
+		in = &c.inBuf
 	}
 	fresh := in.Ball.Valid && in.Ball.NObs != c.lastNObs
 	var est ball.State

@@ -30,11 +30,13 @@
 //     command. With the residual at zero the MPC's command passes
 //     unchanged.
 //
-// Both are one parameter vector θ (Params, NParams values; layout in
-// params.go), optimised by the ES trainer's blackbox gradient sensing
-// (policy.Trainer) and fine-tuned through its external-evaluator protocol
-// like the ES policy. The parameter file is JSON; the shipped one is
-// shipped/fused_params.json.
+// Both are one parameter vector θ (NParams values; layout in params.go),
+// optimised by the ES trainer's blackbox gradient sensing (policy.Trainer,
+// `catch train es --policy fused`) and fine-tuned through its
+// external-evaluator protocol like the ES policy (`catch finetune fused`).
+// The parameter file is a policy file of the external policy class fused
+// (policy.RegisterClass; fused-params and fused-residual train one
+// mechanism each); the shipped one is shipped/fused_policy.json.
 //
 // # What flows in and out
 //

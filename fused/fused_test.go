@@ -1,6 +1,7 @@
 package fused
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/mpc"
+	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
@@ -174,24 +176,43 @@ func TestParamsFile(t *testing.T) {
 	p, err := Shipped()
 	require.NoError(t, err)
 	require.Len(t, p.Theta, NParams)
+	require.Contains(t, policy.Classes(), ClassName)
 	path := filepath.Join(t.TempDir(), "p.json")
 	q := p.Clone()
 	q.Theta[3] = 0.5
 	require.NoError(t, q.Save(path))
-	r, err := Load(path)
+	r, err := LoadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, q.Theta, r.Theta)
-	require.Equal(t, 0.0, p.Theta[3], "Clone copies θ")
 	q.Theta = q.Theta[:3]
 	require.Error(t, q.Validate())
 	q = p.Clone()
 	q.Theta[0] = math.NaN()
 	require.ErrorContains(t, q.Validate(), "θ[0]")
-	_, err = Load(filepath.Join(t.TempDir(), "missing.json"))
+	_, err = LoadFile(filepath.Join(t.TempDir(), "missing.json"))
 	require.Error(t, err)
 	require.Error(t, Config{Params: filepath.Join(t.TempDir(), "missing.json")}.Validate())
+	es, err := policy.Shipped()
+	require.NoError(t, err)
+	require.NoError(t, es.Save(path))
+	require.ErrorContains(t, Config{Params: path}.Validate(), "class")
 	_, err = New("fused", Config{}, mpc.Config{Async: true}, testRobot(t), sim.DefaultReadyQ, period)
 	require.ErrorContains(t, err, "async")
+}
+
+// The trainer builds the class's agent and moves θ with BGS.
+func TestTrainsThroughPolicyTrainer(t *testing.T) {
+	rob := testRobot(t)
+	cfg := policy.TrainConfig{Policy: ClassName, Scenarios: []string{"light-ball"}, Iterations: 1, Perturbations: 2,
+		EpisodesPerDirection: 1, EvalEvery: 1, EvalEpisodes: 2, Workers: 2, Sigma: 0.5, StepSize: 0.2}
+	tr, err := policy.NewTrainer(cfg, rob, sim.Config{}, 3)
+	require.NoError(t, err)
+	_, err = tr.Step(context.Background())
+	require.NoError(t, err)
+	require.NotEqual(t, make([]float64, NParams), tr.State().Policy.Params(), "one step moved θ")
+	a, err := policy.NewAgent(tr.Result(), rob, 250)
+	require.NoError(t, err)
+	require.Equal(t, ClassName, a.Name())
 }
 
 // BenchmarkStep replays the inputs of a light-ball trial (both mechanisms

@@ -1,16 +1,14 @@
 package fused
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/policy"
+	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
 )
 
 // Layout of the parameter vector θ (docs/architecture.md §6, "fused").
@@ -110,38 +108,18 @@ func mapTunables(theta []float64, phi *[NContext]float64, def, dst *tunables) {
 	}
 }
 
-// FileVersion is the version of the fused parameter file format.
-const FileVersion = 1
+// ClassName is the policy class of fused parameter files
+// (policy.RegisterClass): a policy file {"version": 1, "class": "fused",
+// "theta": [...]}. The classes fused-params and fused-residual have the
+// same θ and train one mechanism only (the other off).
+const ClassName = "fused"
 
-// Params is a fused parameter file: θ and how it was made.
-type Params struct {
-	Version int       `json:"version"`
-	Theta   []float64 `json:"theta"`
-	// Tunables and ResidualInputs name the context network's rows and the
-	// residual's inputs, for readers of the file.
-	Tunables       []string `json:"tunables"`
-	ResidualInputs []string `json:"residual_inputs"`
-	// Trained records the training run (nil for the prior).
-	Trained *policy.TrainInfo `json:"trained,omitempty"`
-}
-
-var residualInputNames = []string{"drift_x", "drift_y", "drift_z", "forecast_x", "forecast_y", "forecast_z", "forecast_spread"}
-
-// Prior returns θ = 0: the MPC's configuration and no residual.
-func Prior() *Params {
-	return &Params{Version: FileVersion, Theta: make([]float64, NParams), Tunables: TunableNames(),
-		ResidualInputs: append([]string(nil), residualInputNames...)}
-}
-
-// Validate checks the version, the length and that θ is finite.
-func (p *Params) Validate() error {
-	if p.Version != FileVersion {
-		return fmt.Errorf("fused: parameter file version %d, want %d", p.Version, FileVersion)
+// validateTheta checks θ's length and that it is finite.
+func validateTheta(theta []float64) error {
+	if len(theta) != NParams {
+		return fmt.Errorf("fused: θ has %d values, want %d", len(theta), NParams)
 	}
-	if len(p.Theta) != NParams {
-		return fmt.Errorf("fused: θ has %d values, want %d", len(p.Theta), NParams)
-	}
-	for i, v := range p.Theta {
+	for i, v := range theta {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("fused: θ[%d] = %v, want a finite number", i, v)
 		}
@@ -149,72 +127,64 @@ func (p *Params) Validate() error {
 	return nil
 }
 
-// Clone returns a deep copy.
-func (p *Params) Clone() *Params {
-	q := *p
-	q.Theta = append([]float64(nil), p.Theta...)
-	q.Tunables = append([]string(nil), p.Tunables...)
-	q.ResidualInputs = append([]string(nil), p.ResidualInputs...)
-	return &q
+// Prior returns the prior parameter file: θ = 0, the MPC's configuration
+// and no residual.
+func Prior() *policy.Policy {
+	return &policy.Policy{Version: policy.FileVersion, Class: ClassName, Theta: make([]float64, NParams)}
 }
 
-// Save writes p as JSON (atomically: a temporary file renamed).
-func (p *Params) Save(path string) error {
-	data, err := json.MarshalIndent(p, "", " ")
-	if err != nil {
-		return err
+// checkClass refuses a policy file of another class.
+func checkClass(p *policy.Policy) error {
+	switch p.ClassName() {
+	case ClassName, ClassName + "-params", ClassName + "-residual":
+		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".fused-*")
-	if err != nil {
-		return fmt.Errorf("fused: save: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("fused: save: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("fused: save: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return fmt.Errorf("fused: the policy file is of class %q, want %q", p.ClassName(), ClassName)
 }
 
-// Load reads and validates a parameter file.
-func Load(path string) (*Params, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("fused: %w", err)
-	}
-	p, err := parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("fused: %s: %w", path, err)
-	}
-	return p, nil
-}
-
-func parse(data []byte) (*Params, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var p Params
-	if err := dec.Decode(&p); err != nil {
-		return nil, err
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-//go:embed shipped/fused_params.json
+//go:embed shipped/fused_policy.json
 var shipped []byte
 
 // Shipped returns the parameters shipped with the binary
-// (fused/shipped/fused_params.json).
-func Shipped() (*Params, error) {
-	p, err := parse(shipped)
+// (fused/shipped/fused_policy.json).
+func Shipped() (*policy.Policy, error) {
+	p, err := policy.ParsePolicy(shipped)
+	if err == nil {
+		err = checkClass(p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fused: shipped parameters: %w", err)
 	}
 	return p, nil
+}
+
+// LoadFile reads a fused parameter file (a policy file of class fused).
+func LoadFile(path string) (*policy.Policy, error) {
+	p, err := policy.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClass(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+func init() {
+	for _, v := range []struct {
+		name                 string
+		noParams, noResidual bool
+	}{{ClassName, false, false}, {ClassName + "-params", false, true}, {ClassName + "-residual", true, false}} {
+		policy.RegisterClass(v.name, policy.ExternalClass{
+			Prior:    func(uint64) []float64 { return make([]float64, NParams) },
+			Validate: validateTheta,
+			NewAgent: func(pol *policy.Policy, rob *robot.Robot, rate float64) (policy.Agent, error) {
+				if rate == 0 {
+					rate = 250
+				}
+				cfg := Config{NoLearnedParams: v.noParams, NoResidual: v.noResidual}
+				return newWith(v.name, cfg, pol, mpc.Config{}, rob, sim.DefaultReadyQ, 1/rate)
+			},
+		})
+	}
 }

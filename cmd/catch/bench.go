@@ -33,8 +33,8 @@ func init() {
 in parallel (deterministic for a seed), and writes DIR/results.json, DIR/report.md
 (success with 95% Clopper–Pearson intervals, the paper's numbers beside ours,
 miss distances, compute p50/p99, limit violations, modality) and PNG plots.
-Without --controllers it runs whichever of mpc, es and es-paper are built in
-(es-paper when its policy file is there; the hold baseline if none is). The
+Without --controllers it runs whichever of mpc, es, es-paper and fused are built
+in (es-paper when its policy file is there; the hold baseline if none is). The
 report names where each learned policy came from. Compute times, which depend on the machine, go to
 DIR/timing.json, so results.json is identical for a seed. With --engines a,b
 every pair also runs in each physics engine on the same throws and the report
@@ -57,7 +57,7 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			}
 			names := splitList(ctrls)
 			if len(names) == 0 {
-				for _, n := range []string{"mpc", "es", "es-paper"} {
+				for _, n := range []string{"mpc", "es", "es-paper", "fused"} {
 					if !slices.Contains(launch.Controllers(), n) {
 						continue
 					}
@@ -130,7 +130,7 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&ctrls, "controllers", "", "comma-separated controllers (default: mpc,es where available)")
+	f.StringVar(&ctrls, "controllers", "", "comma-separated controllers (default: mpc,es,es-paper,fused where available)")
 	f.StringVar(&scenarios, "scenarios", "nominal,fast,slow,wide-yaw,hand-lob,light-ball,laggy", "comma-separated scenarios ("+joinNames(sim.Names())+")")
 	countFlag(f, &trials, "trials", 100, 1, sim.MaxTrials, "throws per (controller, scenario) pair")
 	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same results.json)")

@@ -26,8 +26,10 @@ import (
 // before and after is measured on throws the fine-tuning never flew.
 const evalSeedOffset = 1_000_003
 
-// FineTuneResult is the JSON printed by `catch finetune es`.
+// FineTuneResult is the JSON printed by `catch finetune es|fused`.
 type FineTuneResult struct {
+	// Kind is what was tuned: es or fused.
+	Kind       string            `json:"kind"`
 	Engine     string            `json:"engine"`
 	Scenario   string            `json:"scenario"`
 	Seed       uint64            `json:"seed"`
@@ -52,6 +54,18 @@ type FineTuneStep struct {
 }
 
 func init() {
+	parent := &cobra.Command{
+		Use:   "finetune",
+		Short: "Fine-tune a trained policy against an external evaluator",
+	}
+	parent.AddCommand(fineTuneCmd("es"), fineTuneCmd("fused"))
+	root.AddCommand(parent)
+}
+
+// fineTuneCmd is `catch finetune es` (the ES policy) or `catch finetune
+// fused` (the fused controller's θ, a policy of class fused): the same
+// trainer and external-evaluator loop.
+func fineTuneCmd(kind string) *cobra.Command {
 	var (
 		engine, scenario, out, workDir, cfgPath, policyPath string
 		iterations, throws, evalTrials, workers             int
@@ -59,13 +73,10 @@ func init() {
 		stepSize, sigma                                     float64
 		asJSON                                              bool
 	)
-	parent := &cobra.Command{
-		Use:   "finetune",
-		Short: "Fine-tune a trained policy against an external evaluator",
-	}
+	what := map[string]string{"es": "the ES policy", "fused": "the fused controller's parameters (class fused)"}[kind]
 	cmd := &cobra.Command{
-		Use:   "es",
-		Short: "Fine-tune the ES policy with another simulator as the external evaluator (sim-to-sim transfer)",
+		Use:   kind,
+		Short: "Fine-tune " + what + " with another simulator as the external evaluator (sim-to-sim transfer)",
 		Long: `Runs the ES trainer's external-evaluator loop (the paper's fine-tuning
 protocol) with a physics engine standing in for the real arm: each of
 --iterations steps writes the 2·P perturbed policies (P = --throws/2, one throw
@@ -74,7 +85,10 @@ each) into --dir as files, flies each once in --engine on fresh throws of
 format a real arm's evaluator writes) and applies the BGS update from that log.
 Success before and after is measured on --eval-trials held-out throws (seed +
 1000003, never flown during fine-tuning) in the same engine, with 95%
-Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
+Clopper–Pearson intervals. Writes the fine-tuned policy to --out. "finetune es"
+tunes the ES policy (--policy, es.policy, else the shipped one); "finetune fused"
+tunes the fused controller's θ (--policy, fused.params, else the shipped one),
+whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := launch.LoadConfig(cfgPath)
@@ -83,6 +97,7 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 			}
 			if policyPath != "" {
 				cfg.ES.Policy = policyPath
+				cfg.Fused.Params = policyPath
 			}
 			switch {
 			case iterations <= 0:
@@ -115,11 +130,20 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 			if err != nil {
 				return fmt.Errorf("--engine: %w", err)
 			}
-			pol, err := cfg.ES.Load()
+			var pol *policy.Policy
+			if kind == "fused" {
+				pol, err = cfg.Fused.Load()
+			} else {
+				pol, err = cfg.ES.Load()
+			}
 			if err != nil {
 				return fmt.Errorf("policy: %w", err)
 			}
 			tc := cfg.ES.Train
+			tc.Policy = pol.ClassName()
+			if kind == "fused" {
+				tc.Sigma, tc.StepSize = 0.3, 0.05
+			}
 			tc.Perturbations, tc.EpisodesPerDirection = throws/2, 1
 			tc.Scenarios, tc.Workers = []string{sc.Name}, 1
 			tc.EvalEvery = 0
@@ -131,7 +155,7 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 			}
 			tr, err := policy.FineTuneTrainer(tc, rob, cfg.Sim, pol, seed)
 			if err != nil {
-				return fmt.Errorf("finetune es: %w", err)
+				return fmt.Errorf("finetune %s: %w", kind, err)
 			}
 			if err := os.MkdirAll(workDir, 0o755); err != nil {
 				return fmt.Errorf("--dir: %w", err)
@@ -146,7 +170,7 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 			eval := func(p *policy.Policy, label string) (sim.Summary, error) {
 				sum, _, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: evalTrials,
 					Seed: evalSeed, Workers: workers, Engine: eng,
-					NewController: func() (control.Controller, error) { return policy.NewController(p, rob, rate) },
+					NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
 					Progress:      newBar(cmd.ErrOrStderr(), evalTrials, "eval "+label)})
 				return sum, err
 			}
@@ -192,6 +216,7 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 			if res.After, err = eval(tuned, "after"); err != nil {
 				return failed(err)
 			}
+			res.Kind = kind
 			return printFineTune(cmd.OutOrStdout(), &res, asJSON)
 		},
 	}
@@ -205,13 +230,12 @@ Clopper–Pearson intervals. Writes the fine-tuned policy to --out.`,
 	f.StringVar(&out, "out", "", "fine-tuned policy file to write (required)")
 	f.StringVar(&workDir, "dir", "", "directory for the candidate policies and the per-step JSONL logs (default: --out without extension + .finetune)")
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es, mujoco)")
-	f.StringVar(&policyPath, "policy", "", "policy to fine-tune (default: es.policy, else the shipped policy)")
+	f.StringVar(&policyPath, "policy", "", "policy file to fine-tune (default: es.policy for es, fused.params for fused, else the shipped one)")
 	f.IntVar(&workers, "workers", 0, "parallel workers of the evaluations (default: all cores); results do not depend on it")
-	f.Float64Var(&stepSize, "step-size", 0, "BGS step size α (default: es.train.step_size, else 0.02)")
-	f.Float64Var(&sigma, "sigma", 0, "perturbation scale σ (default: es.train.sigma, else 0.03)")
+	f.Float64Var(&stepSize, "step-size", 0, "BGS step size α (default: es.train.step_size, else 0.02; fused 0.05)")
+	f.Float64Var(&sigma, "sigma", 0, "perturbation scale σ (default: es.train.sigma, else 0.03; fused 0.3)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	parent.AddCommand(cmd)
-	root.AddCommand(parent)
+	return cmd
 }
 
 // flyCandidates flies each candidate policy file once (throw first+k of the
@@ -234,7 +258,7 @@ func flyCandidates(ctx context.Context, w *sim.World, rob *robot.Robot, sc *sim.
 			f.Close()
 			return err
 		}
-		c, err := policy.NewController(p, rob, rate)
+		c, err := policy.NewAgent(p, rob, rate)
 		if err != nil {
 			f.Close()
 			return err
@@ -258,8 +282,8 @@ func printFineTune(w io.Writer, r *FineTuneResult, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(w, "ES fine-tuned in the %s engine on %s: %d steps × %d throws (seed %d); held-out eval %d throws (seed %d)\n",
-		r.Engine, r.Scenario, r.Iterations, r.Throws, r.Seed, r.Before.Trials, r.EvalSeed)
+	fmt.Fprintf(w, "%s fine-tuned in the %s engine on %s: %d steps × %d throws (seed %d); held-out eval %d throws (seed %d)\n",
+		strings.ToUpper(r.Kind), r.Engine, r.Scenario, r.Iterations, r.Throws, r.Seed, r.Before.Trials, r.EvalSeed)
 	for _, s := range []struct {
 		label string
 		sum   *sim.Summary

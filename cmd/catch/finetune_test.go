@@ -56,3 +56,21 @@ func TestFineTuneESInMuJoCo(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, orig.Net.Params, tuned.Net.Params, "two steps moved the policy")
 }
+
+// One fine-tuning step of the fused controller in the kinematic engine:
+// its θ (a policy of class fused) moves through the same external loop.
+func TestFineTuneFused(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "fused.json")
+	code, text := runOut(t, "finetune", "fused", "--engine", "kinematic", "--scenario", "light-ball", "--iterations", "1",
+		"--throws", "4", "--eval-trials", "2", "--seed", "3", "--out", out, "--json")
+	require.Equal(t, 0, code, text)
+	var r FineTuneResult
+	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r))
+	require.Equal(t, "fused", r.Kind)
+	require.Len(t, r.History, 1)
+	tuned, err := policy.LoadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "fused", tuned.Class)
+	require.NotEqual(t, make([]float64, len(tuned.Theta)), tuned.Theta, "one step moved θ")
+}
