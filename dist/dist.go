@@ -241,18 +241,26 @@ func (r *Runner) Run(ctx context.Context, b *policy.Batch, out []policy.Result) 
 		return err
 	}
 	defer sub.Unsubscribe()
-	newCons := func() (jetstream.Consumer, error) {
-		c, err := r.js.OrderedConsumer(ctx, StreamResults, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{prefix + "*"}, DeliverPolicy: jetstream.DeliverAllPolicy})
-		if err != nil {
-			return nil, fmt.Errorf("dist: results consumer: %w", err)
-		}
-		return c, nil
-	}
-	cons, err := newCons()
+	// Results arrive on a channel from an ordered consumer (a push-style
+	// subscription that JetStream recreates when it loses it); the
+	// existing ones come first.
+	results := make(chan jetstream.Msg, 256)
+	cons, err := r.js.OrderedConsumer(ctx, StreamResults, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + "*"}, DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
-		return err
+		return fmt.Errorf("dist: results consumer: %w", err)
 	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case results <- m:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("dist: results consumer: %w", err)
+	}
+	defer cc.Stop()
+	var acks []jetstream.PubAckFuture
 	for c := 0; c < nChunks; c++ {
 		if have[fmt.Sprintf("%s%d", prefix, c)] > 0 {
 			continue
@@ -262,52 +270,39 @@ func (r *Runner) Run(ctx context.Context, b *policy.Batch, out []policy.Result) 
 		if err != nil {
 			return err
 		}
-		if _, err := r.js.Publish(ctx, SubjectTask, data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", batch, c))); err != nil {
+		f, err := r.js.PublishAsync(SubjectTask, data, jetstream.WithMsgID(fmt.Sprintf("%s.%d", batch, c)))
+		if err != nil {
 			return fmt.Errorf("dist: publish task: %w", err)
 		}
+		acks = append(acks, f)
 		r.Published++
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("dist: publish task: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	got := make([]bool, nChunks)
 	left := nChunks
-	waitStart := time.Now()
-	var noResp time.Time
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
 	for left > 0 {
+		var msg jetstream.Msg
 		select {
 		case e := <-errs:
 			return fmt.Errorf("dist: worker %s, chunk %d of batch %s: %s", e.Worker, e.Chunk, batch, e.Error)
-		default:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			r.log.Warn("waiting for workers", "batch", batch, "chunks_left", left, "chunks", nChunks)
+			continue
+		case msg = <-results:
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		msg, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
-		if err != nil {
-			if errors.Is(err, nats.ErrNoResponders) {
-				// The consumer is not (yet) placed, a cluster catching up;
-				// when it stays away, make a new one (it starts over at the
-				// first result: duplicates are skipped).
-				if noResp.IsZero() {
-					noResp = time.Now()
-				} else if time.Since(noResp) > 5*time.Second {
-					if cons, err = newCons(); err != nil {
-						return err
-					}
-					noResp = time.Time{}
-				}
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			noResp = time.Time{}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
-				if time.Since(waitStart) > 30*time.Second {
-					r.log.Warn("waiting for workers", "batch", batch, "chunks_left", left, "chunks", nChunks)
-					waitStart = time.Now()
-				}
-				continue
-			}
-			return fmt.Errorf("dist: results: %w", err)
-		}
-		waitStart = time.Now()
+		tick.Reset(30 * time.Second)
 		var rm ResultMsg
 		if err := json.Unmarshal(msg.Data(), &rm); err != nil {
 			return fmt.Errorf("dist: result on %s: %w", msg.Subject(), err)

@@ -34,6 +34,10 @@ type WorkerOptions struct {
 	// Flown, when not nil, is called after each chunk's result is
 	// published (tests and progress).
 	Flown func(rm *ResultMsg)
+
+	// fly replaces the flight (the transport benchmark measures the
+	// round trip without an episode); nil: the Flyer.
+	fly func(spec *policy.Spec, task policy.Task, res *policy.Result) error
 }
 
 // Work pulls task chunks from the catch-workers consumer of the server nc
@@ -173,8 +177,12 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if md, err := msg.Metadata(); err == nil {
 		rm.Delivered = md.NumDelivered
 	}
+	fly := f.Fly
+	if w.opt.fly != nil {
+		fly = w.opt.fly
+	}
 	for i, task := range tm.Tasks {
-		if err = f.Fly(spec, task, &rm.Results[i]); err != nil {
+		if err = fly(spec, task, &rm.Results[i]); err != nil {
 			err = fmt.Errorf("task %d: %w", tm.First+i, err)
 			break
 		}
@@ -195,7 +203,9 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		close(done)
 		wg.Wait()
-		if err := msg.DoubleAck(ctx); err != nil {
+		// A lost ack costs a second flight of the chunk, whose result
+		// the trainer skips: no need to wait for the server's receipt.
+		if err := msg.Ack(); err != nil {
 			w.opt.Log.Warn("ack failed (the chunk may be flown again; its result is kept once)", "worker", w.opt.Name, "err", err)
 		}
 		if w.opt.Flown != nil {

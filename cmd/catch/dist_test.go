@@ -197,3 +197,26 @@ func TestDistributedFaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, refPol.Net, gotPol.Net, "the shipped policy")
 }
+
+// TestDistBench measures with one and two worker processes (tiny sizes):
+// two rows, and the same results from both.
+func TestDistBench(t *testing.T) {
+	code, js := runOut(t, "dist-bench", "--procs", "1,2", "--episodes", "8", "--tasks-per-message", "2", "--seed", "3", "--json")
+	require.Equal(t, 0, code)
+	var res struct {
+		Rows []struct {
+			Workers  int     `json:"worker_processes"`
+			Episodes int     `json:"episodes"`
+			EPS      float64 `json:"episodes_per_s"`
+		} `json:"rows"`
+		Identical bool `json:"results_identical"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(js), &res), js)
+	require.Len(t, res.Rows, 2)
+	require.Equal(t, 2, res.Rows[1].Workers)
+	require.Equal(t, 8, res.Rows[0].Episodes)
+	require.Positive(t, res.Rows[1].EPS)
+	require.True(t, res.Identical, js)
+	code, _ = runOut(t, "dist-bench", "--procs", "0")
+	require.Equal(t, 2, code)
+}

@@ -217,7 +217,7 @@ Settings not on the command line come from the es.train section of --config.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "nats: embedded JetStream at %s (store %s), %d local workers; more: catch worker --nats %s\n",
 						nc.url, natsStoreDir(out), localWorkers, nc.url)
 				}
-				r, err := dist.NewRunner(ctx, nc.nc, dist.Config{AckWait: nf.ackWait, TasksPerMessage: nf.perMsg}, env, log)
+				r, err := dist.NewRunner(ctx, nc.nc, nf.config(), env, log)
 				if err != nil {
 					return failed(err)
 				}

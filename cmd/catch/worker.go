@@ -142,10 +142,11 @@ func (c *natsCluster) Close() {
 
 // natsFlags are the distributed-rollout flags of train es (and bench).
 type natsFlags struct {
-	url     string
-	port    int
-	ackWait time.Duration
-	perMsg  int
+	url      string
+	port     int
+	ackWait  time.Duration
+	perMsg   int
+	replicas int
 }
 
 func (n *natsFlags) add(c *cobra.Command) {
@@ -154,6 +155,7 @@ func (n *natsFlags) add(c *cobra.Command) {
 	f.IntVar(&n.port, "nats-port", 0, "with --nats embedded: the client port on 127.0.0.1 (0: a free one), for 'catch worker' processes to join")
 	f.DurationVar(&n.ackWait, "nats-ack-wait", 30*time.Second, "a task not acknowledged within this goes to another worker (workers heartbeat every third of it)")
 	countFlag(f, &n.perMsg, "nats-tasks-per-message", 4, 1, 4096, "rollouts per task message (a restarted run must keep it to reuse published results)")
+	countFlag(f, &n.replicas, "nats-replicas", 1, 1, 5, "replicas of each stream (3 on a three-node cluster)")
 }
 
 func (n *natsFlags) check() error {
@@ -246,6 +248,11 @@ another worker after the trainer's --nats-ack-wait (docs/distributed.md).`,
 	f.StringVar(&name, "name", "", "worker name in results and logs (default HOST/PID)")
 	f.IntVar(&parallel, "parallel", 1, "rollouts flown at once (one core each)")
 	root.AddCommand(cmd)
+}
+
+// config is the dist.Config of the flags.
+func (n *natsFlags) config() dist.Config {
+	return dist.Config{AckWait: n.ackWait, TasksPerMessage: n.perMsg, Replicas: n.replicas}
 }
 
 // natsStoreDir is where the embedded server of a run writing out keeps
