@@ -91,12 +91,19 @@ func TestTrainESRunAndResume(t *testing.T) {
 func TestTrainPaperAndBench(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "paper.json")
-	code, _ := runOut(t, "train", "es", "--policy", "paper", "--scenario", "nominal", "--perturbations", "2", "--episodes", "1",
-		"--eval-episodes", "2", "--eval-every", "1", "--seed", "4", "--iterations", "1", "--out", out)
+	args := []string{"train", "es", "--scenario", "nominal", "--perturbations", "2", "--episodes", "1",
+		"--eval-episodes", "2", "--eval-every", "1", "--seed", "4", "--out", out}
+	code, _ := runOut(t, append(args, "--policy", "paper", "--iterations", "1")...)
+	require.Equal(t, 0, code)
+	// the checkpoint resumes as the paper class only
+	code, _ = runOut(t, append(args, "--iterations", "2", "--resume")...)
+	require.Equal(t, 2, code, "resume as the structured class")
+	code, _ = runOut(t, append(args, "--policy", "paper", "--iterations", "2", "--resume")...)
 	require.Equal(t, 0, code)
 	p, err := policy.LoadFile(out)
 	require.NoError(t, err)
 	require.Equal(t, policy.ClassPaper, p.ClassName())
+	require.Equal(t, 2, p.Trained.Iterations)
 	require.Contains(t, p.Origin(), "seed 4")
 
 	code, js := runOut(t, "sim", "--controller", "es-paper", "--policy", out, "--trials", "2", "--json")
@@ -115,6 +122,7 @@ func TestTrainPaperAndBench(t *testing.T) {
 	require.Equal(t, 0, code)
 	report, err := os.ReadFile(filepath.Join(bdir, "report.md"))
 	require.NoError(t, err)
-	require.Contains(t, string(report), "Policy of `es-paper`: class paper; command `catch train es --policy paper")
-	require.Contains(t, string(report), "seed 4")
+	require.Contains(t, string(report), "Policy of `es-paper`: class paper; command `catch train es")
+	require.Contains(t, string(report), "--policy paper")
+	require.Contains(t, string(report), "seed 4; 8 training episodes in 2 steps")
 }
