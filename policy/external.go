@@ -55,7 +55,7 @@ func (t *Trainer) WriteCandidates(dir string) ([]string, error) {
 			}
 			pp := p.Params()
 			for i := range pp {
-				pp[i] = theta[i] + sign*t.cfg.Sigma*dirs[k][i]
+				pp[i] = theta[i] + sign*t.cfg.SigmaAt(iter)*dirs[k][i]
 			}
 			id := CandidateID(iter, k, plus)
 			if err := p.Save(filepath.Join(dir, id+".json")); err != nil {

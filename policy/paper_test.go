@@ -194,3 +194,22 @@ func TestPaperTrainerDeterministic(t *testing.T) {
 	require.Equal(t, got[0], got[1])
 	require.NotEqual(t, NewPaperPolicy(PaperConfig{}, 3).Params(), got[0], "training moved θ")
 }
+
+func TestStepDecay(t *testing.T) {
+	c := TrainConfig{Sigma: 0.04, StepSize: 0.02, DecayEvery: 10}
+	c.setDefaults()
+	require.NoError(t, c.Validate())
+	require.Equal(t, 0.5, c.DecayFactor, "the default factor")
+	for _, x := range []struct {
+		iter         int
+		sigma, alpha float64
+	}{{0, 0.04, 0.02}, {9, 0.04, 0.02}, {10, 0.02, 0.01}, {25, 0.01, 0.005}} {
+		require.InDelta(t, x.sigma, c.SigmaAt(x.iter), 1e-15, "step %d", x.iter)
+		require.InDelta(t, x.alpha, c.StepSizeAt(x.iter), 1e-15, "step %d", x.iter)
+	}
+	plain := TrainConfig{Sigma: 0.04, StepSize: 0.02}
+	plain.setDefaults()
+	require.Equal(t, 0.04, plain.SigmaAt(1000), "no decay by default")
+	require.Error(t, TrainConfig{DecayEvery: -1}.Validate())
+	require.Error(t, TrainConfig{DecayFactor: 2}.Validate())
+}

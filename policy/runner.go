@@ -285,7 +285,7 @@ func (f *Flyer) Fly(spec *Spec, task Task, res *Result) error {
 			return fmt.Errorf("policy: task direction %d sign %d, want [0, %d) and ±1", task.Dir, task.Sign, P)
 		}
 		d := f.dirs.Get(spec.Seed, spec.Iter, P, D)[task.Dir]
-		sign, sigma := float64(task.Sign), spec.Run.Train.Sigma
+		sign, sigma := float64(task.Sign), spec.Run.Train.SigmaAt(spec.Iter)
 		for i := range f.params {
 			f.params[i] = params[i] + sign*sigma*d[i]
 		}

@@ -36,6 +36,14 @@ type TrainConfig struct {
 	StepSize float64 `yaml:"step_size"`
 	// Sigma is the perturbation scale σ; default 0.03.
 	Sigma float64 `yaml:"sigma"`
+	// DecayEvery scales σ and α by DecayFactor every so many steps (step
+	// decay: step k uses σ·f^⌊k/DecayEvery⌋ and α·f^⌊k/DecayEvery⌋, see
+	// SigmaAt and StepSizeAt); default 0: constant. A run that reaches a
+	// noise floor (eval success oscillating at a fixed step size) goes on
+	// learning with smaller steps.
+	DecayEvery int `yaml:"decay_every" json:",omitempty"`
+	// DecayFactor is that factor; default 0.5 when DecayEvery is set.
+	DecayFactor float64 `yaml:"decay_factor" json:",omitempty"`
 	// Policy is the class of a new policy (ClassStructured, the default,
 	// stored as empty so checkpoints from before classes resume).
 	Policy string `yaml:"policy" json:",omitempty"`
@@ -130,6 +138,9 @@ func (c *TrainConfig) setDefaults() {
 	if c.Sigma == 0 {
 		c.Sigma = 0.03
 	}
+	if c.DecayEvery > 0 && c.DecayFactor == 0 {
+		c.DecayFactor = 0.5
+	}
 	if c.EvalScenario == "" {
 		c.EvalScenario = "nominal"
 	}
@@ -157,6 +168,10 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("step_size: %v, want (0, 10]", c.StepSize)
 	case c.Sigma < 0 || c.Sigma > 10 || math.IsNaN(c.Sigma):
 		return fmt.Errorf("sigma: %v, want (0, 10]", c.Sigma)
+	case c.DecayEvery < 0:
+		return fmt.Errorf("decay_every: %d, want ≥ 0", c.DecayEvery)
+	case c.DecayFactor < 0 || c.DecayFactor > 1 || math.IsNaN(c.DecayFactor):
+		return fmt.Errorf("decay_factor: %v, want (0, 1]", c.DecayFactor)
 	case c.Hidden < 0 || c.Hidden > 256:
 		return fmt.Errorf("hidden: %d, want [1, 256]", c.Hidden)
 	case c.EvalEvery < 0 || c.EvalEpisodes < 0 || c.CheckpointEvery < 0 || c.Workers < 0:
@@ -179,6 +194,22 @@ func (c TrainConfig) Validate() error {
 	}
 	return c.Reward.Validate()
 }
+
+// decay is the step-decay factor of step iter (1 without decay).
+func (c TrainConfig) decay(iter int) float64 {
+	if c.DecayEvery <= 0 || c.DecayFactor <= 0 {
+		return 1
+	}
+	return math.Pow(c.DecayFactor, float64(iter/c.DecayEvery))
+}
+
+// SigmaAt is the perturbation scale of step iter (0-based): Sigma under
+// the step decay.
+func (c TrainConfig) SigmaAt(iter int) float64 { return c.Sigma * c.decay(iter) }
+
+// StepSizeAt is the step size of step iter (0-based): StepSize under the
+// step decay.
+func (c TrainConfig) StepSizeAt(iter int) float64 { return c.StepSize * c.decay(iter) }
 
 // IterStats are one BGS step's statistics (a line of the training CSV).
 type IterStats struct {
@@ -651,7 +682,7 @@ func (t *Trainer) update(dirs [][]float64, rp, rm []float64) {
 		return // no signal in this step
 	}
 	theta := t.st.Policy.Params()
-	f := t.cfg.StepSize / (float64(b) * std)
+	f := t.cfg.StepSizeAt(t.st.Iteration) / (float64(b) * std)
 	for _, k := range order {
 		c := f * (rp[k] - rm[k])
 		for i, v := range dirs[k] {

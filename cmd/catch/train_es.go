@@ -45,11 +45,11 @@ func init() {
 	var (
 		scenarios, out, logDir, cfgPath, engine, class      string
 		iterations, perturbations, episodes, workers, evalN int
-		evalEvery, ckptEvery                                int
+		evalEvery, ckptEvery, decayEvery                    int
 		nf                                                  natsFlags
 		seed                                                uint64
 		resume, force                                       bool
-		stepSize, sigma, target                             float64
+		stepSize, sigma, target, decayFactor                float64
 	)
 	cmd := &cobra.Command{
 		Use:   "es",
@@ -136,6 +136,12 @@ Settings not on the command line come from the es.train section of --config.`,
 				return err
 			}
 			if err := setF("target-success", &tc.TargetSuccess, target, 1); err != nil {
+				return err
+			}
+			if err := setF("decay-factor", &tc.DecayFactor, decayFactor, 1); err != nil {
+				return err
+			}
+			if err := setI("decay-every", &tc.DecayEvery, decayEvery); err != nil {
 				return err
 			}
 			if f.Changed("policy") || tc.Policy == "" {
@@ -312,5 +318,7 @@ Settings not on the command line come from the es.train section of --config.`,
 	f.Float64Var(&stepSize, "step-size", 0.02, "BGS step size α")
 	f.Float64Var(&sigma, "sigma", 0.03, "perturbation scale σ")
 	f.Float64Var(&target, "target-success", 0, "stop once the eval success reaches this (0: run all steps)")
+	f.IntVar(&decayEvery, "decay-every", 0, "multiply σ and the step size by --decay-factor every so many steps (0: constant)")
+	f.Float64Var(&decayFactor, "decay-factor", 0.5, "step-decay factor of σ and the step size (with --decay-every)")
 	trainParent().AddCommand(cmd)
 }
