@@ -57,7 +57,9 @@ const (
 	resGain      = 50   // 1/s: proportional approach rate of the residual
 	resPosMargin = 2e-3 // rad or m kept from each position limit
 	resWindowS   = 0.12 // s before the catch the correction starts (scaled by e^(θ/2))
+	resFreezeS   = 0.02 // s before the catch the correction stops changing (the net meets the ball steady)
 	resScaleM    = 0.05 // m: unit of the residual's position features
+	resDeadbandM = 0.01 // m: prediction drifts below this are not corrected
 	predStepS    = 5e-3 // s: RK4 step of the residual's prediction
 )
 
@@ -304,7 +306,7 @@ func (c *Controller) residual(in *control.Input, out *control.Command, fresh boo
 	ramp := 0.0
 	if p.HasCatch {
 		tau := p.TCatch - ts
-		if fresh && tau < win && tau > -0.05 && p.TCatch > in.Ball.T {
+		if fresh && tau < win && tau > resFreezeS && p.TCatch > in.Ball.T {
 			c.residualTarget(in, p, est, props)
 		}
 		ramp = math.Max(0, math.Min(1, (win-tau)/(0.5*win)))
@@ -363,9 +365,30 @@ func (c *Controller) residualTarget(in *control.Input, p *mpc.Plan, est *ball.St
 		props.Step(&st, h)
 		t += h
 	}
+	// the drift across the ball's path (along it, the ball only arrives
+	// earlier or later at the same point)
 	f := &c.feat
+	var d [3]float64
+	var along, vn float64
 	for k := 0; k < 3; k++ {
-		f[k] = (st.P[k] - p.BallP[k]) / resScaleM
+		d[k] = st.P[k] - p.BallP[k]
+		vn += p.BallV[k] * p.BallV[k]
+	}
+	if vn = math.Sqrt(vn); vn > 0.1 {
+		for k := 0; k < 3; k++ {
+			along += d[k] * p.BallV[k] / vn
+		}
+		for k := 0; k < 3; k++ {
+			d[k] -= along * p.BallV[k] / vn
+		}
+	}
+	// a drift below resDeadbandM is estimate noise: the plan stands
+	shrink := 0.0
+	if dn := math.Sqrt(d[0]*d[0] + d[1]*d[1] + d[2]*d[2]); dn > resDeadbandM {
+		shrink = 1 - resDeadbandM/dn
+	}
+	for k := 0; k < 3; k++ {
+		f[k] = shrink * d[k] / resScaleM
 		f[3+k] = 0
 	}
 	f[6] = 0

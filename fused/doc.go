@@ -13,9 +13,11 @@
 //     tennis ball, and the height and lateral offset of the executing
 //     plan's catch point. θ = 0 is the MPC's own configuration.
 //   - A learned residual on the plan. Within a window before the planned
-//     catch (0.12 s, scaled by a learned factor), each new estimate is
-//     flown to the planned catch time (RK4, ball.Props) and compared with
-//     the catch point the plan was built for; with forecast samples
+//     catch (0.12 s, scaled by a learned factor) and until 20 ms before it
+//     (the net then meets the ball steady), each new estimate is flown to
+//     the planned catch time (RK4, ball.Props) and compared with the catch
+//     point the plan was built for: the drift across the ball's path,
+//     less a 1 cm dead band (estimate noise), is a feature; with forecast samples
 //     (control.Forecast) their mean offset and spread there are features
 //     too. A linear layer with a tanh output turns these into a head
 //     correction of at most ResidualMaxM per axis, mapped to joints by the
@@ -34,6 +36,11 @@
 // optimised by the ES trainer's blackbox gradient sensing (policy.Trainer,
 // `catch train es --policy fused`) and fine-tuned through its
 // external-evaluator protocol like the ES policy (`catch finetune fused`).
+// The shipped θ is the residual's structured prior: gain 1 on the drift
+// (the head moves by the drift the latest estimate predicts) and a window
+// of 0.12·e^0.5 ≈ 0.2 s, the context network at zero; light-ball 91.8% →
+// 98.0%, hand-lob 88.9% → 88.9% on 100 throws of seed 7 (the throws it was
+// chosen on; the benchmark's seed-1 throws are held out).
 // The parameter file is a policy file of the external policy class fused
 // (policy.RegisterClass; fused-params and fused-residual train one
 // mechanism each); the shipped one is shipped/fused_policy.json.
