@@ -136,6 +136,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"sim", "extra-arg"},
 		{"throws", "--n", "-1"},
 		{"no-such-command"},
+		{"ros-trials", "--engine", "bullet", "--trials", "1"},
+		{"node", "simarm", "--engine", "bullet", "--trials", "1"},
+		{"sim", "--engine", "bullet", "--trials", "1"},
 	}
 	for _, args := range cases {
 		code, _ := runOut(t, args...)
