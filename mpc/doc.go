@@ -40,8 +40,8 @@
 //   - SQP: each iteration linearises FK/Jacobian, the stage rollout and the
 //     ball prediction (position, and the direction's change with the catch
 //     time) around the iterate; the Gauss–Newton QP in (δq̇, Δt) with a
-//     trust region is solved by one qp.Solver set up once (UpdateP, UpdateA,
-//     UpdateQ, UpdateBounds, WarmStart each iteration). The planner
+//     trust region is solved by one qp.Solver set up once (UpdateA, UpdateP,
+//     UpdateQ, UpdateBounds, WarmStart each iteration: one factorisation). The planner
 //     equilibrates each QP itself (velocity changes in units of the joint's
 //     velocity limit, durations in 0.1 s, unit ∞-norm rows, cost scaled to
 //     unit magnitude) and runs the solver with DisableScaling: the solver's

@@ -972,11 +972,13 @@ func (p *Planner) sqp(pl *Plan, cold bool) int {
 		it++
 		tq := time.Now()
 		p.scaleQP()
-		if err := p.sol.UpdateP(p.Hs); err != nil {
+		// A first: UpdateA defers the factorisation to UpdateP, so the
+		// ADMM matrix is factored once per QP, not twice.
+		if err := p.sol.UpdateA(p.As); err != nil {
 			p.Stats.QPFailed++
 			break
 		}
-		if err := p.sol.UpdateA(p.As); err != nil {
+		if err := p.sol.UpdateP(p.Hs); err != nil {
 			p.Stats.QPFailed++
 			break
 		}

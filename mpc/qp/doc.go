@@ -64,6 +64,17 @@
 // worse point than it saw. Interior-point buffers are allocated by New
 // only for these two methods; Solve allocates nothing in any method.
 //
+// MethodActiveSet is Goldfarb and Idnani's dual active-set method on dense
+// storage: from the unconstrained minimiser it adds the most violated
+// constraint side, drops sides whose multipliers would turn negative, and
+// ends at the exact optimum after a finite number of O(n² + m·n) steps (or
+// with a Farkas certificate, checked like ADMM's). It needs a P that factors
+// (a semidefinite P is shifted slightly; the answer is judged on the true
+// problem) and does not warm-start. On the planner's dumped QPs (n = 16,
+// m = 85) it takes 10–15 steps, exact to rounding, in about a third of
+// OSQP's warm-started time; the planner still uses ADMM, whose inexact steps
+// its SQP was tuned with (exact steps lowered nominal catches by 3–4 points).
+//
 // Why ADMM by default rather than the interior-point method: the planner solves small
 // dense QPs (n ≈ 10–60, m ≈ 20–150) thousands of times per second, each close
 // to the previous one. ADMM factors once per (P, A, ρ) and then each

@@ -170,16 +170,18 @@ func TestIPMIsUsableAsWarmStart(t *testing.T) {
 }
 
 func TestMethodSettings(t *testing.T) {
-	for _, m := range []Method{MethodADMM, MethodIPM, MethodAuto} {
+	for _, m := range []Method{MethodADMM, MethodIPM, MethodAuto, MethodActiveSet} {
 		got, err := ParseMethod(m.String())
 		require.NoError(t, err)
 		require.Equal(t, m, got)
 	}
 	_, err := ParseMethod("simplex")
-	require.ErrorContains(t, err, "want admm, ipm or auto")
+	require.ErrorContains(t, err, "want admm, ipm, auto or active-set")
 	p := randomQP(rand.New(rand.NewPCG(1, 1)), 3, 2, 0)
 	_, err = New(p, Settings{Method: 7})
 	require.ErrorContains(t, err, "Method")
+	_, err = New(p, Settings{Method: MethodActiveSet, Linear: LinearSparse})
+	require.ErrorContains(t, err, "dense")
 	_, err = New(p, Settings{IPMMaxIter: -1})
 	require.ErrorContains(t, err, "IPMMaxIter")
 	_, err = New(p, Settings{EpsGap: -1})

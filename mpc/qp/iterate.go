@@ -108,6 +108,8 @@ func (s *Solver) Solve() Result {
 		return s.solveIPM(&res, t0)
 	case MethodAuto:
 		return s.solveAuto(t0)
+	case MethodActiveSet:
+		return s.solveActiveSet(t0)
 	}
 	return s.solveADMM(t0)
 }

@@ -22,9 +22,16 @@ const (
 	// ADMM hits MaxIter, ends SolvedInaccurate, or converges but cannot
 	// polish (polishing enabled). The better of the two answers is returned.
 	MethodAuto
+	// MethodActiveSet is Goldfarb and Idnani's dual active-set method on
+	// dense storage: exact answers in a finite number of cheap steps
+	// (O(n² + m·n) each) for small problems such as the planner's; it
+	// starts from the unconstrained minimiser every Solve (WarmStart does
+	// not apply), and a P that is only semidefinite is shifted by up to
+	// 1e-4·max Pⱼⱼ to factor (the answer is judged on the true problem).
+	MethodActiveSet
 )
 
-var methodNames = [...]string{"admm", "ipm", "auto"}
+var methodNames = [...]string{"admm", "ipm", "auto", "active-set"}
 
 func (m Method) String() string {
 	if m < 0 || int(m) >= len(methodNames) {
@@ -33,14 +40,14 @@ func (m Method) String() string {
 	return methodNames[m]
 }
 
-// ParseMethod reads "admm", "ipm" or "auto".
+// ParseMethod reads "admm", "ipm", "auto" or "active-set".
 func ParseMethod(s string) (Method, error) {
 	for i, n := range methodNames {
 		if s == n {
 			return Method(i), nil
 		}
 	}
-	return 0, fmt.Errorf("qp: method %q, want admm, ipm or auto", s)
+	return 0, fmt.Errorf("qp: method %q, want admm, ipm, auto or active-set", s)
 }
 
 // Settings tune the solver. The zero value means "all defaults"; every zero
@@ -175,8 +182,10 @@ func (s Settings) withDefaults() (Settings, error) {
 		return s, fmt.Errorf("qp: settings: ScalingIter = %d, want ≥ 0", s.ScalingIter)
 	case s.IPMMaxIter < 0:
 		return s, fmt.Errorf("qp: settings: IPMMaxIter = %d, want ≥ 0", s.IPMMaxIter)
-	case s.Method < MethodADMM || s.Method > MethodAuto:
-		return s, fmt.Errorf("qp: settings: Method = %d, want MethodADMM, MethodIPM or MethodAuto", int(s.Method))
+	case s.Method < MethodADMM || s.Method > MethodActiveSet:
+		return s, fmt.Errorf("qp: settings: Method = %d, want MethodADMM, MethodIPM, MethodAuto or MethodActiveSet", int(s.Method))
+	case s.Method == MethodActiveSet && s.Linear == LinearSparse:
+		return s, fmt.Errorf("qp: settings: MethodActiveSet works on dense storage, not LinearSparse")
 	case s.Linear < LinearAuto || s.Linear > LinearSparse:
 		return s, fmt.Errorf("qp: settings: Linear = %d, want LinearAuto, LinearDense or LinearSparse", int(s.Linear))
 	case s.PolishRefineIter < 0:

@@ -141,7 +141,8 @@ type Solver struct {
 
 	merit float64 // resid.merit of the last Solve's point (+Inf for a certificate)
 
-	ipm *ipmWork // nil unless Settings.Method uses the interior-point method
+	ipm  *ipmWork // nil unless Settings.Method uses the interior-point method
+	aset *asWork  // nil unless Settings.Method is MethodActiveSet
 }
 
 // New validates p, allocates every buffer, scales the problem and factors
@@ -159,7 +160,7 @@ func New(p *Problem, s Settings) (*Solver, error) {
 	n, m := p.N, p.M
 	pm, am := p.SparseP, p.SparseA
 	sparse := set.Linear == LinearSparse
-	if set.Linear == LinearAuto && n+m > sparseMinSize {
+	if set.Linear == LinearAuto && n+m > sparseMinSize && set.Method != MethodActiveSet {
 		if pm == nil {
 			pm, am = cscFromDense(p.P, n, n), cscFromDense(p.A, m, n)
 		}
@@ -174,6 +175,9 @@ func New(p *Problem, s Settings) (*Solver, error) {
 			return nil, fmt.Errorf("qp: n = %d, m = %d too large for the dense solver (about %.3g GiB; limit %d GiB); use LinearSparse",
 				n, m, 8*(5*float64(n)*float64(n)+3*float64(m)*float64(n))/(1<<30), 8*maxEntries>>30)
 		}
+	}
+	if set.Method == MethodActiveSet && n > activeSetMaxN {
+		return nil, fmt.Errorf("qp: n = %d too large for MethodActiveSet (dense, O(n²) per step; at most %d): use MethodIPM", n, activeSetMaxN)
 	}
 	fn := func(k int) []float64 { return make([]float64, k) }
 	sv := &Solver{
@@ -210,7 +214,9 @@ func New(p *Problem, s Settings) (*Solver, error) {
 		sv.xp = fn(n)
 		sv.yp = fn(m)
 	}
-	if set.Method != MethodADMM {
+	if set.Method == MethodActiveSet {
+		sv.aset = newASWork(n, m)
+	} else if set.Method != MethodADMM {
 		sv.ipm = newIPMWork(n, m, set.Method == MethodAuto)
 		sv.ipm.k = sv.newNormal()
 	}
@@ -310,7 +316,9 @@ func (s *Solver) UpdateP(p []float64) error {
 }
 
 // UpdateA replaces the values of A (m×n, row-major). The problem is rescaled
-// and refactored at the next Solve; the iterate is kept.
+// now and refactored at the next Solve (or by an UpdateP before it: call
+// UpdateA first when both change, and the matrix is factored once); the
+// iterate is kept.
 func (s *Solver) UpdateA(a []float64) error {
 	if len(a) != s.m*s.n {
 		return fmt.Errorf("qp: UpdateA: A has %d entries, want m·n = %d", len(a), s.m*s.n)
@@ -326,7 +334,13 @@ func (s *Solver) UpdateA(a []float64) error {
 	} else {
 		copy(s.a0, a)
 	}
-	return s.rescale()
+	t0 := time.Now()
+	s.scale()
+	s.setRhoVec()
+	s.scaleIterate()
+	s.needFac = true
+	s.setupTime = time.Since(t0)
+	return nil
 }
 
 // rescale redoes scaling and factorisation after P or A changed; the solver
@@ -563,6 +577,12 @@ var errNotPSD = errors.New("qp: P is not positive semidefinite (factorisation fa
 // factor forms the upper triangle of Ps + σI + Asᵀ·diag(rhoVec)·As and
 // factors it in place (Cholesky, upper).
 func (s *Solver) factor() error {
+	if s.aset != nil {
+		// The active-set method factors P itself in Solve; the ADMM matrix
+		// is never used.
+		s.needFac = false
+		return nil
+	}
 	t0 := time.Now()
 	ok := s.factorNormal(&s.kkt, s.rhoVec, nil, s.set.Sigma, 0, 0)
 	s.needFac = false

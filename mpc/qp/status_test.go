@@ -121,7 +121,7 @@ func TestNoFalseSolved(t *testing.T) {
 		cases = append(cases, tc{fmt.Sprintf("case%d", k), n, n/2 + rng.IntN(2*n), 1 + rng.IntN(n),
 			[]float64{0, 2, 4}[k%3], []float64{0, 1e4}[k%2], []float64{0, 0, 1e4, 1e6}[k%4]})
 	}
-	for _, method := range []Method{MethodADMM, MethodIPM, MethodAuto} {
+	for _, method := range []Method{MethodADMM, MethodIPM, MethodAuto, MethodActiveSet} {
 		for _, eps := range []float64{1e-3, 1e-4} {
 			solved := 0
 			for _, c := range cases {

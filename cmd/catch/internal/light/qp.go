@@ -56,7 +56,7 @@ func QP() *cobra.Command {
 	f.Float64Var(&set.EpsRel, "eps-rel", 0, "relative tolerance (0: default 1e-4)")
 	f.DurationVar(&timeLimit, "time-limit", 0, "wall-time limit, e.g. 50ms (0: none): reading, validation and setup must finish within it, and then the solve (status time_limit otherwise)")
 	f.BoolVar(&noPolish, "no-polish", false, "skip solution polishing")
-	f.StringVar(&method, "method", "ipm", "admm, ipm, or auto (ADMM, then interior point when ADMM does not converge or polish); ipm is the most accurate")
+	f.StringVar(&method, "method", "ipm", "admm, ipm, auto (ADMM, then interior point when ADMM does not converge or polish) or active-set (exact, for small dense strictly convex problems); ipm is the most robust")
 	f.StringVar(&linear, "linear", "auto", "auto (sparse for large sparse problems), dense or sparse linear algebra")
 	f.IntVar(&set.IPMMaxIter, "ipm-max-iter", 0, "interior-point iteration limit (0: default 100)")
 	qpCmd.AddCommand(solve, newQPBenchCmd())

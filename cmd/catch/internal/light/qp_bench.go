@@ -57,7 +57,7 @@ func newQPBenchCmd() *cobra.Command {
 		},
 	}
 	fl := bench.Flags()
-	fl.StringVar(&f.method, "method", "ipm", "admm, ipm or auto")
+	fl.StringVar(&f.method, "method", "ipm", "admm, ipm, auto or active-set (dense, strictly convex problems)")
 	fl.StringVar(&f.linear, "linear", "auto", "auto, dense or sparse linear algebra")
 	fl.Float64Var(&f.eps, "eps", 1e-4, "EpsAbs = EpsRel")
 	fl.DurationVar(&f.timeLimit, "time-limit", 0, "wall-time limit of each solve (0: none)")
