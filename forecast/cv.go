@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
 )
 
 // CVConfig configures CrossValidate: k-fold cross-validation of the physics baseline (and,
@@ -108,6 +110,12 @@ type CVFold struct {
 	// among them).
 	TrainExamples  int `json:"train_examples,omitempty"`
 	TrainCompleted int `json:"train_windows_completed,omitempty"`
+	// ModelSpread is the interpolant's spread, calibrated to 90% coverage on CalibWindows
+	// windows of every tenth training file (the model never trained on them); RawCover90
+	// the uncalibrated model's coverage on the fold's files.
+	ModelSpread  [3]float64 `json:"interpolant_spread,omitempty"`
+	CalibWindows int        `json:"interpolant_calibration_windows,omitempty"`
+	RawCover90   [3]float64 `json:"interpolant_uncalibrated_coverage90,omitempty"`
 }
 
 // CVMean is the mean over the folds of the held-out scores.
@@ -196,7 +204,11 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		}
 		// The samples' spread per heading axis: 90% coverage on the training windows.
 		pc := PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld}
-		fd.Spread, err = CalibrateSpread(props, pc, tracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed)
+		raw, err := NewPhysics(props, pc)
+		if err != nil {
+			return nil, err
+		}
+		fd.Spread, err = CalibrateSpread(raw, tracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld)
 		if err != nil {
 			return nil, fmt.Errorf("fold %d: %w", k, err)
 		}
@@ -214,7 +226,9 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		fd.Physics = ps
 		fd.TestWindows = ps.Windows
 		if cfg.Train != nil {
-			m, ds, completed, err := trainOnFlights(props, train, cfg, k)
+			// Every tenth training file calibrates the model's spread; the rest train it.
+			fit, calib := splitFlights(train, fd.TrainFiles)
+			m, ds, completed, err := trainOnFlights(props, fit, cfg, k)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
@@ -223,7 +237,17 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			ms, err := Evaluate("interpolant", it, nil, testW, ecfg)
+			calW := FlightWindows(calib, 0, cfg.Stride/2, cfg.AtS, wc)
+			fd.CalibWindows = len(calW)
+			if fd.ModelSpread, err = CalibrateSpread(it, nil, calW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld); err != nil {
+				return nil, fmt.Errorf("fold %d: interpolant: %w", k, err)
+			}
+			raw, err := Evaluate("interpolant-uncalibrated", it, nil, testW, ecfg)
+			if err != nil {
+				return nil, fmt.Errorf("fold %d: %w", k, err)
+			}
+			fd.RawCover90 = raw.Cover90
+			ms, err := Evaluate("interpolant", &Spread{F: it, Factor: fd.ModelSpread, World: cfg.SpreadWorld}, nil, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
@@ -262,6 +286,27 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		m.PooledESRatio = pooledM / pooledP
 	}
 	return res, nil
+}
+
+// splitFlights splits flights by file: those of every tenth file of files (sorted; from
+// the tenth, or the last when there are fewer) go to the second part.
+func splitFlights(fl []Flight, files []string) (rest, tenth []Flight) {
+	pick := map[string]bool{}
+	for i := 9; i < len(files); i += 10 {
+		pick[files[i]] = true
+	}
+	if len(pick) == 0 && len(files) > 1 {
+		pick[files[len(files)-1]] = true
+	}
+	for _, f := range fl {
+		name, _, _ := strings.Cut(f.Name, ":")
+		if pick[name] {
+			tenth = append(tenth, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	return rest, tenth
 }
 
 // fileNames lists the files the flights came from (the part of Flight.Name before ':').
@@ -336,54 +381,86 @@ func meanPointError(props *ball.Props, tr Tracker, ws []Window, hz Horizons, atS
 	return sum / float64(n)
 }
 
-// CalibrateSpread picks the physics baseline's spread (PhysicsConfig.Spread) per axis of
-// the heading frame (along the horizontal velocity, across it, up) so that the central 90%
-// intervals at atS cover 90% of the windows' truths, with tracker's estimates and base's
-// other settings. A window's truth lies inside the interval scaled by f when f is at least
-// the ratio of the truth's distance from the sample mean to the interval's half on its
-// side; the spread is the 90% quantile of that ratio over the windows, so one run of the
-// sampler calibrates it exactly on these windows. It returns the spread (clamped to
-// [0.05, 100]).
-func CalibrateSpread(props ball.Props, base PhysicsConfig, tracker Tracker, ws []Window, atS float64, samples int, seed uint64) ([3]float64, error) {
-	var out [3]float64
-	hz := base.Horizons.WithDefaults()
-	hAt := int(math.Round(atS/hz.Dt)) - 1
-	if hAt < 0 || hAt >= hz.H {
-		return out, fmt.Errorf("forecast: calibrate spread: at %g s, outside the horizons (%d × %g s)", atS, hz.H, hz.Dt)
+// Spread wraps a forecaster and scales its samples' deviations from their mean at every
+// horizon by a factor per axis: of the world (World) or of the forecast's heading frame
+// (along the mean forecast's horizontal velocity, across it, up). It calibrates the
+// spread of a forecaster whose intervals are too wide or too narrow (CalibrateSpread).
+type Spread struct {
+	F      Forecaster
+	Factor [3]float64
+	World  bool
+}
+
+// Horizons implements Forecaster.
+func (s *Spread) Horizons() (float64, int) { return s.F.Horizons() }
+
+// Forecast implements Forecaster.
+func (s *Spread) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) error {
+	if err := s.F.Forecast(in, rng, dst); err != nil {
+		return err
 	}
-	cfg := base
-	cfg.Spread = [3]float64{}
-	cfg.Horizons = Horizons{Dt: hz.Dt, H: hAt + 1}
-	phys, err := NewPhysics(props, cfg)
-	if err != nil {
-		return out, err
+	_, h := s.F.Horizons()
+	scaleSpread(dst, h, spreadFrame(dst, h, s.World), s.Factor)
+	return nil
+}
+
+// spreadFrame is the world frame, or the heading frame of the mean forecast's first two
+// horizons.
+func spreadFrame(dst *control.Forecast, h int, world bool) Frame {
+	if world || h < 2 {
+		return Frame{C: 1}
+	}
+	var v ball.Vec
+	for n := 0; n < dst.N; n++ {
+		x := dst.Pos[n*h*3:]
+		for k := 0; k < 3; k++ {
+			v[k] += x[3+k] - x[k]
+		}
+	}
+	return NewFrame(v)
+}
+
+// CalibrateSpread picks the spread factors (Spread, PhysicsConfig.Spread) per axis, of the
+// world or of the heading frame, that make f's central 90% intervals at atS cover 90% of
+// the windows' truths. tracker (nil when f needs no estimate) is fed each window's history.
+// A window's truth lies inside the interval scaled by c when c is at least the ratio of the
+// truth's distance from the sample mean to the interval's half on its side; the factor is
+// the 90% quantile of that ratio over the windows, so one run of the sampler calibrates it
+// exactly on these windows. Factors are clamped to [0.05, 100].
+func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, samples int, seed uint64, world bool) ([3]float64, error) {
+	var out [3]float64
+	dt, h := f.Horizons()
+	hAt := int(math.Round(atS/dt)) - 1
+	if hAt < 0 || hAt >= h {
+		return out, fmt.Errorf("forecast: calibrate spread: at %g s, outside the horizons (%d × %g s)", atS, h, dt)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xca1))
-	buf := NewBuffer(hz.Dt, hAt+1, samples)
+	buf := NewBuffer(dt, h, samples)
 	col := make([]float64, samples)
 	var ratio [3][]float64
 	var est ball.Estimate
 	for _, w := range ws {
-		tracker.Reset()
-		for _, o := range w.History {
-			tracker.Observe(o.T, o.P)
+		in := Input{Now: w.Now, History: w.History}
+		if tracker != nil {
+			tracker.Reset()
+			for _, o := range w.History {
+				tracker.Observe(o.T, o.P)
+			}
+			tracker.Estimate(w.Now, &est)
+			in.Estimate = &est
 		}
-		tracker.Estimate(w.Now, &est)
-		if !est.Valid {
-			continue
-		}
-		if err := phys.Forecast(&Input{Now: w.Now, Estimate: &est}, rng, &buf); err != nil {
+		if err := f.Forecast(&in, rng, &buf); err != nil {
+			if errors.Is(err, ErrNoCondition) {
+				continue
+			}
 			return out, err
 		}
-		fr := NewFrame(est.State.V)
-		if base.SpreadWorld {
-			fr = Frame{C: 1}
-		}
+		fr := spreadFrame(&buf, h, world)
 		y := fr.ToLocal(ball.Vec{w.Truth[hAt*3], w.Truth[hAt*3+1], w.Truth[hAt*3+2]})
 		for k := 0; k < 3; k++ {
 			var m float64
 			for j := 0; j < samples; j++ {
-				p := buf.Pos[j*(hAt+1)*3+hAt*3:]
+				p := buf.Pos[j*h*3+hAt*3:]
 				col[j] = fr.ToLocal(ball.Vec{p[0], p[1], p[2]})[k]
 				m += col[j]
 			}
@@ -401,7 +478,7 @@ func CalibrateSpread(props ball.Props, base PhysicsConfig, tracker Tracker, ws [
 		}
 	}
 	if len(ratio[0]) == 0 {
-		return out, fmt.Errorf("forecast: calibrate spread: no window has an estimate")
+		return out, fmt.Errorf("forecast: calibrate spread: no window could be forecast")
 	}
 	for k := 0; k < 3; k++ {
 		sort.Float64s(ratio[k])

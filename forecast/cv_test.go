@@ -98,7 +98,9 @@ func TestCalibrateSpreadCoversNinety(t *testing.T) {
 	train, tt := windows(400, 1)
 	tr := &overconfident{truth: tt, rng: rand.New(rand.NewPCG(3, 4)), sigma: 0.05}
 	base := PhysicsConfig{Horizons: Horizons{H: 15}, ProcessNoise: -1, SpreadWorld: true}
-	sp, err := CalibrateSpread(props, base, tr, train, at, 128, 7)
+	raw, err := NewPhysics(props, base)
+	require.NoError(t, err)
+	sp, err := CalibrateSpread(raw, tr, train, at, 128, 7, true)
 	require.NoError(t, err)
 	for k := 0; k < 3; k++ {
 		// z: the velocity error alone, 3× too narrow; x, y the same
@@ -109,15 +111,18 @@ func TestCalibrateSpreadCoversNinety(t *testing.T) {
 	base.Spread = sp
 	p, err := NewPhysics(props, base)
 	require.NoError(t, err)
+	tr.rng = rand.New(rand.NewPCG(6, 6))
 	sc, err := Evaluate("physics", p, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
 	require.NoError(t, err)
 	for k := 0; k < 3; k++ {
 		require.InDelta(t, 0.9, sc.Cover90[k], 0.05, "held-out coverage, axis %d", k)
 	}
-	base.Spread = [3]float64{}
-	p, err = NewPhysics(props, base)
+	// the wrapper scales any forecaster the same way
+	tr.rng = rand.New(rand.NewPCG(6, 6))
+	sw, err := Evaluate("spread", &Spread{F: raw, Factor: sp, World: true}, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
 	require.NoError(t, err)
-	sc, err = Evaluate("physics", p, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
+	require.Equal(t, sc.Cover90, sw.Cover90)
+	sc, err = Evaluate("physics", raw, tr, test, EvalConfig{Samples: 128, Seed: 5, AtS: at})
 	require.NoError(t, err)
 	require.Less(t, sc.Cov90, 0.6, "uncalibrated, the intervals are too narrow")
 }

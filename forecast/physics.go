@@ -157,14 +157,13 @@ func (p *Physics) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) err
 		if p.world {
 			fr = Frame{C: 1}
 		}
-		p.scale(dst, fr)
+		scaleSpread(dst, p.h.H, fr, p.spread)
 	}
 	return nil
 }
 
-// scale multiplies the samples' deviations from their mean by the spread, per heading axis.
-func (p *Physics) scale(dst *control.Forecast, fr Frame) {
-	h := p.h.H
+// scaleSpread multiplies the samples' deviations from their mean by spread, per axis of fr.
+func scaleSpread(dst *control.Forecast, h int, fr Frame, spread [3]float64) {
 	for j := 0; j < h; j++ {
 		var m ball.Vec
 		for n := 0; n < dst.N; n++ {
@@ -179,7 +178,7 @@ func (p *Physics) scale(dst *control.Forecast, fr Frame) {
 		for n := 0; n < dst.N; n++ {
 			x := dst.Pos[n*h*3+j*3:]
 			d := fr.ToLocal(ball.Vec{x[0] - m[0], x[1] - m[1], x[2] - m[2]})
-			d = fr.ToWorld(ball.Vec{d[0] * p.spread[0], d[1] * p.spread[1], d[2] * p.spread[2]})
+			d = fr.ToWorld(ball.Vec{d[0] * spread[0], d[1] * spread[1], d[2] * spread[2]})
 			x[0], x[1], x[2] = m[0]+d[0], m[1]+d[1], m[2]+d[2]
 		}
 	}

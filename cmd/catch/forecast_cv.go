@@ -38,6 +38,7 @@ type forecastCV struct {
 type cvTrain struct {
 	Steps        int    `json:"steps"`
 	DistillSteps int    `json:"distill_steps"`
+	DistillConds int    `json:"distill_conds"`
 	Hidden       []int  `json:"hidden"`
 	Seed         uint64 `json:"seed"`
 }
@@ -46,6 +47,7 @@ func init() {
 	var (
 		trajectories, ballName         string
 		folds, samples, steps, distill int
+		distillConds                   int
 		seed                           uint64
 		stride                         float64
 		train, asJSON, spreadWorld     bool
@@ -94,13 +96,13 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 				Tuned:   "per fold, on the other folds' files only: C_d and g (ball fit), the estimator's process noise and spin prior (grid, least mean error at 0.3 s), the samples' spread per heading-frame axis (90% coverage of the training truths)",
 				HeldOut: "every score under physics and interpolant: the fold's own files, never fitted, tuned or trained on"}
 			if train {
-				tc := forecast.TrainConfig{Steps: steps, DistillSteps: distill, Seed: seed}
+				tc := forecast.TrainConfig{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Seed: seed}
 				if err := tc.Validate(); err != nil {
 					return err
 				}
 				cfg.Train = &tc
-				out.Train = &cvTrain{Steps: steps, DistillSteps: distill, Hidden: []int{128, 128}, Seed: seed}
-				out.Tuned += "; the interpolant's weights, diffusion and flow-noise scale (trained on the other folds' flights)"
+				out.Train = &cvTrain{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Hidden: []int{128, 128}, Seed: seed}
+				out.Tuned += "; the interpolant's weights, diffusion and flow-noise scale (trained on the other folds' flights but every tenth file) and its spread (90% coverage on the windows of every tenth training file)"
 			}
 			start := time.Now()
 			res, err := forecast.CrossValidate(cfg)
@@ -122,6 +124,7 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 	fl.BoolVar(&train, "train", false, "also train an interpolant per fold on the training folds' flights and score it")
 	fl.IntVar(&steps, "steps", 2500, "with --train: Adam steps on the drift")
 	fl.IntVar(&distill, "distill-steps", 1500, "with --train: Adam steps on the flow map")
+	countFlag(fl, &distillConds, "distill-conds", 1000, 1, 1<<20, "with --train: training windows the distillation teacher is run from")
 	fl.BoolVar(&spreadWorld, "spread-world", false, "calibrate the baseline's spread per world axis (x, y, z) instead of per heading-frame axis")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	for _, c := range root.Commands() {

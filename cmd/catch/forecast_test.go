@@ -226,3 +226,30 @@ func TestForecastCVSplitsByFile(t *testing.T) {
 	code, _ = runOut(t, "forecast", "cv", "--trajectories", filepath.Join(dir, "f0.csv"), "--ball", "foam")
 	require.Equal(t, 2, code)
 }
+
+// TestForecastCVTrains: with --train each fold trains an interpolant on its training files
+// (less the calibration file), calibrates its spread on that file and scores it.
+func TestForecastCVTrains(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 10; i++ {
+		foamFlightCSV(t, filepath.Join(dir, fmt.Sprintf("f%d.csv", i)), uint64(20+i), nil)
+	}
+	code, stdout := runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--folds", "2", "--samples", "16", "--seed", "4",
+		"--train", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--json")
+	require.Equal(t, 0, code, stdout)
+	var res forecastCV
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.NotNil(t, res.Train)
+	require.Len(t, res.Result.Folds, 2)
+	for _, f := range res.Result.Folds {
+		require.NotNil(t, f.Interpolant)
+		require.Positive(t, f.Interpolant.Windows)
+		require.Positive(t, f.CalibWindows)
+		require.Positive(t, f.TrainExamples)
+		require.Greater(t, f.ESRatio, 0.0)
+		for a := 0; a < 3; a++ {
+			require.Greater(t, f.ModelSpread[a], 0.0)
+		}
+	}
+	require.Greater(t, res.Result.Mean.ESRatio, 0.0)
+}
