@@ -213,3 +213,36 @@ func TestStepDecay(t *testing.T) {
 	require.Error(t, TrainConfig{DecayEvery: -1}.Validate())
 	require.Error(t, TrainConfig{DecayFactor: 2}.Validate())
 }
+
+// TestShippedPaperPolicy checks the shipped paper policy: its class and
+// training record, and that it still catches nominal throws (it caught
+// 90.8% of 500 held-out ones; 20 fixed throws here, at least 15 caught,
+// so a change to the simulator or the controller that breaks it fails).
+func TestShippedPaperPolicy(t *testing.T) {
+	p, err := ShippedPaper()
+	require.NoError(t, err)
+	require.Equal(t, ClassPaper, p.ClassName())
+	require.NotNil(t, p.Trained)
+	require.Equal(t, uint64(1), p.Trained.Seed)
+	require.Equal(t, int64(207360), p.Trained.Episodes)
+	require.Contains(t, p.Origin(), "--policy paper")
+	rob := defaultRobot(t)
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	c, err := NewAgent(p, rob, 250)
+	require.NoError(t, err)
+	caught := 0
+	for i := 0; i < 20; i++ {
+		rng := sim.TrialRand(3, i)
+		th := sc.Sample(rng)
+		var res sim.TrialResult
+		require.NoError(t, w.Trial(&th, c, rng, &res))
+		require.Zero(t, res.LimitViolations)
+		if res.Caught {
+			caught++
+		}
+	}
+	require.GreaterOrEqual(t, caught, 15)
+}
