@@ -104,6 +104,10 @@ func (s *Solver) asRun(t0 time.Time) (Status, int) {
 		if !w.isEq[i] {
 			continue
 		}
+		if s.set.TimeLimit > 0 && time.Since(t0) >= s.set.TimeLimit {
+			s.asMultipliers()
+			return TimeLimit, 0
+		}
 		s.asNormal(2 * i)
 		s.asDirections()
 		t := 0.0
