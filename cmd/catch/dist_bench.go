@@ -23,11 +23,16 @@ import (
 
 // distBenchRow is one measurement of catch dist-bench.
 type distBenchRow struct {
-	Workers     int     `json:"worker_processes"`
-	Episodes    int     `json:"episodes"`
-	WallS       float64 `json:"wall_s"`
-	EpisodesPS  float64 `json:"episodes_per_s"`
-	ResultsHash string  `json:"results_sha256"`
+	Workers    int     `json:"worker_processes"`
+	Episodes   int     `json:"episodes"`
+	WallS      float64 `json:"wall_s"`
+	EpisodesPS float64 `json:"episodes_per_s"`
+	// WorkerCPUS is the CPU time (user + system) of the worker processes,
+	// warm-up and start included; EpisodesPerCPUS the episodes (warm-up
+	// included) per second of it: the throughput a quiet core would give.
+	WorkerCPUS      float64 `json:"worker_cpu_s"`
+	EpisodesPerCPUS float64 `json:"episodes_per_worker_cpu_s"`
+	ResultsHash     string  `json:"results_sha256"`
 }
 
 func init() {
@@ -112,12 +117,18 @@ numbers are wall-clock throughput.`,
 						return distBenchRow{}, err
 					}
 					var ws []*exec.Cmd
-					defer func() {
+					stopWorkers := func() (cpu float64) {
 						for _, w := range ws {
 							_ = w.Process.Signal(os.Interrupt)
 							_ = w.Wait()
+							if w.ProcessState != nil {
+								cpu += (w.ProcessState.UserTime() + w.ProcessState.SystemTime()).Seconds()
+							}
 						}
-					}()
+						ws = nil
+						return cpu
+					}
+					defer stopWorkers()
 					for i := 0; i < k; i++ {
 						args := []string{"worker", "--nats", c.url, "--name", fmt.Sprintf("bench-%d", i)}
 						if cfgPath != "" {
@@ -148,7 +159,9 @@ numbers are wall-clock throughput.`,
 						return distBenchRow{}, err
 					}
 					h := sha256.Sum256(data)
+					cpu := stopWorkers()
 					return distBenchRow{Workers: k, Episodes: episodes, WallS: wall, EpisodesPS: float64(episodes) / wall,
+						WorkerCPUS: cpu, EpisodesPerCPUS: float64(episodes+len(warm.Tasks)) / cpu,
 						ResultsHash: hex.EncodeToString(h[:8])}, nil
 				}()
 				if err != nil {
