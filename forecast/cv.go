@@ -97,9 +97,9 @@ type CVFold struct {
 	SpinStd        [3]float64 `json:"fitted_spin_heading_std_radps"`
 	EstimatorNoise float64    `json:"estimator_process_noise_mps2_rthz"`
 	SpinPrior      float64    `json:"estimator_spin_prior_std_radps"`
-	// Spread is the samples' spread per heading axis (PhysicsConfig.Spread), calibrated to
-	// 90% coverage on the training windows.
-	Spread [3]float64 `json:"spread_heading"`
+	// Spread is the samples' spread (PhysicsConfig.Spread) per heading axis, or per world
+	// axis with SpreadWorld, calibrated to 90% coverage on the training windows.
+	Spread [3]float64 `json:"spread"`
 	// Held-out scores on the fold's files.
 	Physics     Scores  `json:"physics"`
 	Interpolant *Scores `json:"interpolant,omitempty"`
