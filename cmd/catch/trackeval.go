@@ -256,8 +256,10 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 		}
 	}()
 	var res vision.Result
-	var prevMiss *int // the miss counter the previous frame went to
-	prevInView := false
+	// The miss counter each of the last two frames went to (nil: none),
+	// and whether it was in view.
+	var prevMiss [2]*int
+	var prevInView [2]bool
 	for n, b := range balls {
 		lf.t, lf.b, lf.render, lf.cpu = float64(n)/fps, b, 0, 0
 		for i := range lf.done {
@@ -281,15 +283,24 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			}
 		}
 		row.Frames++
-		// A throw's first frame is accepted one frame late, when the
-		// second confirms it: score it against its own frame's truth.
-		if res.Late && n > 0 && res.LateT == float64(n-1)/fps {
-			if prevMiss != nil {
-				*prevMiss--
+		// A throw's first frames are accepted one or two frames late,
+		// when the third confirms them: score each against its own
+		// frame's truth.
+		for k := 0; k < res.Late; k++ {
+			m := int(math.Round(res.LateT[k] * fps))
+			back := n - m
+			if back < 1 || back > len(prevMiss) {
+				return row, fmt.Errorf("%s frame %d: a late point of frame %d", row.Background, n, m)
 			}
-			row.accept(res.LateP, balls[n-1], prevInView)
+			if pm := prevMiss[back-1]; pm != nil {
+				*pm--
+				prevMiss[back-1] = nil
+			}
+			row.accept(res.LateP[k], balls[m], prevInView[back-1])
 		}
-		prevMiss, prevInView = nil, false
+		copy(prevMiss[1:], prevMiss[:1])
+		copy(prevInView[1:], prevInView[:1])
+		prevMiss[0], prevInView[0] = nil, false
 		if b.Hidden {
 			if res.Found {
 				row.False++
@@ -304,7 +315,7 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			}
 		}
 		inView := seen >= 2
-		prevInView = inView
+		prevInView[0] = inView
 		if inView {
 			row.InView++
 		}
@@ -312,13 +323,13 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 			if inView {
 				switch {
 				case res.Hypotheses == 0:
-					prevMiss = &row.MissNoHyp
+					prevMiss[0] = &row.MissNoHyp
 				case res.Rejected:
-					prevMiss = &row.MissRejected
+					prevMiss[0] = &row.MissRejected
 				default:
-					prevMiss = &row.MissNotFed
+					prevMiss[0] = &row.MissNotFed
 				}
-				*prevMiss++
+				*prevMiss[0]++
 			}
 			continue
 		}

@@ -38,6 +38,9 @@ func stepSynth(tr *Tracker, ts float64, res *Result) {
 	if ok {
 		res.Found = tr.est.Observe(ts, res.P)
 		tr.fed, tr.fedT = true, ts
+		if res.Found {
+			tr.accT = ts
+		}
 	}
 	tr.prev, tr.hyps = tr.hyps, tr.prev[:0]
 	tr.prevT = ts
@@ -47,7 +50,8 @@ func stepSynth(tr *Tracker, ts float64, res *Result) {
 // rolling at 0.6 m/s, both triangulating perfectly in every frame, are
 // never fed to the estimator; a point below the floor or far outside the
 // workspace makes no hypothesis; a blob whose size does not fit its depth
-// makes none either; the thrown ball is found from its second frame on.
+// makes none either; the thrown ball is found from its third frame on,
+// which confirms the first two (fed one and two frames late).
 func TestTrackerOnlyBelievesFlight(t *testing.T) {
 	props := tennis(t)
 	R := props.Radius
@@ -89,21 +93,33 @@ func TestTrackerOnlyBelievesFlight(t *testing.T) {
 	th := sc.Sample(sim.TrialRand(5, 0))
 	b := th.Init
 	found := 0
+	var pts []camera.Vec
 	var k int
 	for k = 0; b.P[0] > 0.5; k++ {
 		ts := 1 + float64(k)/125
 		synthCands(tr, R, floor, b.P)
 		stepSynth(tr, ts, &res)
-		if k == 0 {
-			require.False(t, res.Found, "the first frame has nothing to link to")
-		} else {
+		switch {
+		case k < 2:
+			require.False(t, res.Found, "frame %d: a flight needs three frames", k)
+			require.Zero(t, res.Late)
+			pts = append(pts, b.P)
+		case k == 2:
+			require.Equal(t, 2, res.Late, "the first two frames, confirmed now")
+			for j := 0; j < 2; j++ {
+				require.InDelta(t, 1+float64(j)/125, res.LateT[j], 1e-12)
+				require.Less(t, dist3(res.LateP[j], pts[j]), 0.005)
+				found++
+			}
+			fallthrough
+		default:
 			require.True(t, res.Found, "frame %d", k)
 			require.Less(t, dist3(res.P, b.P), 0.005)
 			found++
 		}
 		props.Propagate(&b, 1.0/125, 0)
 	}
-	require.Equal(t, k-1, found)
+	require.Equal(t, k, found)
 }
 
 // TestTrackerClutteredPhoto tracks one throw rendered over a real photograph

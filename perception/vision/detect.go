@@ -9,6 +9,8 @@ import (
 	"sort"
 
 	"gocv.io/x/gocv"
+
+	"github.com/agilecatch/catch/internal/dense"
 )
 
 // Detection modes.
@@ -47,8 +49,9 @@ type DetectorConfig struct {
 	MinRadiusPx float64 `yaml:"min_radius_px"`
 	MaxRadiusPx float64 `yaml:"max_radius_px"`
 	// MinFill gates roundness: blob area over the area of its minimum
-	// enclosing circle (1 for a disc, ≈ 0.27 for a 4.5:1 strip); default
-	// 0.55.
+	// enclosing circle (1 for a disc, 0.5 for half a disc, ≈ 0.27 for a
+	// 4.5:1 strip); default 0.45, so that a ball whose shadowed half
+	// matches the background it flies over is still found.
 	MinFill float64 `yaml:"min_fill"`
 	// MaxCandidates bounds the candidates returned per frame; default 8.
 	MaxCandidates int `yaml:"max_candidates"`
@@ -96,7 +99,7 @@ func (c DetectorConfig) WithDefaults() DetectorConfig {
 		c.MaxRadiusPx = 40
 	}
 	if c.MinFill == 0 {
-		c.MinFill = 0.55
+		c.MinFill = 0.45
 	}
 	if c.MaxCandidates == 0 {
 		c.MaxCandidates = 8
@@ -148,7 +151,16 @@ type Candidate struct {
 	U, V   float64 // sub-pixel centre of the blob (area centroid), px, distorted image
 	Radius float64 // equivalent radius √(area/π), px
 	Fill   float64 // area / minimum enclosing circle area
+	// Partial: the blob fills its enclosing circle too little to be the
+	// whole disc (Fill < 0.7); U, V and Radius are that circle's.
+	Partial bool
 }
+
+// partialFill is the fill below which a blob is taken for part of a disc:
+// a whole disc of ≥ 4 px radius fills ≥ 0.75 of its enclosing circle
+// (which reaches half a pixel beyond the boundary pixels' centres), half a
+// disc 0.5.
+const partialFill = 0.7
 
 // Detector finds ball candidates in one camera's frames. It keeps its
 // scratch images (and in bgsub mode the background) between frames, so one
@@ -311,7 +323,7 @@ func (d *Detector) refine(frame gocv.Mat, w image.Rectangle, dst []Candidate) []
 	if err != nil {
 		return dst
 	}
-	cs := gocv.FindContours(d.win, gocv.RetrievalExternal, gocv.ChainApproxSimple)
+	cs := gocv.FindContours(d.win, gocv.RetrievalExternal, gocv.ChainApproxNone)
 	defer cs.Close()
 	stride := d.win.Cols()
 	for i := 0; i < cs.Size(); i++ {
@@ -335,7 +347,7 @@ func (d *Detector) refine(frame gocv.Mat, w image.Rectangle, dst []Candidate) []
 		if rad < d.cfg.MinRadiusPx || rad > d.cfg.MaxRadiusPx {
 			continue
 		}
-		_, _, re := gocv.MinEnclosingCircle(c)
+		ex, ey, re := gocv.MinEnclosingCircle(c)
 		// The contour runs through boundary pixel centres: the blob reaches
 		// half a pixel further.
 		rEnc := float64(re) + 0.5
@@ -343,10 +355,20 @@ func (d *Detector) refine(frame gocv.Mat, w image.Rectangle, dst []Candidate) []
 		if fill < d.cfg.MinFill {
 			continue
 		}
-		dst = append(dst, Candidate{
+		cd := Candidate{
 			U: float64(w.Min.X) + m10/m00, V: float64(w.Min.Y) + m01/m00,
 			Radius: rad, Fill: math.Min(1, fill),
-		})
+		}
+		if fill < partialFill && rEnc <= d.cfg.MaxRadiusPx {
+			// Part of the ball: its shadowed side lost against a background
+			// of its own colour, or cut by an occluder. The enclosing
+			// circle of a disc's larger part is the disc; the centroid
+			// would sit inside the visible part.
+			cx, cy, cr := fitArc(c, float64(ex), float64(ey), float64(re))
+			cd.U, cd.V = float64(w.Min.X)+cx, float64(w.Min.Y)+cy
+			cd.Radius, cd.Partial = cr+0.5, true
+		}
+		dst = append(dst, cd)
 	}
 	return dst
 }
@@ -540,4 +562,57 @@ func (d *Detector) colorMaskCV(frame gocv.Mat, sz image.Point) error {
 	gocv.Resize(frame, &d.small, sz, 0, 0, gocv.InterpolationNearestNeighbor)
 	d.threshold(d.small, d.smallBg, &d.smallHSV, &d.smallMask)
 	return nil
+}
+
+// fitArc fits a circle to the arc of a partly seen disc's contour c: from
+// the enclosing circle (cx, cy, r), it keeps the contour points within a
+// pixel of the circle (the disc's own edge; a straight cut by an occluder
+// or the curved line where the shadowed side meets a background of its
+// colour lie inside) and fits them by least squares (Kåsa), twice. The
+// enclosing circle alone is ill-conditioned when a little over half the
+// disc shows. It returns the enclosing circle when the fit fails.
+func fitArc(c gocv.PointVector, cx, cy, r float64) (float64, float64, float64) {
+	n := c.Size()
+	fx, fy, fr := cx, cy, r
+	for iter := 0; iter < 2; iter++ {
+		// Normal equations of x² + y² + D x + E y + F = 0, centred on
+		// (fx, fy) for conditioning.
+		var a [3][3]float64
+		var b [3]float64
+		m := 0
+		for i := 0; i < n; i++ {
+			q := c.At(i)
+			x, y := float64(q.X)-fx, float64(q.Y)-fy
+			if math.Hypot(x, y) < fr-1 {
+				continue
+			}
+			z := -(x*x + y*y)
+			row := [3]float64{x, y, 1}
+			for j := 0; j < 3; j++ {
+				for k := 0; k < 3; k++ {
+					a[j][k] += row[j] * row[k]
+				}
+				b[j] += row[j] * z
+			}
+			m++
+		}
+		if m < 8 {
+			break
+		}
+		inv, ok := dense.Inv3(&a)
+		if !ok {
+			break
+		}
+		var sol [3]float64
+		for j := 0; j < 3; j++ {
+			sol[j] = inv[j][0]*b[0] + inv[j][1]*b[1] + inv[j][2]*b[2]
+		}
+		nx, ny := -sol[0]/2, -sol[1]/2
+		r2 := nx*nx + ny*ny - sol[2]
+		if !(r2 > 0) || math.Sqrt(r2) > 1.5*r+1 || math.Hypot(nx, ny) > r {
+			break
+		}
+		fx, fy, fr = fx+nx, fy+ny, math.Sqrt(r2)
+	}
+	return fx, fy, fr
 }

@@ -9,6 +9,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/internal/dense"
 	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/perception/camera"
 )
@@ -147,13 +148,13 @@ type Result struct {
 	ROI, FullSearch bool
 	// Est is the estimator's state at T after this step.
 	Est ball.Estimate
-	// Late: this step confirmed a flight that began in the previous
-	// frame, whose point LateP (time LateT) was fed to the estimator and
-	// accepted now, one frame late: a throw's first frame has nothing to
-	// link to until the second arrives.
-	Late  bool
-	LateT float64
-	LateP camera.Vec
+	// Late: this step confirmed a flight that began in earlier frames,
+	// whose points LateP[:Late] (times LateT) were fed to the estimator
+	// and accepted now, one or two frames late: a throw's first frames
+	// have nothing to link to until the third arrives.
+	Late  int
+	LateT [2]float64
+	LateP [2]camera.Vec
 }
 
 // Tracker runs detection in every camera of a rig, matches candidates
@@ -163,21 +164,25 @@ type Result struct {
 // estimate, or nothing consistent in the ROIs) it searches full frames.
 // Not safe for concurrent use.
 type Tracker struct {
-	cfg    TrackerConfig
-	rig    *camera.Rig
-	dets   []*Detector
-	est    *perception.Estimator
-	radius float64
-	cands  [][]Candidate
-	rois   []image.Rectangle
-	views  [camera.MaxViews]camera.View
-	idx    [camera.MaxViews]int
+	cfg TrackerConfig
+	rig *camera.Rig
+	// The estimator's observation variance (m²) and squared gate.
+	noise2, gate2 float64
+	dets          []*Detector
+	est           *perception.Estimator
+	radius        float64
+	cands         [][]Candidate
+	rois          []image.Rectangle
+	views         [camera.MaxViews]camera.View
+	idx           [camera.MaxViews]int
 	// Hypotheses of this frame and the previous one (see match).
 	hyps, prev []hyp
 	prevT      float64
 	fedT       float64 // time of the last observation passed to the estimator
 	fed        bool
 	accT       float64 // time of the last observation the estimator accepted
+	monoRun    int     // one-camera positions accepted since the last stereo one
+	stereoRej  bool    // a stereo position was gated out since the last accepted one
 	// Stats
 	Steps, Found, FullSearches int
 	// Phantoms counts consistent triangulations never fed to the
@@ -193,7 +198,11 @@ type hyp struct {
 	link       int     // index of the previous frame's hyp it continues at flight speed, −1 when none
 	v          camera.Vec
 	chain      int // frames of flight-speed links ending here
-	static     bool
+	// The chain's two points before this one and their times (valid for
+	// chain ≥ 1 and ≥ 2).
+	p1, p2 camera.Vec
+	t1, t2 float64
+	static bool
 }
 
 // staticM is how close two frames' hypotheses must be to count as one
@@ -227,7 +236,9 @@ func NewTracker(cfg TrackerConfig, rig *camera.Rig, props ball.Props) (*Tracker,
 	if err != nil {
 		return nil, err
 	}
+	ec := est.Config()
 	t := &Tracker{cfg: cfg, rig: rig, est: est, radius: props.Radius,
+		noise2: ec.NoiseStd * ec.NoiseStd, gate2: ec.Gate * ec.Gate,
 		hyps: make([]hyp, 0, 64), prev: make([]hyp, 0, 64), accT: math.Inf(-1)}
 	for range rig.Cameras {
 		d, err := NewDetector(cfg.Detector)
@@ -254,7 +265,7 @@ func (t *Tracker) Close() error {
 func (t *Tracker) Reset() {
 	t.est.Reset()
 	t.prev, t.hyps = t.prev[:0], t.hyps[:0]
-	t.fed, t.accT = false, math.Inf(-1)
+	t.fed, t.accT, t.monoRun, t.stereoRej = false, math.Inf(-1), 0, false
 }
 
 // Candidates returns camera i's candidates of the last Step (valid until
@@ -302,6 +313,11 @@ func (t *Tracker) Step(ts float64, src FrameProvider, res *Result) error {
 		if t.est.Observe(ts, res.P) {
 			res.Found = true
 			t.accT = ts
+			if res.Mono {
+				t.monoRun++
+			} else {
+				t.monoRun = 0
+			}
 			t.Found++
 		} else {
 			res.Rejected = true
@@ -436,6 +452,7 @@ func (t *Tracker) match(ts float64, res *Result, pred *ball.Estimate) bool {
 				}
 				if dv < bestD {
 					bestD, h.link, h.v, h.chain = dv, m, v, q.chain+1
+					h.p1, h.t1, h.p2, h.t2 = q.p, t.prevT, q.p1, q.t1
 				}
 			}
 		}
@@ -455,33 +472,54 @@ func (t *Tracker) match(ts float64, res *Result, pred *ball.Estimate) bool {
 		}
 	}
 	if chosen < 0 {
+		// A new flight needs three frames of it: two flight-speed links
+		// that agree, covering the chain at over minFlightMPS (a static
+		// blob whose centre jitters by a few pixels links at flight
+		// speed now and then, but not twice in a row and not far).
 		for k := range t.hyps {
 			h := &t.hyps[k]
-			if h.chain == 0 {
+			if h.chain < 2 || dist3(h.p, h.p2) < minFlightMPS*(ts-h.t2) {
 				continue
 			}
 			if chosen < 0 || h.chain > t.hyps[chosen].chain || (h.chain == t.hyps[chosen].chain && h.px < t.hyps[chosen].px) {
 				chosen = k
 			}
 		}
-		// Start a new flight from the previous frame's point too: when
+		// Start a new flight from the chain's earlier points too: when
 		// there is no track, or the last one ended (the estimator starts
 		// a new track after MaxGap without an accepted observation).
 		if chosen >= 0 && (!pred.Valid || t.prevT-t.accT > t.cfg.Estimator.MaxGap) {
-			q := &t.prev[t.hyps[chosen].link]
-			if !t.fed || t.fedT < t.prevT {
-				if t.est.Observe(t.prevT, q.p) {
-					res.Late, res.LateT, res.LateP = true, t.prevT, q.p
-					t.accT = t.prevT
+			h := &t.hyps[chosen]
+			for _, q := range [2]struct {
+				t float64
+				p camera.Vec
+			}{{h.t2, h.p2}, {h.t1, h.p1}} {
+				if t.fed && t.fedT >= q.t {
+					continue
 				}
-				t.fed, t.fedT = true, t.prevT
+				if t.est.Observe(q.t, q.p) {
+					res.LateT[res.Late], res.LateP[res.Late] = q.t, q.p
+					res.Late++
+					t.accT = q.t
+				}
+				t.fed, t.fedT = true, q.t
 			}
 		}
 	}
+	monoOK := pred.Valid && pred.NObs >= monoMinObs && t.monoRun < maxMonoRun && !t.stereoRej
 	if chosen < 0 {
-		return pred.Valid && pred.NObs >= monoMinObs && t.matchMono(res, pred)
+		return monoOK && t.matchMono(res, pred)
 	}
 	h := t.hyps[chosen]
+	if pred.Valid && (t.cands[h.i][h.a].Partial || t.cands[h.j][h.b].Partial) && t.innovation2(h.p, pred) > t.gate2 {
+		// A partly seen ball whose circle the estimator would gate
+		// out: the whole view of the other camera, at the predicted
+		// depth, is the better point.
+		if monoOK && t.matchMono(res, pred) {
+			t.hyps[0], t.hyps[chosen] = t.hyps[chosen], t.hyps[0]
+			return true
+		}
+	}
 	// Keep the chosen hypothesis first so that Step can count the others.
 	t.hyps[0], t.hyps[chosen] = t.hyps[chosen], t.hyps[0]
 	bi, bj := h.i, h.j
@@ -528,9 +566,22 @@ func (t *Tracker) match(ts float64, res *Result, pred *ball.Estimate) bool {
 	return true
 }
 
+// minFlightMPS is the least mean speed over the three frames that start a
+// flight: a thrown ball leaves the hand at over 3.5 m/s.
+const minFlightMPS = 2.5
+
 // monoMinObs is the track length from which one camera's view may stand
 // in for a lost stereo match.
 const monoMinObs = 5
+
+// maxMonoRun bounds the one-camera positions accepted in a row (an
+// occluding pole hides the ball from one camera for about 5 frames). Their
+// depth is the prediction's, so a run of them confirms whatever velocity
+// error the track has, and the estimator then drifts along the lines of
+// sight and gates out the stereo points that would correct it: after a
+// stereo point is gated out, no one-camera position is used until a stereo
+// one is accepted again.
+const maxMonoRun = 6
 
 // matchMono covers frames where the ball is visible in one camera only
 // (occluded in the other, or merged there with something ball-coloured):
@@ -543,6 +594,9 @@ func (t *Tracker) matchMono(res *Result, pred *ball.Estimate) bool {
 	var bp camera.Vec
 	for i, cam := range t.rig.Cameras {
 		for _, c := range t.cands[i] {
+			if c.Partial {
+				continue // its centre is a guess: no depth to check it by
+			}
 			d, ok := cam.Ray(c.U, c.V)
 			if !ok {
 				continue
@@ -566,6 +620,31 @@ func (t *Tracker) matchMono(res *Result, pred *ball.Estimate) bool {
 	res.P, res.ReprojPx, res.Mono = bp, 0, true
 	res.Pixel[bi] = [2]float64{bu, bv}
 	return true
+}
+
+// innovation2 is the squared Mahalanobis distance of position p from the
+// prediction, the estimator's own gate statistic (position covariance plus
+// the observation noise).
+func (t *Tracker) innovation2(p camera.Vec, pred *ball.Estimate) float64 {
+	var s [3][3]float64
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			s[i][j] = pred.Cov[i*6+j]
+		}
+		s[i][i] += t.noise2
+	}
+	inv, ok := dense.Inv3(&s)
+	if !ok {
+		return math.Inf(1)
+	}
+	d := camera.Vec{p[0] - pred.State.P[0], p[1] - pred.State.P[1], p[2] - pred.State.P[2]}
+	var m float64
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			m += d[i] * inv[i][j] * d[j]
+		}
+	}
+	return m
 }
 
 // inWorkspace reports whether p lies in the configured workspace box.
