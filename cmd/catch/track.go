@@ -24,8 +24,11 @@ import (
 
 // trackSummary is what `catch track` prints.
 type trackSummary struct {
-	Frames       int            `json:"frames"`
-	Triangulated int            `json:"triangulated"`
+	Frames       int `json:"frames"`
+	Triangulated int `json:"triangulated"`
+	// Late counts the positions of Triangulated accepted one or two
+	// frames late (a flight's first frames, confirmed by its third).
+	Late         int            `json:"accepted_late"`
 	Rejected     int            `json:"rejected_by_estimator"`
 	Detections   map[string]int `json:"detections_per_camera"`
 	FullSearches int            `json:"full_frame_searches"`
@@ -395,6 +398,23 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 		if res.Rejected {
 			sum.Rejected++
 		}
+		// A flight's first frames are accepted when the third confirms
+		// them: their rows come before this frame's, without pixels.
+		for k := 0; k < res.Late; k++ {
+			late := vision.Result{T: res.LateT[k], Found: true, P: res.LateP[k], ReprojPx: math.NaN()}
+			for i := range late.Pixel {
+				late.Pixel[i] = [2]float64{math.NaN(), math.NaN()}
+			}
+			sum.Triangulated++
+			sum.Late++
+			buf = appendTrackRow(buf[:0], rig, &late)
+			w.Write(buf)
+			if truth != nil {
+				if j := truth.at(late.T); j >= 0 {
+					evalLate(rig, truth.rows[j], late.P, ev, &errs)
+				}
+			}
+		}
 		if !res.Found {
 			gap++
 			sum.LongestGapFrames = max(sum.LongestGapFrames, gap)
@@ -406,32 +426,7 @@ func runTrack(rig *camera.Rig, srcs []vision.Source, tr *vision.Tracker, outPath
 					counts[i]++
 				}
 			}
-			buf = buf[:0]
-			buf = appendF(buf, ts, 6)
-			for _, v := range res.P {
-				buf = append(buf, ',')
-				buf = appendF(buf, v, 6)
-			}
-			for i := range rig.Cameras {
-				for _, v := range res.Pixel[i] {
-					buf = append(buf, ',')
-					if !math.IsNaN(v) {
-						buf = appendF(buf, v, 3)
-					}
-				}
-			}
-			buf = append(buf, ',')
-			buf = appendF(buf, res.ReprojPx, 3)
-			e := &res.Est
-			buf = append(buf, ',')
-			buf = strconv.AppendBool(buf, e.Valid)
-			for _, v := range [...]float64{e.State.P[0], e.State.P[1], e.State.P[2], e.State.V[0], e.State.V[1], e.State.V[2]} {
-				buf = append(buf, ',')
-				if e.Valid {
-					buf = appendF(buf, v, 6)
-				}
-			}
-			buf = append(buf, '\n')
+			buf = appendTrackRow(buf[:0], rig, &res)
 			w.Write(buf)
 		}
 		if truth != nil {
@@ -521,6 +516,62 @@ func checkEpipolar(rig *camera.Rig, epi []float64, sum *trackSummary, limit floa
 			errEpipolar, rig.Cameras[0].Name, rig.Cameras[1].Name, len(s), med, limit)
 	}
 	return nil
+}
+
+// appendTrackRow appends the CSV row of a found position (NaN pixels and
+// reprojection error are left empty).
+func appendTrackRow(buf []byte, rig *camera.Rig, res *vision.Result) []byte {
+	buf = appendF(buf, res.T, 6)
+	for _, v := range res.P {
+		buf = append(buf, ',')
+		buf = appendF(buf, v, 6)
+	}
+	for i := range rig.Cameras {
+		for _, v := range res.Pixel[i] {
+			buf = append(buf, ',')
+			if !math.IsNaN(v) {
+				buf = appendF(buf, v, 3)
+			}
+		}
+	}
+	buf = append(buf, ',')
+	if !math.IsNaN(res.ReprojPx) {
+		buf = appendF(buf, res.ReprojPx, 3)
+	}
+	e := &res.Est
+	buf = append(buf, ',')
+	buf = strconv.AppendBool(buf, e.Valid)
+	for _, v := range [...]float64{e.State.P[0], e.State.P[1], e.State.P[2], e.State.V[0], e.State.V[1], e.State.V[2]} {
+		buf = append(buf, ',')
+		if e.Valid {
+			buf = appendF(buf, v, 6)
+		}
+	}
+	return append(buf, '\n')
+}
+
+// evalLate scores a position accepted late for a frame that evalFrame
+// already counted as not found.
+func evalLate(rig *camera.Rig, tr truthRow, p camera.Vec, ev *truthEval, errs *[]float64) {
+	if !tr.valid {
+		ev.FalseDetections++
+		return
+	}
+	d := math.Sqrt((p[0]-tr.p[0])*(p[0]-tr.p[0]) + (p[1]-tr.p[1])*(p[1]-tr.p[1]) + (p[2]-tr.p[2])*(p[2]-tr.p[2]))
+	if d > falseDetectionM {
+		ev.FalseDetections++
+		return
+	}
+	*errs = append(*errs, d)
+	seen := 0
+	for _, c := range rig.Cameras {
+		if c.Sees(tr.p, 0.0335, 0) {
+			seen++
+		}
+	}
+	if seen >= 2 {
+		ev.Detected++
+	}
 }
 
 // evalFrame scores one frame against the truth. Errors are collected over
