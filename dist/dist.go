@@ -46,6 +46,10 @@ type Config struct {
 	TasksPerMessage int `yaml:"tasks_per_message"`
 	// MaxAge is how long results and specs are kept; default 24 h.
 	MaxAge time.Duration `yaml:"max_age"`
+	// MaxResultBytes bounds the results stream (oldest dropped first: a
+	// restart needs only the steps since the last checkpoint); default
+	// 256 MiB.
+	MaxResultBytes int64 `yaml:"max_result_bytes"`
 }
 
 func (c *Config) setDefaults() {
@@ -61,6 +65,9 @@ func (c *Config) setDefaults() {
 	if c.MaxAge == 0 {
 		c.MaxAge = 24 * time.Hour
 	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = 256 << 20
+	}
 }
 
 // Validate names the first bad field.
@@ -74,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tasks_per_message: %d, want [1, 4096]", c.TasksPerMessage)
 	case c.MaxAge < 0:
 		return fmt.Errorf("max_age: %v, want > 0", c.MaxAge)
+	case c.MaxResultBytes < 0:
+		return fmt.Errorf("max_result_bytes: %d, want > 0", c.MaxResultBytes)
 	}
 	return nil
 }
@@ -89,7 +98,7 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 			Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 2 * time.Minute},
 		{Name: StreamResults, Subjects: []string{subjectResult + ">"}, Retention: jetstream.LimitsPolicy,
 			Storage: jetstream.FileStorage, Replicas: cfg.Replicas, MaxAge: cfg.MaxAge, Duplicates: 2 * time.Minute,
-			MaxMsgsPerSubject: 1},
+			MaxMsgsPerSubject: 1, MaxBytes: cfg.MaxResultBytes, Discard: jetstream.DiscardOld},
 		{Name: StreamSpecs, Subjects: []string{subjectSpec + "*"}, Retention: jetstream.LimitsPolicy,
 			Storage: jetstream.FileStorage, Replicas: cfg.Replicas, MaxAge: cfg.MaxAge, MaxMsgsPerSubject: 1,
 			MaxMsgs: 1024, Discard: jetstream.DiscardOld},
