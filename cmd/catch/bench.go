@@ -13,7 +13,6 @@ import (
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
-	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 	"github.com/agilecatch/catch/sim/bench"
 )
@@ -44,11 +43,7 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			if fidelity != "state" {
 				return fmt.Errorf("--fidelity %q: accepted: state", fidelity)
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

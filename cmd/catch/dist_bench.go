@@ -16,9 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/dist"
-	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
-	"github.com/agilecatch/catch/robot"
 )
 
 // distBenchRow is one measurement of catch dist-bench.
@@ -68,11 +66,7 @@ numbers are wall-clock throughput.`,
 			if !slices.Contains(policy.Classes(), class) {
 				return fmt.Errorf("--policy %q: want one of %s", class, joinNames(policy.Classes()))
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

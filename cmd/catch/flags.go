@@ -6,6 +6,9 @@ import (
 	"strconv"
 
 	"github.com/spf13/pflag"
+
+	"github.com/agilecatch/catch/launch"
+	"github.com/agilecatch/catch/robot"
 )
 
 // countValue is an int flag bounded to [lo, hi], checked when the command
@@ -49,4 +52,18 @@ func (c countValue) Set(s string) error {
 func countFlag(fs *pflag.FlagSet, p *int, name string, def, lo, hi int, usage string) {
 	*p = def
 	fs.Var(countValue{p, lo, hi}, name, fmt.Sprintf("%s (%d..%d)", usage, lo, hi))
+}
+
+// loadConfigRobot loads the run configuration at path (defaults when
+// empty) and the robot it names, the first step of most commands.
+func loadConfigRobot(path string) (launch.Config, *robot.Robot, error) {
+	cfg, err := launch.LoadConfig(path)
+	if err != nil {
+		return launch.Config{}, nil, err
+	}
+	rob, err := robot.Load(cfg.Robot)
+	if err != nil {
+		return launch.Config{}, nil, err
+	}
+	return cfg, rob, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/perception"
-	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
 
@@ -72,11 +71,7 @@ sampled with --seed.`,
 			if hog < 0 || hog > 256 {
 				return fmt.Errorf("--hog %d: want 0..256 busy processes", hog)
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

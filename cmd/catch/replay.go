@@ -8,7 +8,6 @@ import (
 
 	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
-	"github.com/agilecatch/catch/robot"
 )
 
 func init() {
@@ -34,11 +33,7 @@ Exits 1 when a throw differs beyond --tol.`,
 			if err := triallog.ValidateThrows(throws); err != nil {
 				return fmt.Errorf("--log %s: %w", logPath, err)
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

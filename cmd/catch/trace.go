@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/hardware/triallog"
-	"github.com/agilecatch/catch/launch"
-	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim/trace"
 )
 
@@ -30,11 +28,7 @@ pose.`,
 			if logPath == "" || out == "" {
 				return fmt.Errorf("--log and --out are required")
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

@@ -13,8 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agilecatch/catch/launch"
-	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/view"
 )
 
@@ -49,11 +47,7 @@ address until interrupted.`,
 					return err
 				}
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}

@@ -197,11 +197,7 @@ another worker after the trainer's --nats-ack-wait (docs/distributed.md).`,
 			if parallel <= 0 {
 				return fmt.Errorf("--parallel %d: want > 0", parallel)
 			}
-			cfg, err := launch.LoadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
+			cfg, rob, err := loadConfigRobot(cfgPath)
 			if err != nil {
 				return err
 			}
