@@ -115,20 +115,9 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 			if workDir == "" {
 				workDir = strings.TrimSuffix(out, filepath.Ext(out)) + ".finetune"
 			}
-			sc, err := sim.Lookup(scenario)
+			sc, rob, eng, err := trialSetup(scenario, engine, &cfg)
 			if err != nil {
 				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
-			if err != nil {
-				return err
-			}
-			if err := cfg.Check(rob); err != nil {
-				return err
-			}
-			eng, err := launch.NewEngine(engine, &cfg)
-			if err != nil {
-				return fmt.Errorf("--engine: %w", err)
 			}
 			var pol *policy.Policy
 			if kind == "fused" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/robot"
+	"github.com/agilecatch/catch/sim"
 )
 
 // countValue is an int flag bounded to [lo, hi], checked when the command
@@ -66,4 +67,26 @@ func loadConfigRobot(path string) (launch.Config, *robot.Robot, error) {
 		return launch.Config{}, nil, err
 	}
 	return cfg, rob, nil
+}
+
+// trialSetup resolves what a command that flies trials needs besides its
+// controller: the scenario, the robot the configuration names (checked
+// against it) and the physics engine.
+func trialSetup(scenario, engine string, cfg *launch.Config) (*sim.Scenario, *robot.Robot, sim.Engine, error) {
+	sc, err := sim.Lookup(scenario)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rob, err := robot.Load(cfg.Robot)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cfg.Check(rob); err != nil {
+		return nil, nil, nil, err
+	}
+	eng, err := launch.NewEngine(engine, cfg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--engine: %w", err)
+	}
+	return sc, rob, eng, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/agilecatch/catch/hardware/triallog"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/perception/vision"
-	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 	"github.com/agilecatch/catch/sim/trace"
 )
@@ -64,20 +63,9 @@ violations, modality, compute time per controller step and miss distances.`,
 			if cmd.Flags().Changed("async") {
 				cfg.MPC.Async = async
 			}
-			sc, err := sim.Lookup(scenario)
+			sc, rob, eng, err := trialSetup(scenario, engine, &cfg)
 			if err != nil {
 				return err
-			}
-			rob, err := robot.Load(cfg.Robot)
-			if err != nil {
-				return err
-			}
-			if err := cfg.Check(rob); err != nil {
-				return err
-			}
-			eng, err := launch.NewEngine(engine, &cfg)
-			if err != nil {
-				return fmt.Errorf("--engine: %w", err)
 			}
 			if c, err := launch.NewController(ctrl, rob, &cfg); err != nil {
 				return err
