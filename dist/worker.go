@@ -176,6 +176,9 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 	rm := ResultMsg{Batch: tm.Batch, Chunk: tm.Chunk, First: tm.First, Results: make([]policy.Result, len(tm.Tasks)), Worker: w.opt.Name}
 	if md, err := msg.Metadata(); err == nil {
 		rm.Delivered = md.NumDelivered
+		if md.NumDelivered > 1 {
+			w.opt.Log.Info("flying a redelivered chunk", "worker", w.opt.Name, "batch", tm.Batch, "chunk", tm.Chunk, "delivered", md.NumDelivered)
+		}
 	}
 	fly := f.Fly
 	if w.opt.fly != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -106,7 +107,7 @@ func TestDistributedFaults(t *testing.T) {
 
 	out := filepath.Join(dir, "p.json")
 	trainArgs := append(append([]string{}, common...), "--nats", url, "--nats-ack-wait", "1s",
-		"--nats-tasks-per-message", "1", "--checkpoint-every", "1", "--out", out)
+		"--nats-tasks-per-message", "4", "--checkpoint-every", "1", "--out", out)
 	trainer, trainLog := startCatch(t, trainArgs...)
 	workerA, logA := startCatch(t, "worker", "--nats", url, "--name", "A")
 	_, logB := startCatch(t, "worker", "--nats", url, "--name", "B")
@@ -175,7 +176,11 @@ func TestDistributedFaults(t *testing.T) {
 		t.Fatalf("resumed trainer did not finish\n%s\n%s", resumedLog, logs())
 	}
 	_, redelivered := resultsBy()
-	require.Positive(t, redelivered, "worker A's task was flown again by B after A died\n%s", logs())
+	// A chunk A had published but not yet acked when it died is flown
+	// again by B, whose result JetStream de-duplicates: then only B's log
+	// shows the redelivery.
+	require.True(t, redelivered > 0 || strings.Contains(logB.String(), "flying a redelivered chunk"),
+		"worker A's task was flown again by B after A died\n%s", logs())
 	t.Logf("killed the trainer after checkpoint %d; %d results from redelivered tasks", killedAt, redelivered)
 
 	load := func(path string) *policy.State {
