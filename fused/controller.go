@@ -27,6 +27,12 @@ type Config struct {
 	NoLearnedParams bool `yaml:"no_learned_params"`
 	// NoResidual turns the residual on the plan off. Default false.
 	NoResidual bool `yaml:"no_residual"`
+	// NoGate turns the gate off: the MPC flies every throw. Default false.
+	NoGate bool `yaml:"no_gate"`
+	// ESPolicy is the ES policy file the gate may hand a throw to (any
+	// class policy.NewAgent builds). Default "": es.policy when set (the
+	// launch package fills it in), else the shipped ES policy.
+	ESPolicy string `yaml:"es_policy"`
 }
 
 // Validate checks the parameter file when one is named.
@@ -36,7 +42,24 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if c.ESPolicy != "" {
+		if _, err := policy.LoadFile(c.ESPolicy); err != nil {
+			return fmt.Errorf("fused.es_policy: %w", err)
+		}
+	}
 	return nil
+}
+
+// loadES returns the ES policy the gate may hand a throw to.
+func (c Config) loadES() (*policy.Policy, error) {
+	if c.ESPolicy == "" {
+		return policy.Shipped()
+	}
+	p, err := policy.LoadFile(c.ESPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("fused.es_policy: %w", err)
+	}
+	return p, nil
 }
 
 // Load returns the parameters the configuration names (the shipped ones by
@@ -61,12 +84,18 @@ const (
 	resScaleM    = 0.05 // m: unit of the residual's position features
 	resDeadbandM = 0.01 // m: prediction drifts below this are not corrected
 	predStepS    = 5e-3 // s: RK4 step of the residual's prediction
+
+	gateClimbMid   = 0.58 // climb (v_z/|v|) of mid-elevation lobs, the gate's κ feature
+	gateClimbScale = 0.12
+	gateHighZ      = 0.95 // m: first seen above this, the ball was released high (a hand lob), the gate's η feature
+	gateHighScale  = 0.1
 )
 
 // Controller is the fused controller (control.Controller): an mpc.Controller
 // whose tunables a context network sets from what is known of the ball,
-// and whose commands a residual policy corrects near the catch. Step is
-// called by one goroutine and allocates nothing.
+// and whose commands a residual policy corrects near the catch, and an ES
+// policy to which a learned gate hands the throw on the first ball
+// estimate. Step is called by one goroutine and allocates nothing.
 type Controller struct {
 	name  string
 	cfg   Config
@@ -98,6 +127,13 @@ type Controller struct {
 	pose                  robot.Pose
 	jac                   []float64
 	stats                 policy.Stats
+
+	// gate: es flies the throw when the gate chose it (useES) at the
+	// first fresh estimate (decided); until then it steps in the shadow
+	// into esOut, so that it takes over with its own state.
+	es             policy.Agent
+	esOut          control.Command
+	decided, useES bool
 }
 
 // New returns a fused controller named name over an MPC configured by
@@ -128,6 +164,16 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 	if err != nil {
 		return nil, err
 	}
+	var es policy.Agent
+	if !cfg.NoGate {
+		ep, err := cfg.loadES()
+		if err != nil {
+			return nil, err
+		}
+		if es, err = policy.NewAgent(ep, rob, 1/period); err != nil {
+			return nil, fmt.Errorf("fused: es policy: %w", err)
+		}
+	}
 	tennis, err := ball.ByName("tennis")
 	if err != nil {
 		return nil, err
@@ -136,7 +182,10 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 	c := &Controller{name: name, cfg: cfg, m: m, chain: rob.Chain, lim: rob.Limits.Clone(), n: n, dt: period,
 		pol: pol, theta: pol.Theta, tennis: tennis,
 		r: make([]float64, n), rd: make([]float64, n), rT: make([]float64, n), dq: make([]float64, n),
-		prevVp: make([]float64, n), jac: make([]float64, 6*n)}
+		prevVp: make([]float64, n), jac: make([]float64, 6*n), es: es}
+	if es != nil {
+		c.esOut = control.NewCommand(n)
+	}
 	t := m.Tunables()
 	c.def = fromMPC(&t)
 	c.cur = c.def
@@ -160,7 +209,12 @@ func (c *Controller) SetRecord(*policy.ObsStats) {}
 // SetPropsOverride implements policy.Agent: p (nil: the input's) replaces
 // the ball properties the MPC and the residual predict with (training
 // randomises the model error with it).
-func (c *Controller) SetPropsOverride(p *ball.Props) { c.override = p }
+func (c *Controller) SetPropsOverride(p *ball.Props) {
+	c.override = p
+	if c.es != nil {
+		c.es.SetPropsOverride(p)
+	}
+}
 
 // SetParams makes the controller run θ (length NParams) instead of its
 // file's; nil restores the file's. The trainer uses it for perturbed
@@ -176,15 +230,31 @@ func (c *Controller) SetParams(theta []float64) {
 }
 
 // Stats returns the counters of the current trial (the policy rewards use
-// them; the fused controller brakes nothing itself).
-func (c *Controller) Stats() policy.Stats { return c.stats }
+// them): the ES policy's when it flies the throw; the MPC branch brakes
+// nothing itself.
+func (c *Controller) Stats() policy.Stats {
+	if c.useES {
+		return c.es.Stats()
+	}
+	return c.stats
+}
+
+// UsesES reports whether the gate handed the current throw to the ES
+// policy.
+func (c *Controller) UsesES() bool { return c.useES }
 
 // Tunables returns the MPC tunables in use.
 func (c *Controller) Tunables() mpc.Tunables { return c.m.Tunables() }
 
 // PlanKnots implements control.PlanReporter (the MPC's plan, without the
 // residual).
-func (c *Controller) PlanKnots(dst []float64) int { return c.m.PlanKnots(dst) }
+// It reports no plan while the ES policy flies the throw.
+func (c *Controller) PlanKnots(dst []float64) int {
+	if c.useES {
+		return 0
+	}
+	return c.m.PlanKnots(dst)
+}
 
 // Reset implements control.Controller.
 func (c *Controller) Reset(arm control.ArmState) error {
@@ -202,6 +272,12 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	copy(c.prevVp, arm.Qd)
 	c.armed = false
 	c.stats = policy.Stats{}
+	c.decided, c.useES = c.es == nil, false
+	if c.es != nil {
+		if err := c.es.Reset(arm); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -244,9 +320,26 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		for i := range w {
 			est.W[i] += w[i]
 		}
-		if !c.cfg.NoLearnedParams {
+		if !c.cfg.NoLearnedParams || !c.decided {
 			c.context(&est, props)
+		}
+		if !c.decided {
+			c.decided = true
+			c.useES = c.gate(&est) > 0
+		}
+		if !c.cfg.NoLearnedParams && !c.useES {
 			c.applyTunables()
+		}
+	}
+	if c.useES {
+		st, err := c.es.Step(in, out)
+		st.Compute = time.Since(start)
+		return st, err
+	}
+	if !c.decided {
+		// the ES policy follows in the shadow until the gate decides
+		if _, err := c.es.Step(in, &c.esOut); err != nil {
+			return control.Status{}, err
 		}
 	}
 	st, err := c.m.Step(in, out)
@@ -259,6 +352,20 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	c.stats.Ticks++
 	st.Compute = time.Since(start)
 	return st, nil
+}
+
+// gate returns the gate's score for the context c.phi and the first
+// estimate est: the ES policy flies the throw when it is positive (θ = 0:
+// the MPC).
+func (c *Controller) gate(est *ball.State) float64 {
+	w := c.theta[offGate : offGate+nGateW]
+	k := (c.phi[1] - gateClimbMid) / gateClimbScale
+	h := math.Max(-1, math.Min(1, (est.P[2]-gateHighZ)/gateHighScale))
+	u := w[NContext]*math.Min(3, k*k) + w[NContext+1]*h + w[NContext+2]
+	for k, f := range c.phi {
+		u += w[k] * f
+	}
+	return u
 }
 
 // context fills c.phi from the ball estimate est (spin fit added), the
@@ -281,7 +388,7 @@ func (c *Controller) context(est *ball.State, props *ball.Props) {
 		c.phi[1] = 0
 	}
 	c.phi[2] = math.Sqrt(w[0]*w[0]+w[1]*w[1]+w[2]*w[2]) / (2 * math.Pi * 10)
-	c.phi[3] = ratio(kd, c.kdT)
+	c.phi[3] = ratio(-kd, -c.kdT) // kd < 0: drag decelerates
 	c.phi[4] = ratio(kl, c.klT)
 	if p := c.m.Current(); p.HasCatch {
 		c.phi[5] = (p.BallP[2] - 1.15) / 0.3

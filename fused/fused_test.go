@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/policy"
@@ -36,12 +37,12 @@ func newFused(t testing.TB, rob *robot.Robot, cfg Config, theta []float64) *Cont
 	return c
 }
 
-// lockstep runs the fused controller and a plain MPC on the same inputs and
-// keeps both commands of every tick (the fused controller is what the
-// world sees).
+// lockstep runs the fused controller and a reference (a plain MPC, or the
+// ES policy) on the same inputs and keeps both commands of every tick (the
+// fused controller is what the world sees).
 type lockstep struct {
 	f       *Controller
-	m       *mpc.Controller
+	m       control.Controller
 	mo      control.Command
 	fq, fqd [][]float64
 	mq, mqd [][]float64
@@ -75,14 +76,19 @@ func (l *lockstep) Step(in *control.Input, out *control.Command) (control.Status
 }
 
 func runLockstep(t testing.TB, rob *robot.Robot, scenario string, trial int, cfg Config, theta []float64) (*lockstep, sim.TrialResult) {
+	m, err := mpc.New(mpc.Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	return runLockstepWith(t, rob, scenario, trial, cfg, theta, m)
+}
+
+// runLockstepWith is runLockstep with the reference controller ref.
+func runLockstepWith(t testing.TB, rob *robot.Robot, scenario string, trial int, cfg Config, theta []float64, ref control.Controller) (*lockstep, sim.TrialResult) {
 	sc, err := sim.Lookup(scenario)
 	require.NoError(t, err)
 	w, err := sim.NewWorld(sim.Config{}, rob, sc)
 	require.NoError(t, err)
 	defer w.Close()
-	m, err := mpc.New(mpc.Config{}, rob, sim.DefaultReadyQ)
-	require.NoError(t, err)
-	l := &lockstep{f: newFused(t, rob, cfg, theta), m: m, mo: control.NewCommand(rob.Chain.DOF())}
+	l := &lockstep{f: newFused(t, rob, cfg, theta), m: ref, mo: control.NewCommand(rob.Chain.DOF())}
 	var res sim.TrialResult
 	require.NoError(t, sim.RunTrial(w, l, sc, 7, trial, &res))
 	return l, res
@@ -108,6 +114,72 @@ func TestPriorIsTheMPC(t *testing.T) {
 		require.Equal(t, l.mq[k], l.fq[k], "tick %d", k)
 		require.Equal(t, l.mqd[k], l.fqd[k], "tick %d", k)
 	}
+}
+
+// gateTheta is a gate alone with bias b.
+func gateTheta(b float64) []float64 {
+	th := make([]float64, NParams)
+	th[offGate+nGateW-1] = b
+	return th
+}
+
+// The gate hands the throw to the ES policy on the first estimate: from
+// then on the fused controller sends the ES policy's commands bit for bit
+// (the policy stepped in the shadow until then); before, the MPC's. A
+// negative score keeps the MPC, as θ = 0 does.
+func TestGateHandsThrowToES(t *testing.T) {
+	rob := testRobot(t)
+	newES := func() control.Controller {
+		p, err := policy.Shipped()
+		require.NoError(t, err)
+		a, err := policy.NewAgent(p, rob, 1/period)
+		require.NoError(t, err)
+		return a
+	}
+	l, res := runLockstepWith(t, rob, "fast", 2, Config{}, gateTheta(1), newES())
+	require.True(t, l.f.UsesES())
+	require.True(t, res.Catchable)
+	from := -1
+	for k := range l.inputs {
+		if l.inputs[k].Ball.Valid {
+			from = k
+			break
+		}
+	}
+	require.Positive(t, from, "the ball was seen")
+	for k := from; k < len(l.fq); k++ {
+		require.Equal(t, l.mq[k], l.fq[k], "tick %d", k)
+		require.Equal(t, l.mqd[k], l.fqd[k], "tick %d", k)
+	}
+	require.Zero(t, l.f.PlanKnots(make([]float64, 1024)), "no MPC plan while the ES policy flies")
+	l, _ = runLockstepWith(t, rob, "fast", 2, Config{}, gateTheta(-1), newES())
+	require.False(t, l.f.UsesES())
+	require.NotEqual(t, l.mq[len(l.mq)-1], l.fq[len(l.fq)-1], "the MPC flew, not the ES policy")
+	l, _ = runLockstepWith(t, rob, "fast", 2, Config{NoGate: true}, gateTheta(1), newES())
+	require.False(t, l.f.UsesES(), "gate off")
+}
+
+// The shipped gate hands tennis balls from the thrower to the ES policy,
+// foam balls to the MPC, and hand lobs by their climb: mid-elevation lobs
+// (κ small) to the MPC, flat and steep ones to the ES policy.
+func TestShippedGate(t *testing.T) {
+	rob := testRobot(t)
+	c := newFused(t, rob, Config{}, nil)
+	score := func(props string, climb, z float64) float64 {
+		p, err := ball.ByName(props)
+		require.NoError(t, err)
+		sp := 6.0
+		est := ball.State{P: ball.Vec{3.5, 0, z}, V: ball.Vec{-sp * math.Sqrt(1-climb*climb), 0, sp * climb}}
+		c.context(&est, &p)
+		return c.gate(&est)
+	}
+	require.Positive(t, score("tennis", 0.7, 0.6), "thrower, tennis")
+	require.Positive(t, score("tennis", 0.55, 0.6), "thrower, tennis, low climb")
+	require.Negative(t, score("foam", 0.75, 0.6), "thrower, foam")
+	require.Negative(t, score("foam", 0.95, 0.6), "thrower, foam, steep")
+	require.Negative(t, score("tennis", 0.58, 1.3), "hand lob, mid elevation")
+	require.Positive(t, score("tennis", 0.35, 1.3), "hand lob, flat")
+	require.Positive(t, score("tennis", 0.8, 1.3), "hand lob, steep")
 }
 
 func TestTunablesMap(t *testing.T) {
@@ -290,6 +362,17 @@ func TestStepAllocs(t *testing.T) {
 	steps()
 	runtime.ReadMemStats(&m1)
 	require.Zero(t, m1.Mallocs-m0.Mallocs, "allocations in %d steps", len(l.inputs))
+	// the gate handing the throw to the ES policy
+	l, _ = runLockstep(t, rob, "fast", 1, Config{}, gateTheta(1))
+	c = newFused(t, rob, Config{}, gateTheta(1))
+	require.NoError(t, c.Reset(reset))
+	steps()
+	require.True(t, c.UsesES())
+	require.NoError(t, c.Reset(reset))
+	runtime.ReadMemStats(&m0)
+	steps()
+	runtime.ReadMemStats(&m1)
+	require.Zero(t, m1.Mallocs-m0.Mallocs, "allocations in %d steps, ES branch", len(l.inputs))
 }
 
 // processCPU returns the process's user + system CPU time, ns.

@@ -24,6 +24,14 @@ import (
 // correction c = ResidualMaxM·tanh(A·f), 3 outputs, and one more parameter
 // that scales the time window before the catch in which the correction is
 // brought in. θ = 0 corrects nothing.
+//
+// The last block is the gate: a linear score w·[φ, κ, η, 1] of the ball
+// context at the first fresh estimate, where κ = ((φ₁ − 0.58)/0.12)²,
+// clamped to 3, is how far the climb φ₁ lies from mid-elevation lobs and
+// η = (z − 0.95 m)/0.1 m, clamped to ±1, says whether the ball was first
+// seen high (released by hand) or low (a thrower); the ES policy flies the
+// throw when the score is positive, the MPC (with the two mechanisms
+// above) otherwise. θ = 0 hands every throw to the MPC.
 const (
 	// NContext is the number of ball-context features (contextFeatures).
 	NContext = 7
@@ -36,9 +44,11 @@ const (
 
 	nCtxW   = NTunables * (NContext + 1)
 	nResW   = 3 * (NResidualIn + 1)
+	nGateW  = NContext + 3
 	offRes  = nCtxW
 	offWin  = nCtxW + nResW
-	NParams = nCtxW + nResW + 1 // length of θ
+	offGate = offWin + 1
+	NParams = nCtxW + nResW + 1 + nGateW // length of θ
 )
 
 // tunableMap says how pre-activation u moves tunable i from its default d:
@@ -136,7 +146,7 @@ func Prior() *policy.Policy {
 // checkClass refuses a policy file of another class.
 func checkClass(p *policy.Policy) error {
 	switch p.ClassName() {
-	case ClassName, ClassName + "-params", ClassName + "-residual":
+	case ClassName, ClassName + "-params", ClassName + "-residual", ClassName + "-gate":
 		return nil
 	}
 	return fmt.Errorf("fused: the policy file is of class %q, want %q", p.ClassName(), ClassName)
@@ -172,9 +182,10 @@ func LoadFile(path string) (*policy.Policy, error) {
 
 func init() {
 	for _, v := range []struct {
-		name                 string
-		noParams, noResidual bool
-	}{{ClassName, false, false}, {ClassName + "-params", false, true}, {ClassName + "-residual", true, false}} {
+		name                         string
+		noParams, noResidual, noGate bool
+	}{{ClassName, false, false, false}, {ClassName + "-params", false, true, true},
+		{ClassName + "-residual", true, false, true}, {ClassName + "-gate", true, true, false}} {
 		policy.RegisterClass(v.name, policy.ExternalClass{
 			Prior:    func(uint64) []float64 { return make([]float64, NParams) },
 			Validate: validateTheta,
@@ -182,7 +193,7 @@ func init() {
 				if rate == 0 {
 					rate = 250
 				}
-				cfg := Config{NoLearnedParams: v.noParams, NoResidual: v.noResidual}
+				cfg := Config{NoLearnedParams: v.noParams, NoResidual: v.noResidual, NoGate: v.noGate}
 				return newWith(v.name, cfg, pol, mpc.Config{}, rob, sim.DefaultReadyQ, 1/rate)
 			},
 		})

@@ -7,19 +7,26 @@ import (
 	"github.com/agilecatch/catch/sim"
 )
 
-// The fused controller (package fused) and its two one-mechanism variants
-// for ablations: fused-params (learned MPC parameters only) and
-// fused-residual (residual only). All read the fused section and plan with
-// the mpc section.
+// The fused controller (package fused) and its one-mechanism variants for
+// ablations: fused-params (learned MPC parameters only), fused-residual
+// (residual only) and fused-gate (the gate between the MPC and the ES
+// policy only). All read the fused section, plan with the mpc section and
+// hand throws to es.policy (or the shipped ES policy) unless
+// fused.es_policy names another.
 func init() {
 	for _, v := range []struct {
-		name                string
-		noParams, noResidue bool
-	}{{"fused", false, false}, {"fused-params", false, true}, {"fused-residual", true, false}} {
+		name                        string
+		noParams, noResidue, noGate bool
+	}{{"fused", false, false, false}, {"fused-params", false, true, true}, {"fused-residual", true, false, true},
+		{"fused-gate", true, true, false}} {
 		Register(v.name, func(rob *robot.Robot, cfg *Config) (control.Controller, error) {
 			fc := cfg.Fused
 			fc.NoLearnedParams = fc.NoLearnedParams || v.noParams
 			fc.NoResidual = fc.NoResidual || v.noResidue
+			fc.NoGate = fc.NoGate || v.noGate
+			if fc.ESPolicy == "" {
+				fc.ESPolicy = cfg.ES.Policy
+			}
 			ready := cfg.Sim.ReadyQ
 			if ready == nil {
 				ready = sim.DefaultReadyQ
