@@ -22,7 +22,9 @@
 // Fit fits C_d (and g) to recorded flights (Tracks) by least squares, each flight's
 // initial state and spin solved with them; only the product of C_l and the spin is
 // determined by positions, so C_l stays the base set's. Residuals checks a set on other
-// flights. `catch fit ball` runs it and writes the fitted set as YAML.
+// flights. `catch fit ball` runs it and writes the fitted set as YAML. SpinTable turns the
+// fitted flights into a SpinPrior: the spin of a new flight from those that started at a
+// similar place and velocity (a launcher repeats its spins), for the estimator's track start.
 //
 // Props values are plain data (safe to copy and share between goroutines);
 // Step and Propagate do not allocate. Estimate is the ball state and its

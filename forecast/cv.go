@@ -35,11 +35,18 @@ type CVConfig struct {
 	Samples int
 	Seed    uint64
 	// NewTracker returns the estimator of the physics baseline for a ball, a process noise
-	// (m/s²/√Hz) and a spin prior σ (rad/s); *perception.Estimator with EstimateSpin.
-	NewTracker func(props ball.Props, processNoise, spinStd float64) (Tracker, error)
+	// (m/s²/√Hz) and a spin prior: a learned one (prior, when not nil) or zero mean with σ
+	// spinStd (rad/s); *perception.Estimator with EstimateSpin.
+	NewTracker func(props ball.Props, processNoise, spinStd float64, prior ball.SpinPrior) (Tracker, error)
+	// SpinTable, when set, gives the estimator a spin prior learned from the training
+	// folds' fitted flights (ball.SpinTable): the spins of the flights that started where
+	// and as fast as this one. On the training windows each file's table leaves that file
+	// out, as the fold's table leaves out the fold's files.
+	SpinTable *ball.SpinTableConfig
 	// EstimatorNoise is the grid of the estimator's process noise and SpinScale that of the
-	// spin prior σ as a multiple of the fitted spins' σ; the pair with the least mean error
-	// at AtS on the training windows is kept. Defaults {0.1, 0.3, 1} and {1, 2}.
+	// spin prior σ as a multiple of the fitted spins' σ (with SpinTable: of the table's σ);
+	// the pair with the least mean error at AtS on the training windows is kept. Defaults
+	// {0.1, 0.3, 1} and {1, 2}.
 	EstimatorNoise, SpinScale []float64
 	// SpreadWorld calibrates the spread per world axis instead of per heading axis.
 	SpreadWorld bool
@@ -97,6 +104,10 @@ type CVFold struct {
 	SpinStd        [3]float64 `json:"fitted_spin_heading_std_radps"`
 	EstimatorNoise float64    `json:"estimator_process_noise_mps2_rthz"`
 	SpinPrior      float64    `json:"estimator_spin_prior_std_radps"`
+	// SpinTable: the estimator's spin prior came from a table of this many fitted training
+	// flights, its σ scaled by SpinTableScale.
+	SpinTable      int     `json:"spin_table_flights,omitempty"`
+	SpinTableScale float64 `json:"spin_table_scale,omitempty"`
 	// Spread is the samples' spread (PhysicsConfig.Spread) per heading axis, or per world
 	// axis with SpreadWorld, calibrated to 90% coverage on the training windows.
 	Spread [3]float64 `json:"spread"`
@@ -185,20 +196,31 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		}
 		// The estimator: least mean error at AtS on the training windows.
 		sp := (fd.SpinStd[1] + fd.SpinStd[2]) / 2 // the components across the velocity act
+		var table *ball.SpinTable
+		if cfg.SpinTable != nil {
+			if table, err = ball.NewSpinTable(fit.Tracks, *cfg.SpinTable); err != nil {
+				return nil, fmt.Errorf("fold %d: %w", k, err)
+			}
+			fd.SpinTable = table.Len()
+		}
 		best := math.Inf(1)
+		var trainTracker Tracker
 		for _, q := range cfg.EstimatorNoise {
 			for _, s := range cfg.SpinScale {
-				tr, err := cfg.NewTracker(props, q, s*sp)
+				tr, err := newCVTracker(cfg.NewTracker, props, q, s*sp, table, s, fd.TrainFiles)
 				if err != nil {
 					return nil, err
 				}
 				e := meanPointError(&props, tr, trainW, cfg.Horizons, cfg.AtS)
 				if e < best {
-					best, fd.EstimatorNoise, fd.SpinPrior = e, q, s*sp
+					best, fd.EstimatorNoise, fd.SpinPrior, trainTracker = e, q, s*sp, tr
+					if table != nil {
+						fd.SpinPrior, fd.SpinTableScale = 0, s
+					}
 				}
 			}
 		}
-		tracker, err := cfg.NewTracker(props, fd.EstimatorNoise, fd.SpinPrior)
+		tracker, err := newCVTracker(cfg.NewTracker, props, fd.EstimatorNoise, fd.SpinPrior, table, fd.SpinTableScale, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +230,7 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		fd.Spread, err = CalibrateSpread(raw, tracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld)
+		fd.Spread, err = CalibrateSpread(raw, trainTracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld)
 		if err != nil {
 			return nil, fmt.Errorf("fold %d: %w", k, err)
 		}
@@ -349,6 +371,71 @@ func spinStd(tf []ball.TrackFit) (std [3]float64) {
 	return std
 }
 
+// flightTracker is a Tracker that is told which flight a window comes from before its
+// history (meanPointError, CalibrateSpread).
+type flightTracker interface {
+	Tracker
+	ForFlight(name string)
+}
+
+// looTracker is the baseline's tracker on the training windows when its spin prior is a
+// table of the training flights: each file's tracker uses the table without that file.
+type looTracker struct {
+	byFile   map[string]Tracker
+	all, cur Tracker // all: the whole table, for a flight of another file
+}
+
+func (l *looTracker) ForFlight(name string) {
+	file, _, _ := strings.Cut(name, ":")
+	var ok bool
+	if l.cur, ok = l.byFile[file]; !ok {
+		l.cur = l.all
+	}
+}
+func (l *looTracker) Reset()                               { l.cur.Reset() }
+func (l *looTracker) Observe(t float64, p [3]float64) bool { return l.cur.Observe(t, p) }
+func (l *looTracker) Estimate(now float64, dst *ball.Estimate) {
+	l.cur.Estimate(now, dst)
+}
+
+// scaledPrior scales a spin prior's σ.
+type scaledPrior struct {
+	p ball.SpinPrior
+	s float64
+}
+
+func (s scaledPrior) Spin(p, v ball.Vec, mean *ball.Vec, cov *[9]float64) {
+	s.p.Spin(p, v, mean, cov)
+	for i := range cov {
+		cov[i] *= s.s * s.s
+	}
+}
+
+// newCVTracker is the baseline's tracker: with a table, its prior σ scaled by scale, and
+// when looFiles are given, one that leaves each of those files out of the table for its
+// own windows.
+func newCVTracker(mk func(ball.Props, float64, float64, ball.SpinPrior) (Tracker, error), props ball.Props, q, spinStd float64, table *ball.SpinTable, scale float64, looFiles []string) (Tracker, error) {
+	if table == nil {
+		return mk(props, q, spinStd, nil)
+	}
+	if len(looFiles) == 0 {
+		return mk(props, q, spinStd, scaledPrior{table, scale})
+	}
+	all, err := mk(props, q, spinStd, scaledPrior{table, scale})
+	if err != nil {
+		return nil, err
+	}
+	l := &looTracker{byFile: map[string]Tracker{}, all: all, cur: all}
+	for _, f := range looFiles {
+		tr, err := mk(props, q, spinStd, scaledPrior{table.Without(f), scale})
+		if err != nil {
+			return nil, err
+		}
+		l.byFile[f] = tr
+	}
+	return l, nil
+}
+
 // meanPointError is the mean distance at atS between the tracker's estimate flown on
 // without noise and the truth.
 func meanPointError(props *ball.Props, tr Tracker, ws []Window, hz Horizons, atS float64) float64 {
@@ -357,6 +444,9 @@ func meanPointError(props *ball.Props, tr Tracker, ws []Window, hz Horizons, atS
 	var est ball.Estimate
 	hAt := int(math.Round(atS/hz.Dt)) - 1
 	for _, w := range ws {
+		if ft, ok := tr.(flightTracker); ok {
+			ft.ForFlight(w.Flight)
+		}
 		tr.Reset()
 		for _, o := range w.History {
 			tr.Observe(o.T, o.P)
@@ -442,6 +532,9 @@ func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, sa
 	for _, w := range ws {
 		in := Input{Now: w.Now, History: w.History}
 		if tracker != nil {
+			if ft, ok := tracker.(flightTracker); ok {
+				ft.ForFlight(w.Flight)
+			}
 			tracker.Reset()
 			for _, o := range w.History {
 				tracker.Observe(o.T, o.P)

@@ -42,6 +42,9 @@
 // physics baseline, and an interpolant trained on the recordings, by k-fold
 // cross-validation split by file: the ball fit, the estimator's settings, the samples'
 // spread (PhysicsConfig.Spread, CalibrateSpread) and the model come from the other folds.
+// The estimator's spin prior can be learned there too (CVConfig.SpinTable, ball.SpinTable):
+// a launcher repeats its spins, so the spins fitted to the training flights that started
+// alike give a new flight's spin before its curvature shows.
 //
 // Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
 // coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the

@@ -3,6 +3,8 @@ package perception
 import (
 	"fmt"
 	"math"
+
+	"github.com/agilecatch/catch/ball"
 )
 
 // Estimator defaults, used for zero fields of EstimatorConfig.
@@ -55,6 +57,11 @@ type EstimatorConfig struct {
 	// SpinPriorStd is the prior σ of each spin component at track start,
 	// rad/s. Default 60. Used only with EstimateSpin.
 	SpinPriorStd float64 `yaml:"spin_prior_std_radps"`
+	// SpinPrior, when set, gives the spin's prior mean and covariance at track
+	// start from the ball's first position and velocity (a ball.SpinTable learned
+	// from fitted flights) in place of zero and SpinPriorStd. Used only with
+	// EstimateSpin; set in code, not in YAML.
+	SpinPrior ball.SpinPrior `yaml:"-"`
 	// SpinProcessNoise is the random-walk density of the spin, rad/s/√Hz.
 	// Default 1. Used only with EstimateSpin.
 	SpinProcessNoise float64 `yaml:"spin_process_noise_radps_rthz"`

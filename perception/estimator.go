@@ -236,12 +236,21 @@ func (e *Estimator) tryStart() {
 	}
 	e.x = ball.State{P: p0, V: v0}
 	e.cov = [9][9]float64{}
+	if e.n == 9 && e.cfg.SpinPrior != nil {
+		var c [9]float64
+		e.cfg.SpinPrior.Spin(p0, v0, &e.x.W, &c)
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				e.cov[6+i][6+j] = c[i*3+j]
+			}
+		}
+	}
 	for k := 0; k < 3; k++ {
 		e.cov[k][k] = e.r * s2 / det
 		e.cov[k][k+3] = -e.r * s1 / det
 		e.cov[k+3][k] = e.cov[k][k+3]
 		e.cov[k+3][k+3] = e.r * s0 / det
-		if e.n == 9 {
+		if e.n == 9 && e.cfg.SpinPrior == nil {
 			e.cov[k+6][k+6] = e.cfg.SpinPriorStd * e.cfg.SpinPriorStd
 		}
 	}

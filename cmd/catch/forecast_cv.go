@@ -46,6 +46,7 @@ type cvTrain struct {
 func init() {
 	var (
 		trajectories, ballName         string
+		spinPrior                      string
 		folds, samples, steps, distill int
 		distillConds                   int
 		seed                           uint64
@@ -58,7 +59,10 @@ func init() {
 		Long: `K-fold cross-validation over the files of a directory of recorded flights,
 split by file (file j of the sorted listing is in fold j%K). For each fold, on
 the other folds' files only: the ball's C_d and g are fitted (as catch fit ball
-does); the estimator's process noise and spin prior are chosen from a grid by
+does); the estimator's spin prior (--spin-prior table: the spins fitted to the
+training flights that started at a similar place and velocity, each training
+file's own flights left out while tuning; flat: zero mean) and its process
+noise and prior scale are chosen from a grid by
 the least mean error 0.3 s ahead; the samples' spread per axis of the heading
 frame (along the track, across it, up) is scaled so that the central 90%
 intervals cover 90% of the training truths; with --train an interpolant is
@@ -88,12 +92,20 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 			if !st.IsDir() {
 				return fmt.Errorf("--trajectories %s: want a directory (the folds are its files)", trajectories)
 			}
-			cfg := forecast.CVConfig{Dir: trajectories, Base: base, Folds: folds, Samples: samples, Seed: seed, Stride: stride, Progress: os.Stderr, SpreadWorld: spreadWorld,
-				NewTracker: func(p ball.Props, q, spin float64) (forecast.Tracker, error) {
-					return perception.NewEstimator(perception.EstimatorConfig{ProcessNoise: q, EstimateSpin: true, SpinPriorStd: spin}, p)
+			var table *ball.SpinTableConfig
+			switch spinPrior {
+			case "table":
+				table = &ball.SpinTableConfig{}
+			case "flat":
+			default:
+				return fmt.Errorf("--spin-prior %q: want table or flat", spinPrior)
+			}
+			cfg := forecast.CVConfig{SpinTable: table, Dir: trajectories, Base: base, Folds: folds, Samples: samples, Seed: seed, Stride: stride, Progress: os.Stderr, SpreadWorld: spreadWorld,
+				NewTracker: func(p ball.Props, q, spin float64, prior ball.SpinPrior) (forecast.Tracker, error) {
+					return perception.NewEstimator(perception.EstimatorConfig{ProcessNoise: q, EstimateSpin: true, SpinPriorStd: spin, SpinPrior: prior}, p)
 				}}
 			out := forecastCV{Provenance: record(&launch.Config{}, seed), Trajectories: trajectories, Base: ballName, Folds: folds, Samples: samples, AtS: 0.3,
-				Tuned:   "per fold, on the other folds' files only: C_d and g (ball fit), the estimator's process noise and spin prior (grid, least mean error at 0.3 s), the samples' spread per heading-frame axis (90% coverage of the training truths)",
+				Tuned:   "per fold, on the other folds' files only: C_d and g (ball fit), the estimator's spin prior (with --spin-prior table: a table of the training flights' fitted spins, leave-one-file-out on the training windows) and its process noise and prior σ scale (grid, least mean error at 0.3 s), the samples' spread per heading-frame axis (90% coverage of the training truths)",
 				HeldOut: "every score under physics and interpolant: the fold's own files, never fitted, tuned or trained on"}
 			if train {
 				tc := forecast.TrainConfig{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Seed: seed}
@@ -126,6 +138,7 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 	fl.IntVar(&distill, "distill-steps", 1500, "with --train: Adam steps on the flow map")
 	countFlag(fl, &distillConds, "distill-conds", 1000, 1, 1<<20, "with --train: training windows the distillation teacher is run from")
 	fl.BoolVar(&spreadWorld, "spread-world", false, "calibrate the baseline's spread per world axis (x, y, z) instead of per heading-frame axis")
+	fl.StringVar(&spinPrior, "spin-prior", "table", "the estimator's spin prior: table (learned from the training folds' fitted flights that started alike) or flat (zero mean, σ from the fitted spins)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	for _, c := range root.Commands() {
 		if c.Name() == "forecast" {

@@ -216,6 +216,8 @@ func TestForecastCVSplitsByFile(t *testing.T) {
 		require.Positive(t, f.TestWindows)
 		require.Greater(t, f.Physics.MeanErr, 0.0)
 		require.Less(t, f.Physics.MeanErr, 0.05, "fold %d: a clean foam flight is forecast to within centimetres", k)
+		require.Equal(t, f.TrainFlights, f.SpinTable, "fold %d: the spin prior is the table of the training flights", k)
+		require.Positive(t, f.SpinTableScale)
 		for a := 0; a < 3; a++ {
 			require.Greater(t, f.Spread[a], 0.0)
 		}
@@ -225,6 +227,17 @@ func TestForecastCVSplitsByFile(t *testing.T) {
 	require.Equal(t, 2, code)
 	code, _ = runOut(t, "forecast", "cv", "--trajectories", filepath.Join(dir, "f0.csv"), "--ball", "foam")
 	require.Equal(t, 2, code)
+	code, _ = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--spin-prior", "learned")
+	require.Equal(t, 2, code)
+	// the flat prior: no table, a σ instead
+	code, stdout = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--samples", "16", "--seed", "3", "--spin-prior", "flat", "--json")
+	require.Equal(t, 0, code, stdout)
+	res = forecastCV{}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	for _, f := range res.Result.Folds {
+		require.Zero(t, f.SpinTable)
+		require.Positive(t, f.SpinPrior)
+	}
 }
 
 // TestForecastCVTrains: with --train each fold trains an interpolant on its training files
