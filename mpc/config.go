@@ -73,6 +73,11 @@ type Config struct {
 	// PosMargin is kept away from the joint position limits, rad or m.
 	// Default 0.01.
 	PosMargin float64 `yaml:"pos_margin"`
+	// QPMethod is the QP solver of the SQP steps: "admm" (inexact, at most
+	// 50 iterations) or "active-set" (exact, Goldfarb–Idnani, with a damped
+	// step and an elastic variable: see the planner's stepDamping). Default
+	// "admm".
+	QPMethod string `yaml:"qp_method"`
 	// SQPIters bounds the SQP iterations per start. Default 2.
 	SQPIters int `yaml:"sqp_iters"`
 	// TrustRegion is the initial trust-region half-width on each velocity
@@ -138,6 +143,9 @@ func (c Config) WithDefaults() Config {
 	f(&c.AccMargin, 0.9)
 	f(&c.VelMargin, 0.9)
 	f(&c.PosMargin, 0.01)
+	if c.QPMethod == "" {
+		c.QPMethod = "admm"
+	}
 	i(&c.SQPIters, 2)
 	f(&c.TrustRegion, 0.3)
 	i(&c.Seeds, 4)
@@ -189,6 +197,9 @@ func (c Config) Validate() error {
 		if math.IsNaN(v.v) || v.v < v.lo || v.v > v.hi {
 			return fmt.Errorf("mpc: %s = %v, want [%g, %g]", v.name, v.v, v.lo, v.hi)
 		}
+	}
+	if c.QPMethod != "admm" && c.QPMethod != "active-set" {
+		return fmt.Errorf("mpc: qp_method = %q, want admm or active-set", c.QPMethod)
 	}
 	switch {
 	case c.SQPIters < 1 || c.SQPIters > 50:

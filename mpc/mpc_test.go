@@ -11,6 +11,7 @@ import (
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/mpc/qp"
 	"github.com/agilecatch/catch/robot"
 	"github.com/agilecatch/catch/sim"
 )
@@ -306,6 +307,46 @@ func TestSelectCatch(t *testing.T) {
 	require.False(t, ok)
 }
 
+// TestActiveSetStepsExact: with the active-set method every SQP step of a
+// cold plan and of warm re-plans along a throw is a Solved QP, and the last
+// QP's answer matches an interior-point solve at 1e-9 (objective within
+// 1e-7 relative): the steps are the exact minimisers of the damped,
+// elastic QP.
+func TestActiveSetStepsExact(t *testing.T) {
+	rob := testRobot(t)
+	for _, sc := range []string{"nominal", "hand-lob"} {
+		pl, err := NewPlanner(Config{QPMethod: "active-set"}, rob, sim.DefaultReadyQ)
+		require.NoError(t, err)
+		require.True(t, pl.elastic)
+		req, props := nominalRequest(t, sc, 1, 0.3)
+		req.Props = &props
+		dst, prev := pl.NewPlan(), pl.NewPlan()
+		require.Equal(t, PlanSolved, pl.Plan(&req, dst), sc)
+		for k := 0; k < 6; k++ {
+			prev.copyFrom(dst)
+			req.Prev = prev
+			st := req.Est.State
+			props.Propagate(&st, 0.008, 0)
+			req.Est.State, req.Est.T, req.T0 = st, req.Est.T+0.008, req.T0+0.008
+			pl.Plan(&req, dst)
+			// the last QP of this re-plan, solved again by both methods
+			ref, err := qp.New(&pl.sprob, qp.Settings{Method: qp.MethodIPM, EpsAbs: 1e-9, EpsRel: 1e-9})
+			require.NoError(t, err)
+			rr := ref.Solve()
+			require.Equal(t, qp.Solved, rr.Status, sc)
+			as, err := qp.New(&pl.sprob, pl.sol.Settings())
+			require.NoError(t, err)
+			ra := as.Solve()
+			require.Equal(t, qp.Solved, ra.Status, sc)
+			require.InDelta(t, rr.Objective, ra.Objective, 1e-7*math.Max(1, math.Abs(rr.Objective)), sc)
+		}
+		s := pl.Stats
+		require.Greater(t, s.QPSolves, 6, sc)
+		require.Zero(t, s.QPFailed, sc)
+		require.Equal(t, s.QPSolves, s.QPSolved, sc)
+	}
+}
+
 func BenchmarkReplan(b *testing.B) {
 	rob := testRobot(b)
 	pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
@@ -330,7 +371,7 @@ func BenchmarkReplan(b *testing.B) {
 	st := pl.Stats
 	b.ReportMetric(float64(st.QPSolves)/float64(st.Plans), "qp/op")
 	b.ReportMetric(st.QPUS/float64(st.Plans), "qp-µs/op")
-	b.ReportMetric(float64(st.QPIters)/math.Max(1, float64(st.QPSolves)), "admm-it/qp")
+	b.ReportMetric(float64(st.QPIters)/math.Max(1, float64(st.QPSolves)), "qp-it/qp")
 }
 
 // processCPU returns the process's user + system CPU time, ns.
