@@ -57,3 +57,20 @@ func TestConfigCheckAndHash(t *testing.T) {
 	var e Config
 	require.Equal(t, d.Hash(), e.Hash(), "same config, same hash")
 }
+
+// The run configuration tracks the ball's spin unless a file turns it off;
+// other estimator keys in a file leave the default on.
+func TestDefaultConfigEstimatesSpin(t *testing.T) {
+	c, err := LoadConfig("")
+	require.NoError(t, err)
+	require.True(t, c.Sim.Estimator.EstimateSpin)
+	require.Equal(t, DefaultConfig(), c)
+	dir := t.TempDir()
+	c, err = LoadConfig(writeConfig(t, dir, "sim:\n  estimator: {noise_std_m: 0.004}\n"))
+	require.NoError(t, err)
+	require.True(t, c.Sim.Estimator.EstimateSpin)
+	require.Equal(t, 0.004, c.Sim.Estimator.NoiseStd)
+	c, err = LoadConfig(writeConfig(t, dir, "sim:\n  estimator: {estimate_spin: false}\n"))
+	require.NoError(t, err)
+	require.False(t, c.Sim.Estimator.EstimateSpin)
+}

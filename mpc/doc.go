@@ -18,8 +18,9 @@
 //     topped up by the controller's spin fit (perception.SpinFit): the Magnus lift
 //     that explains how the estimated velocity changes beyond the model's
 //     prediction, once it exceeds 0.8 m/s² (light-ball 0.79 → 0.94 with the
-//     sim's default estimator, which does not estimate spin; with
-//     sim.estimator.estimate_spin the fit adds little).
+//     drag-only estimator, sim.estimator.estimate_spin false; with the
+//     spin-tracking estimator, the run configuration's default, the fit adds
+//     little).
 //   - Plan: from the reference state (q₀, q̇₀) at T0, N bang-off stages
 //     (stages, default 2). Stage k has duration Δt_k and per-joint velocity
 //     change δq̇_kj: the joint accelerates at ±a_j (limit × acc_margin) for
