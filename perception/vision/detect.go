@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"slices"
 	"sort"
 
 	"gocv.io/x/gocv"
 
 	"github.com/agilecatch/catch/internal/dense"
+	"github.com/agilecatch/catch/perception/models"
 )
 
 // Detection modes.
@@ -67,6 +69,16 @@ type DetectorConfig struct {
 	// from full frames; moving ball-coloured samples learn 10× slower, so
 	// the flying ball is not absorbed); default 0.05.
 	MotionAlpha float64 `yaml:"motion_alpha"`
+	// Classifier is the learned cue: an ONNX model (package
+	// perception/ballnet) that scores each candidate's crop, run through
+	// ONNX Runtime. Empty: the shipped perception/models/ball.onnx; "off":
+	// none (every Score is 1); otherwise the path of a .onnx file.
+	Classifier string `yaml:"classifier"`
+	// MinScore drops candidates the classifier scores below it; default
+	// 0.05 (a ball scores above 0.5 on nearly every held-out frame; a
+	// score this low is an orange, a logo, a fold of a shirt). Negative
+	// keeps every candidate and uses the score for ranking only.
+	MinScore float64 `yaml:"min_score"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -107,6 +119,9 @@ func (c DetectorConfig) WithDefaults() DetectorConfig {
 	if c.MotionThreshold == 0 {
 		c.MotionThreshold = 24
 	}
+	if c.MinScore == 0 {
+		c.MinScore = 0.05
+	}
 	if c.MotionAlpha == 0 {
 		c.MotionAlpha = 0.05
 	}
@@ -143,6 +158,9 @@ func (c DetectorConfig) Validate() error {
 	if !(c.MotionThreshold < 255) || !(c.MotionAlpha > 0 && c.MotionAlpha <= 1) {
 		return fmt.Errorf("detector: motion_threshold %v / motion_alpha %v, want < 255 (negative: off) and (0, 1]", c.MotionThreshold, c.MotionAlpha)
 	}
+	if !(c.MinScore < 1) {
+		return fmt.Errorf("detector: min_score %v, want < 1 (negative: rank only)", c.MinScore)
+	}
 	return nil
 }
 
@@ -154,6 +172,9 @@ type Candidate struct {
 	// Partial: the blob fills its enclosing circle too little to be the
 	// whole disc (Fill < 0.7); U, V and Radius are that circle's.
 	Partial bool
+	// Score is the classifier's probability that the blob is the ball
+	// (1 when the classifier is off).
+	Score float64
 }
 
 // partialFill is the fill below which a blob is taken for part of a disc:
@@ -184,6 +205,7 @@ type Detector struct {
 	bgN     int     // full frames learned
 	hueLo   float64 // degrees
 	hueHi   float64
+	cls     *Classifier // nil when Classifier is "off"
 }
 
 // NewDetector returns a Detector; Close frees its images.
@@ -201,6 +223,25 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 		hi:     gocv.NewScalar(cfg.Hue[1], 255, 255, 0),
 		hueLo:  2 * cfg.Hue[0], hueHi: 2 * cfg.Hue[1],
 	}
+	if cfg.Classifier != "off" {
+		model := models.Ball
+		if cfg.Classifier != "" {
+			var err error
+			if model, err = os.ReadFile(cfg.Classifier); err != nil {
+				d.Close()
+				return nil, fmt.Errorf("detector: classifier: %w", err)
+			}
+		}
+		cls, err := NewClassifier(model)
+		if err != nil {
+			d.Close()
+			if cfg.Classifier != "" {
+				err = fmt.Errorf("%w (model %s)", err, cfg.Classifier)
+			}
+			return nil, fmt.Errorf("detector: %w", err)
+		}
+		d.cls = cls
+	}
 	return d, nil
 }
 
@@ -211,6 +252,11 @@ func (d *Detector) Config() DetectorConfig { return d.cfg }
 func (d *Detector) Close() error {
 	for _, m := range []*gocv.Mat{&d.small, &d.smallHSV, &d.smallMask, &d.win, &d.winHSV, &d.winMask, &d.tmp, &d.bg, &d.smallBg, &d.kernel} {
 		m.Close()
+	}
+	if d.cls != nil {
+		err := d.cls.Close()
+		d.cls = nil
+		return err
 	}
 	return nil
 }
@@ -273,9 +319,25 @@ func (d *Detector) Detect(frame gocv.Mat, roi image.Rectangle, dst []Candidate) 
 			dst = d.refine(frame, w, dst)
 		}
 	}
-	// Roundest first, then largest: a round blob is likelier the ball
-	// than a bigger ragged one.
+	if d.cls != nil {
+		if err := d.cls.Score(frame, dst); err != nil {
+			return dst[:0], err
+		}
+		if d.cfg.MinScore > 0 {
+			dst = slices.DeleteFunc(dst, func(c Candidate) bool { return c.Score < d.cfg.MinScore })
+		}
+	} else {
+		for i := range dst {
+			dst[i].Score = 1
+		}
+	}
+	// Likeliest the ball by the classifier (in coarse steps), then
+	// roundest, then largest: a round blob is likelier the ball than a
+	// bigger ragged one.
 	sort.SliceStable(dst, func(i, j int) bool {
+		if si, sj := math.Round(dst[i].Score*4), math.Round(dst[j].Score*4); si != sj {
+			return si > sj
+		}
 		fi, fj := math.Round(dst[i].Fill*10), math.Round(dst[j].Fill*10)
 		if fi != fj {
 			return fi > fj

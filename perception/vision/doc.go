@@ -6,6 +6,15 @@
 // from a camera driver. Out: gocv.Mat images in OpenCV's conventions: 8-bit BGR channel order,
 // and for HSV the 8-bit ranges H in [0, 180) (degrees / 2), S and V in [0, 255].
 //
+// The detector's cues: colour (HSV), motion (a background model at a stride), shape and size
+// (fill of the enclosing circle, radius against the triangulated depth), and a learned
+// classifier: each candidate's crop (BallCrop) is scored by a small CNN (package
+// perception/ballnet, shipped as perception/models/ball.onnx and reproduced by `catch train
+// detector --seed 1 --out perception/models/ball.onnx` from crops rendered over the training
+// photographs only, TrainingCrops) run through ONNX Runtime (forecast/ort, one thread);
+// candidates under DetectorConfig.MinScore are dropped and the rest ranked by score. The
+// tracker adds stereo epipolar consistency and the ballistic test of a flight.
+//
 // Mats own C memory: whoever receives a Mat from this package closes it. The functions here
 // hold no state and may be called from any goroutine; a Mat itself must not be shared between
 // goroutines while one of them writes it.
