@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -409,5 +410,65 @@ func TestYawIsTheHeadingInOneConvention(t *testing.T) {
 		y := nominal.Sample(TrialRand(5, i)).YawDeg
 		require.GreaterOrEqual(t, y, -6.0-1e-9)
 		require.LessOrEqual(t, y, 6.3+1e-9)
+	}
+}
+
+// lateObserver sees the ball from the first frame but vouches for a frame
+// only two frames later, then hands over the two it held back (as the
+// camera tracker does when it confirms a flight).
+type lateObserver struct {
+	frames []TimedPoint
+	n      int
+}
+
+func (l *lateObserver) StartThrow(*Throw, *rand.Rand) error {
+	l.frames, l.n = l.frames[:0], 0
+	return nil
+}
+
+func (l *lateObserver) Observe(t float64, p ball.Vec, _ *rand.Rand) (ball.Vec, bool) {
+	l.frames = append(l.frames, TimedPoint{T: t, P: p})
+	l.n++
+	return p, l.n >= 3
+}
+
+func (l *lateObserver) Late(dst []TimedPoint) []TimedPoint {
+	if l.n == 3 {
+		dst = append(dst, l.frames[0], l.frames[1])
+	}
+	return dst
+}
+
+// timesForecaster records the times of the observations handed over.
+type timesForecaster struct {
+	countingForecaster
+	t []float64
+}
+
+func (f *timesForecaster) Observe(t float64, _ ball.Vec) { f.t = append(f.t, t) }
+
+// TestLateObservationsReachEstimator: a LateObserver's held-back frames are
+// handed to the estimator (and forecaster) in time order, from the first
+// frame on, as a state-fidelity observer's would be.
+func TestLateObservationsReachEstimator(t *testing.T) {
+	rob := defaultRobot(t)
+	sc, err := Lookup("nominal")
+	require.NoError(t, err)
+	w, err := NewWorld(Config{}, rob, sc)
+	require.NoError(t, err)
+	obs := &lateObserver{}
+	w.SetObserver(obs)
+	fc := &timesForecaster{}
+	w.SetForecaster(fc, control.Forecast{Pos: make([]float64, 3)})
+	var res TrialResult
+	require.NoError(t, RunTrial(w, &control.Hold{}, sc, 1, 0, &res))
+	require.Greater(t, len(fc.t), 10)
+	require.Equal(t, obs.frames[0].T, fc.t[0], "the first frame reaches the estimator")
+	require.Equal(t, obs.frames[1].T, fc.t[1])
+	// Every frame, none twice (the last may still be in its latency when
+	// the trial ends).
+	require.InDelta(t, len(obs.frames), len(fc.t), 1)
+	for i := 1; i < len(fc.t); i++ {
+		require.Greater(t, fc.t[i], fc.t[i-1], "in time order")
 	}
 }

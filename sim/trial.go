@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/agilecatch/catch/ball"
@@ -113,6 +114,22 @@ type Observer interface {
 	// Observe returns the observed position for the frame at time t, or
 	// ok = false when the frame yields none (dropout, not detected).
 	Observe(t float64, truth ball.Vec, rng *rand.Rand) (p ball.Vec, ok bool)
+}
+
+// TimedPoint is an observation of the ball at time T, s.
+type TimedPoint struct {
+	T float64
+	P ball.Vec
+}
+
+// LateObserver is an Observer that may accept, at a frame, observations of
+// earlier frames it could not vouch for then: a camera tracker confirms a
+// flight once its third frame arrives and only then accepts the first two.
+// The trial calls Late after every Observe; it appends those earlier
+// observations, oldest first, to dst. They reach the estimator with the
+// frame's own latency, in time order, as they do on the robot.
+type LateObserver interface {
+	Late(dst []TimedPoint) []TimedPoint
 }
 
 // Forecaster supplies sampled future ball positions to the controller
@@ -356,6 +373,7 @@ type World struct {
 	safety   *control.Safety
 	coll     *control.Collider // judges the sent commands (SentCollisions)
 	obs      []pendingObs
+	late     []TimedPoint
 	observer Observer
 	fc       Forecaster
 	fcBuf    control.Forecast
@@ -374,6 +392,15 @@ type World struct {
 type pendingObs struct {
 	t, avail float64
 	p        ball.Vec
+}
+
+// addObs inserts o into the pending observations in time order.
+func (w *World) addObs(o pendingObs) {
+	k := len(w.obs)
+	for k > 0 && w.obs[k-1].t > o.t {
+		k--
+	}
+	w.obs = slices.Insert(w.obs, k, o)
 }
 
 // NewWorld builds a world with the kinematic engine for throws of the given
@@ -517,7 +544,14 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 		// Camera frame at t: the true ball position plus noise, delivered
 		// after the observation latency.
 		if (i-camPhase)%camEvery == 0 && i >= camPhase && b.P[2] > 0 {
-			if p, ok := w.observer.Observe(t, b.P, rng); ok {
+			p, ok := w.observer.Observe(t, b.P, rng)
+			if lo, isLate := w.observer.(LateObserver); isLate {
+				w.late = lo.Late(w.late[:0])
+				for _, q := range w.late {
+					w.addObs(pendingObs{t: q.T, avail: t + obsLat, p: q.P})
+				}
+			}
+			if ok {
 				w.obs = append(w.obs, pendingObs{t: t, avail: t + obsLat, p: p})
 			}
 		}

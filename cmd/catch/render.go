@@ -297,6 +297,17 @@ func (o *cameraObserver) Close() error {
 	return o.err
 }
 
+// Late hands the simulator the first frames' positions that the tracker
+// accepted once it confirmed the flight at the last frame
+// (vision.Result.Late), as the tracker hands them to its own estimator.
+func (o *cameraObserver) Late(dst []sim.TimedPoint) []sim.TimedPoint {
+	res := o.sc.LastResult()
+	for k := 0; k < res.Late; k++ {
+		dst = append(dst, sim.TimedPoint{T: res.LateT[k], P: res.LateP[k]})
+	}
+	return dst
+}
+
 func (o *cameraObserver) Observe(t float64, truth ball.Vec, _ *rand.Rand) (ball.Vec, bool) {
 	p, ok, err := o.sc.Observe(t, truth)
 	if err != nil && o.err == nil {
