@@ -73,10 +73,10 @@ type Config struct {
 	// PosMargin is kept away from the joint position limits, rad or m.
 	// Default 0.01.
 	PosMargin float64 `yaml:"pos_margin"`
-	// QPMethod is the QP solver of the SQP steps: "admm" (inexact, at most
-	// 50 iterations) or "active-set" (exact, Goldfarb–Idnani, with a damped
-	// step and an elastic variable: see the planner's stepDamping). Default
-	// "admm".
+	// QPMethod is the QP solver of the SQP steps: "active-set" (exact,
+	// Goldfarb–Idnani, with a damped step and an elastic variable: see the
+	// planner's stepDamping) or "admm" (inexact, at most 50 iterations; the
+	// method before). Default "active-set".
 	QPMethod string `yaml:"qp_method"`
 	// SQPIters bounds the SQP iterations per start. Default 2.
 	SQPIters int `yaml:"sqp_iters"`
@@ -144,7 +144,7 @@ func (c Config) WithDefaults() Config {
 	f(&c.VelMargin, 0.9)
 	f(&c.PosMargin, 0.01)
 	if c.QPMethod == "" {
-		c.QPMethod = "admm"
+		c.QPMethod = "active-set"
 	}
 	i(&c.SQPIters, 2)
 	f(&c.TrustRegion, 0.3)

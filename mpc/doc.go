@@ -1,6 +1,6 @@
 // Package mpc is the whole-body catch planner of docs/architecture.md §6: a
 // free-end-time trajectory optimisation reduced to bang-off stages, solved
-// by SQP with the dense ADMM QP solver of mpc/qp, multi-started from IK
+// by SQP with the exact active-set QP solver of mpc/qp, multi-started from IK
 // seeds, followed by a cradle; and the control.Controller that runs it.
 //
 // # What flows in and out
@@ -42,16 +42,26 @@
 //     ball prediction (position, and the direction's change with the catch
 //     time) around the iterate; the Gauss–Newton QP in (δq̇, Δt) with a
 //     trust region is solved by one qp.Solver set up once (UpdateA, UpdateP,
-//     UpdateQ, UpdateBounds, WarmStart each iteration: one factorisation). The planner
-//     equilibrates each QP itself (velocity changes in units of the joint's
-//     velocity limit, durations in 0.1 s, unit ∞-norm rows, cost scaled to
-//     unit magnitude) and runs the solver with DisableScaling: the solver's
-//     Ruiz passes on every matrix update cost more than the ADMM iterations,
-//     which take about 20–30 per QP here (MaxIter 50). The step is accepted
-//     when the merit cost + 1000·violation falls, else the trust region
-//     shrinks. sqp_iters iterations per start (three times as many for a
-//     cold plan, once per throw); the position and normal tolerances and all
-//     limits are re-checked on the nonlinear plan.
+//     UpdateQ, UpdateBounds each iteration). The planner equilibrates each QP
+//     itself (velocity changes in units of the joint's velocity limit,
+//     durations in 0.1 s, unit ∞-norm rows, cost scaled to unit magnitude)
+//     and runs the solver with DisableScaling. qp_method selects the solver.
+//     active-set (the default): Goldfarb–Idnani's dual active set, exact in
+//     4–10 steps per QP (n = 17, m = 86), on the QP with stepDamping·I added
+//     to the scaled Hessian (an exact undamped step runs to the trust region
+//     along the model's flat directions, where the linearisation is wrong)
+//     and one elastic variable θ ∈ [0, 1] that relaxes every row the zero
+//     step violates by θ times its violation, at cost elasticCost·θ, so
+//     every QP is feasible and a far start still gets the step that removes
+//     the most violation; a cold plan's QPs shrink the position and normal
+//     tolerances to 0.8× (exact steps end on the linearised tolerance, which
+//     the nonlinear plan then missed by ~0.1 mm). admm: OSQP-style ADMM
+//     warm-started from the zero step, at most 50 iterations at eps 3e-3
+//     (its inexact, short steps were what the damping now reproduces). The
+//     step is accepted when the merit cost + 1000·violation falls, else the
+//     trust region shrinks. sqp_iters iterations per start (three times as
+//     many for a cold plan, once per throw); the position and normal
+//     tolerances and all limits are re-checked on the nonlinear plan.
 //   - Catch points: where the predicted path crosses the catch_x_m planes
 //     inside the arm's workspace (between 0.3 and 0.88 m of the shoulder,
 //     the carriage at the ball's lateral position); when fewer than

@@ -307,15 +307,15 @@ func TestSelectCatch(t *testing.T) {
 	require.False(t, ok)
 }
 
-// TestActiveSetStepsExact: with the active-set method every SQP step of a
-// cold plan and of warm re-plans along a throw is a Solved QP, and the last
-// QP's answer matches an interior-point solve at 1e-9 (objective within
-// 1e-7 relative): the steps are the exact minimisers of the damped,
-// elastic QP.
+// TestActiveSetStepsExact: with the default method (active set) every SQP
+// step of a cold plan and of warm re-plans along a throw is a Solved QP, the
+// last QP's answer matches an interior-point solve at 1e-9 (objective within
+// 1e-7 relative): the steps are the exact minimisers of the damped, elastic
+// QP; and a warm re-plan allocates nothing.
 func TestActiveSetStepsExact(t *testing.T) {
 	rob := testRobot(t)
 	for _, sc := range []string{"nominal", "hand-lob"} {
-		pl, err := NewPlanner(Config{QPMethod: "active-set"}, rob, sim.DefaultReadyQ)
+		pl, err := NewPlanner(Config{}, rob, sim.DefaultReadyQ)
 		require.NoError(t, err)
 		require.True(t, pl.elastic)
 		req, props := nominalRequest(t, sc, 1, 0.3)
@@ -340,6 +340,8 @@ func TestActiveSetStepsExact(t *testing.T) {
 			require.Equal(t, qp.Solved, ra.Status, sc)
 			require.InDelta(t, rr.Objective, ra.Objective, 1e-7*math.Max(1, math.Abs(rr.Objective)), sc)
 		}
+		// a warm re-plan allocates nothing
+		require.Zero(t, testing.AllocsPerRun(5, func() { pl.Plan(&req, dst) }), sc)
 		s := pl.Stats
 		require.Greater(t, s.QPSolves, 6, sc)
 		require.Zero(t, s.QPFailed, sc)

@@ -1,5 +1,6 @@
 // Package qp is a convex quadratic-programming solver for the MPC
-// planner's SQP subproblems (dense) and for larger sparse problems:
+// planner's SQP subproblems (dense, by the active-set method) and for larger
+// sparse problems:
 //
 //	minimize ½xᵀPx + qᵀx + r  subject to  l ≤ Ax ≤ u
 //
@@ -70,21 +71,23 @@
 // ends at the exact optimum after a finite number of O(n² + m·n) steps (or
 // with a Farkas certificate, checked like ADMM's). It needs a P that factors
 // (a semidefinite P is shifted slightly; the answer is judged on the true
-// problem) and does not warm-start. On the planner's dumped QPs (n = 16,
-// m = 85) it takes 10–15 steps, exact to rounding, in about a third of
-// OSQP's warm-started time; the planner still uses ADMM, whose inexact steps
-// its SQP was tuned with (exact steps lowered nominal catches by 3–4 points).
+// problem) and does not warm-start. It is the MPC planner's method: on the
+// planner's QPs (n = 17, m = 86 with its elastic variable) it takes 4–10
+// steps, exact to rounding, in about a quarter of OSQP's warm-started time
+// (the planner damps the step and keeps every QP feasible itself; see
+// package mpc).
 //
-// Why ADMM by default rather than the interior-point method: the planner solves small
-// dense QPs (n ≈ 10–60, m ≈ 20–150) thousands of times per second, each close
-// to the previous one. ADMM factors once per (P, A, ρ) and then each
-// iteration costs two triangular solves and two products with A (a few µs at
-// n = 30, m = 60); it warm-starts from the last SQP iterate, which interior
-// points cannot do well; it degrades gracefully under a time limit (the
-// iterate is always usable); and it yields infeasibility certificates without
-// a homogeneous embedding. Its weakness is high accuracy on badly conditioned
-// problems; polishing closes most of that gap, and MethodIPM or MethodAuto the
-// rest (see scripts/qp-maros.sh for the Maros–Meszaros quality benchmark).
+// Why ADMM is the default of a Solver rather than the active set or the
+// interior point: ADMM factors once per (P, A, ρ) and then each iteration
+// costs two triangular solves and two products with A; it warm-starts, it
+// degrades gracefully under a time limit (the iterate is always usable), it
+// yields infeasibility certificates without a homogeneous embedding, and it
+// has the sparse path for large problems. The active set suits small dense
+// problems whose answer must be exact; its steps grow with the number of
+// active constraints. ADMM's weakness is high accuracy on badly conditioned
+// problems; polishing closes most of that gap, and MethodIPM or MethodAuto
+// the rest (see scripts/qp-maros.sh for the Maros–Meszaros quality
+// benchmark).
 //
 // # Linear algebra
 //

@@ -395,6 +395,8 @@ func TestMalformed(t *testing.T) {
 	require.ErrorContains(t, sv.UpdateBounds([]float64{2}, []float64{1}), "l[0] = 2 > u[0] = 1")
 	require.ErrorContains(t, sv.UpdateP([]float64{1, 2, 3, 4}), "not symmetric")
 	require.ErrorContains(t, sv.UpdateA([]float64{math.NaN(), 0}), "A[0]")
+	require.ErrorContains(t, sv.UpdateA([]float64{0, math.Inf(-1)}), "A[1] = -Inf")
+	require.ErrorContains(t, sv.UpdateQ([]float64{1, 2, 3, 4, 5, math.Inf(1)}[4:]), "q[1] = +Inf")
 	require.ErrorContains(t, sv.WarmStart([]float64{1}, nil), "x has length")
 	// An indefinite P after setup: the update reports it and Solve says NonConvex.
 	require.ErrorContains(t, sv.UpdateP([]float64{1, 0, 0, -1}), "not positive semidefinite")
