@@ -218,7 +218,9 @@ func TestResidualBounded(t *testing.T) {
 	rob := testRobot(t)
 	lim := rob.Limits
 	moved := 0
-	for _, trial := range []int{0, 1, 2, 5} {
+	// (with the active-set planner the prediction drifts beyond the
+	// residual's deadband in trial 3, not in 0, 1, 2 and 5)
+	for _, trial := range []int{0, 1, 2, 3, 5} {
 		l, _ := runLockstep(t, rob, "light-ball", trial, Config{NoLearnedParams: true}, residualTheta())
 		for k := range l.fq {
 			for j := range l.fq[k] {
