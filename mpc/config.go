@@ -102,8 +102,10 @@ type Config struct {
 	// Async runs the planner in its own goroutine; Step never waits for it.
 	// Default false (synchronous, deterministic: what `catch sim` uses).
 	Async bool `yaml:"async"`
-	// DumpDir, when set, receives the QP of a failed or slow plan as JSON
-	// (replay with `catch qp solve`). Default "": no dumps.
+	// DumpDir, when set, receives the last QP of a failed or slow plan as
+	// JSON (replay with `catch qp solve`; with qp_method active-set the
+	// scaled QP the solver saw, elastic variable included). Default "": no
+	// dumps.
 	DumpDir string `yaml:"dump_dir"`
 	// SlowPlanS is the plan time above which a QP is dumped, s. Default 0.002.
 	SlowPlanS float64 `yaml:"slow_plan_s"`

@@ -130,8 +130,10 @@
 //
 // Plan.Decode allocates nothing; neither does Planner.Plan once its
 // prediction table has grown (BenchmarkReplan). Stats holds per-plan numbers (µs, SQP iterations, starts, status,
-// QP counts). With dump_dir set, the QP of an infeasible or slow plan is
-// written as JSON for `catch qp solve`.
+// QP counts). With dump_dir set, the last QP of an infeasible or slow plan
+// is written as JSON for `catch qp solve`: with qp_method active-set the
+// scaled QP the solver saw (θ its last variable and row), with admm the
+// unscaled one.
 //
 // # Forecasts
 //
