@@ -129,10 +129,11 @@ type Controller struct {
 	stats                 policy.Stats
 
 	// gate: es flies the throw when the gate chose it (useES) at the
-	// first fresh estimate (decided); until then it steps in the shadow
-	// into esOut, so that it takes over with its own state.
+	// first fresh estimate (decided); until then es drives and the MPC
+	// steps in the shadow (its command into shadow), so that either
+	// takes over with its own state.
 	es             policy.Agent
-	esOut          control.Command
+	shadow         control.Command
 	decided, useES bool
 }
 
@@ -184,7 +185,7 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 		r: make([]float64, n), rd: make([]float64, n), rT: make([]float64, n), dq: make([]float64, n),
 		prevVp: make([]float64, n), jac: make([]float64, 6*n), es: es}
 	if es != nil {
-		c.esOut = control.NewCommand(n)
+		c.shadow = control.NewCommand(n)
 	}
 	t := m.Tunables()
 	c.def = fromMPC(&t)
@@ -337,10 +338,15 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		return st, err
 	}
 	if !c.decided {
-		// the ES policy follows in the shadow until the gate decides
-		if _, err := c.es.Step(in, &c.esOut); err != nil {
+		// Until the gate decides (the ball not yet seen) the ES policy
+		// drives and the MPC steps in the shadow: a throw handed to the
+		// ES policy is flown as the policy alone flies it.
+		if _, err := c.m.Step(in, &c.shadow); err != nil {
 			return control.Status{}, err
 		}
+		st, err := c.es.Step(in, out)
+		st.Compute = time.Since(start)
+		return st, err
 	}
 	st, err := c.m.Step(in, out)
 	if err != nil {

@@ -1,6 +1,21 @@
 // Package fused is the fused controller of docs/architecture.md §6: the
-// MPC (package mpc) with two learned mechanisms on top, each switchable so
-// that its share of the gain can be measured.
+// MPC (package mpc) and the ES policy (package policy) with three learned
+// mechanisms, each switchable so that its share of the gain can be
+// measured.
+//
+//   - A gate. On the first fresh ball estimate a linear score of the ball
+//     context (below) and two gate features — how far the climb lies from
+//     that of mid-elevation lobs, and whether the ball was first seen high
+//     (a hand's release) or low (a thrower's) — hands the throw to the ES
+//     policy (positive) or keeps the MPC. Until then (the ball not yet
+//     seen, about 30 ms after release) the ES policy drives and the MPC
+//     steps in the shadow on the same inputs, so a throw handed to the ES
+//     policy gets the commands it would send alone, bit for bit, and one
+//     kept by the MPC the MPC's from the decision on. The shipped
+//     gate is a structured prior chosen on the tuning seeds 2–5 of
+//     hand-lob (per-throw MPC and ES outcomes by climb) and on which
+//     controller is stronger per ball set: tennis balls from a thrower go
+//     to the ES policy, foam balls and mid-elevation hand lobs to the MPC.
 //
 //   - Learned MPC parameters. The planner's tunables (mpc.Tunables: the
 //     catch-point planes and preferred reach, the catch speed and the
@@ -12,6 +27,7 @@
 //     inference), the ball set's drag and lift coefficients relative to a
 //     tennis ball, and the height and lateral offset of the executing
 //     plan's catch point. θ = 0 is the MPC's own configuration.
+//
 //   - A learned residual on the plan. Within a window before the planned
 //     catch (0.12 s, scaled by a learned factor) and until 20 ms before it
 //     (the net then meets the ball steady), each new estimate is flown to
@@ -32,25 +48,28 @@
 //     command. With the residual at zero the MPC's command passes
 //     unchanged.
 //
-// Both are one parameter vector θ (NParams values; layout in params.go),
+// All three are one parameter vector θ (NParams values; layout in params.go),
 // optimised by the ES trainer's blackbox gradient sensing (policy.Trainer,
 // `catch train es --policy fused`) and fine-tuned through its
 // external-evaluator protocol like the ES policy (`catch finetune fused`).
-// The shipped θ is the residual's structured prior, gain 1 on the drift
-// (the head moves by the drift the latest estimate predicts) and a window
-// of 0.12·e^0.5 ≈ 0.2 s, with the context network at zero: the context
+// The shipped θ is the gate's prior and the residual's structured prior,
+// gain 1 on the drift (the head moves by the drift the latest estimate
+// predicts) and a window of 0.12·e^0.5 ≈ 0.2 s, with the context network
+// at zero: the context
 // network that `catch train es --policy fused` trained (30 BGS steps from
 // θ = 0, seed 11) gained on hand-lob but lost on nominal and fast, so it
 // is not shipped; the README gives the benchmark and the ablation.
 // The parameter file is a policy file of the external policy class fused
-// (policy.RegisterClass; fused-params and fused-residual train one
-// mechanism each); the shipped one is shipped/fused_policy.json.
+// (policy.RegisterClass; fused-params, fused-residual and fused-gate train
+// one mechanism each); the shipped one is shipped/fused_policy.json.
 //
 // # What flows in and out
 //
 // In and out as the MPC: control.Input (arm state, ball estimate in the
 // world frame, m and m/s, ball properties, optional forecast samples) and
 // a joint reference (q, q̇) written into a caller-owned control.Command.
+// Until the gate decides, both step (the MPC's command is dropped);
+// after it, only the controller that flies the throw steps.
 // Step runs on the control loop's goroutine, re-plans synchronously (an
 // asynchronous MPC is refused: the context network changes the planner's
 // tunables between re-plans) and allocates nothing.

@@ -106,8 +106,10 @@ func residualTheta() []float64 {
 
 func TestPriorIsTheMPC(t *testing.T) {
 	rob := testRobot(t)
-	// θ = 0 with both mechanisms on: the MPC's commands, bit for bit.
-	l, res := runLockstep(t, rob, "light-ball", 3, Config{}, make([]float64, NParams))
+	// θ = 0 with the learned parameters and the residual on (the gate
+	// off: with it the ES policy drives until the first estimate): the
+	// MPC's commands, bit for bit.
+	l, res := runLockstep(t, rob, "light-ball", 3, Config{NoGate: true}, make([]float64, NParams))
 	require.Greater(t, len(l.fq), 100)
 	require.True(t, res.Catchable)
 	for k := range l.fq {
@@ -123,10 +125,11 @@ func gateTheta(b float64) []float64 {
 	return th
 }
 
-// The gate hands the throw to the ES policy on the first estimate: from
-// then on the fused controller sends the ES policy's commands bit for bit
-// (the policy stepped in the shadow until then); before, the MPC's. A
-// negative score keeps the MPC, as θ = 0 does.
+// The gate hands the throw to the ES policy on the first estimate: the
+// fused controller then sends the ES policy's commands bit for bit on
+// every tick (it drove until the first estimate). A negative score, as
+// θ = 0, keeps the MPC: its commands bit for bit from the first estimate
+// on (it stepped in the shadow until then).
 func TestGateHandsThrowToES(t *testing.T) {
 	rob := testRobot(t)
 	newES := func() control.Controller {
@@ -147,14 +150,19 @@ func TestGateHandsThrowToES(t *testing.T) {
 		}
 	}
 	require.Positive(t, from, "the ball was seen")
-	for k := from; k < len(l.fq); k++ {
+	for k := range l.fq {
 		require.Equal(t, l.mq[k], l.fq[k], "tick %d", k)
 		require.Equal(t, l.mqd[k], l.fqd[k], "tick %d", k)
 	}
 	require.Zero(t, l.f.PlanKnots(make([]float64, 1024)), "no MPC plan while the ES policy flies")
-	l, _ = runLockstepWith(t, rob, "fast", 2, Config{}, gateTheta(-1), newES())
-	require.False(t, l.f.UsesES())
-	require.NotEqual(t, l.mq[len(l.mq)-1], l.fq[len(l.fq)-1], "the MPC flew, not the ES policy")
+	for _, th := range [][]float64{gateTheta(-1), make([]float64, NParams)} {
+		l, _ = runLockstep(t, rob, "fast", 2, Config{}, th)
+		require.False(t, l.f.UsesES())
+		for k := from; k < len(l.fq); k++ {
+			require.Equal(t, l.mq[k], l.fq[k], "tick %d", k)
+			require.Equal(t, l.mqd[k], l.fqd[k], "tick %d", k)
+		}
+	}
 	l, _ = runLockstepWith(t, rob, "fast", 2, Config{NoGate: true}, gateTheta(1), newES())
 	require.False(t, l.f.UsesES(), "gate off")
 }
@@ -221,7 +229,7 @@ func TestResidualBounded(t *testing.T) {
 	// (with the active-set planner the prediction drifts beyond the
 	// residual's deadband in trial 3, not in 0, 1, 2 and 5)
 	for _, trial := range []int{0, 1, 2, 3, 5} {
-		l, _ := runLockstep(t, rob, "light-ball", trial, Config{NoLearnedParams: true}, residualTheta())
+		l, _ := runLockstep(t, rob, "light-ball", trial, Config{NoLearnedParams: true, NoGate: true}, residualTheta())
 		for k := range l.fq {
 			for j := range l.fq[k] {
 				if l.fq[k][j] != l.mq[k][j] {
