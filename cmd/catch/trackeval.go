@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -77,6 +78,7 @@ type evalSummary struct {
 func init() {
 	var (
 		set, scenario   string
+		classifier      string
 		throws, workers int
 		seed            uint64
 		fps             float64
@@ -105,6 +107,11 @@ tracker looks).`,
 			if throws <= 0 || throws > 1000 {
 				return fmt.Errorf("--throws %d: want 1..1000", throws)
 			}
+			if classifier != "" && classifier != "off" {
+				if _, err := os.Stat(classifier); err != nil {
+					return fmt.Errorf("--classifier: %w", err)
+				}
+			}
 			if !(fps > 0 && fps <= 2000) {
 				return fmt.Errorf("--fps %v: want (0, 2000]", fps)
 			}
@@ -129,7 +136,7 @@ tracker looks).`,
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					rows[i], errs[i] = evalBackground(bg, clutter, seed, balls, fps, sc)
+					rows[i], errs[i] = evalBackground(bg, clutter, classifier, seed, balls, fps, sc)
 					name := "plain"
 					if bg != "" {
 						name = filepath.Base(bg)
@@ -188,6 +195,7 @@ tracker looks).`,
 	f.Uint64Var(&seed, "seed", 1, "random seed (throws, noise)")
 	f.Float64Var(&fps, "fps", vision.DefaultFPS, "camera frame rate, Hz")
 	f.IntVar(&workers, "workers", 2, "backgrounds evaluated at once")
+	f.StringVar(&classifier, "classifier", "", "the detector's candidate classifier: the shipped model (default), off, or a FILE.onnx of catch train detector")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	root.AddCommand(cmd)
 }
@@ -228,7 +236,7 @@ func (l *lazyFrames) Frame(cam int, rect image.Rectangle) (gocv.Mat, error) {
 	return l.frames[cam], nil
 }
 
-func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallState, fps float64, sc *sim.Scenario) (evalRow, error) {
+func evalBackground(bg string, clutter bool, classifier string, seed uint64, balls []vision.BallState, fps float64, sc *sim.Scenario) (evalRow, error) {
 	row := evalRow{Background: "plain"}
 	if bg != "" {
 		row.Background = filepath.Base(bg)
@@ -238,7 +246,7 @@ func evalBackground(bg string, clutter bool, seed uint64, balls []vision.BallSta
 	if err != nil {
 		return row, err
 	}
-	tr, err := vision.NewTracker(vision.TrackerConfig{}, rig, sc.BallProps())
+	tr, err := vision.NewTracker(vision.TrackerConfig{Detector: vision.DetectorConfig{Classifier: classifier}}, rig, sc.BallProps())
 	if err != nil {
 		return row, err
 	}

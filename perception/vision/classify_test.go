@@ -72,9 +72,9 @@ func TestShippedClassifierHeldOut(t *testing.T) {
 	}
 	_, _, auc := ballnet.Separation(pos, neg)
 	require.GreaterOrEqual(t, auc, 0.97, "ball %v\nother %v", pos, neg)
-	low, minScore := 0, DetectorConfig{}.WithDefaults().MinScore
+	low := 0
 	for _, p := range pos {
-		if p < minScore {
+		if p < 0.05 {
 			low++
 		}
 	}
@@ -107,9 +107,10 @@ func TestShippedModelRecord(t *testing.T) {
 // TestDetectorScoresCandidates: the default detector scores its
 // candidates with the shipped model: over the generated scene with the
 // distractors and the lab clutter, the ball scores over 0.9 and comes
-// first, and candidates under MinScore are dropped (the round yellow logo,
-// which the classifier-less ranking puts first as the roundest blob); with
-// the classifier off every score is 1 and nothing is dropped.
+// first (the round yellow logo, which the classifier-less ranking puts
+// first as the roundest blob, scores under 0.05 and comes last), and with
+// MinScore 0.05 the logo is dropped; with the classifier off every score is
+// 1 and nothing is dropped.
 func TestDetectorScoresCandidates(t *testing.T) {
 	r, err := NewRenderer(RenderConfig{Seed: 5, Distractors: true, Clutter: true}, camera.DefaultRig())
 	require.NoError(t, err)
@@ -120,7 +121,7 @@ func TestDetectorScoresCandidates(t *testing.T) {
 	u, v, ok := camera.DefaultRig().Cameras[0].Project(p)
 	require.True(t, ok)
 	n := map[string]int{}
-	for _, cfg := range []DetectorConfig{{}, {Classifier: "off"}, {MinScore: -1}} {
+	for _, cfg := range []DetectorConfig{{MinScore: 0.05}, {Classifier: "off"}, {}} {
 		d, err := NewDetector(cfg)
 		require.NoError(t, err)
 		cands, err := d.Detect(frame, image.Rectangle{}, nil)
@@ -131,9 +132,12 @@ func TestDetectorScoresCandidates(t *testing.T) {
 		for _, c := range cands {
 			if cfg.Classifier == "off" {
 				require.Equal(t, 1.0, c.Score)
-			} else if cfg.MinScore == 0 {
+			} else if cfg.MinScore > 0 {
 				require.GreaterOrEqual(t, c.Score, 0.05)
 			}
+		}
+		if cfg.Classifier == "" && cfg.MinScore == 0 {
+			require.Less(t, cands[len(cands)-1].Score, 0.05, "the logo last")
 		}
 		if cfg.Classifier != "off" {
 			require.InDelta(t, u, cands[0].U, 1, "the ball first")
@@ -142,9 +146,10 @@ func TestDetectorScoresCandidates(t *testing.T) {
 		}
 	}
 	t.Logf("candidates: %v", n)
-	require.Less(t, n["0"], n["off0"], "the classifier drops distractors")
-	require.Equal(t, n["off0"], n["-1"], "min_score < 0 ranks only")
+	require.Less(t, n["0.05"], n["off0"], "min_score drops distractors")
+	require.Equal(t, n["off0"], n["0"], "min_score 0 ranks only")
 	_, err = NewDetector(DetectorConfig{Classifier: filepath.Join(t.TempDir(), "missing.onnx")})
 	require.ErrorContains(t, err, "missing.onnx")
 	require.Error(t, DetectorConfig{MinScore: 1}.Validate())
+	require.Error(t, DetectorConfig{MinScore: -0.5}.Validate())
 }

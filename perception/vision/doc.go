@@ -12,7 +12,7 @@
 // perception/ballnet, shipped as perception/models/ball.onnx and reproduced by `catch train
 // detector --seed 1 --out perception/models/ball.onnx` from crops rendered over the training
 // photographs only, TrainingCrops) run through ONNX Runtime (forecast/ort, one thread);
-// candidates under DetectorConfig.MinScore are dropped and the rest ranked by score. The
+// candidates are ranked by score (DetectorConfig.MinScore, when set, drops the low ones). The
 // tracker adds stereo epipolar consistency and the ballistic test of a flight.
 //
 // Mats own C memory: whoever receives a Mat from this package closes it. The functions here
