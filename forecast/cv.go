@@ -235,7 +235,11 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			return nil, fmt.Errorf("fold %d: %w", k, err)
 		}
 		pc.Spread = fd.Spread
-		logf("fold %d: estimator q %.2g, spin prior %.0f rad/s; spread (%.2f, %.2f, %.2f)", k, fd.EstimatorNoise, fd.SpinPrior, fd.Spread[0], fd.Spread[1], fd.Spread[2])
+		prior := fmt.Sprintf("spin prior σ %.0f rad/s", fd.SpinPrior)
+		if table != nil {
+			prior = fmt.Sprintf("spin prior: table of %d flights, σ × %g", fd.SpinTable, fd.SpinTableScale)
+		}
+		logf("fold %d: estimator q %.2g, %s; spread (%.2f, %.2f, %.2f)", k, fd.EstimatorNoise, prior, fd.Spread[0], fd.Spread[1], fd.Spread[2])
 		phys, err := NewPhysics(props, pc)
 		if err != nil {
 			return nil, err

@@ -165,3 +165,68 @@ func TestCompleteWindowsFillsPastTheEnd(t *testing.T) {
 	// up to 0.5 s past the cut, with the spin fitted from 0.4 s of 1 mm noise
 	require.Less(t, worst, 0.03)
 }
+
+// priorTracker is a Tracker that only remembers its spin prior.
+type priorTracker struct{ prior ball.SpinPrior }
+
+func (p *priorTracker) Reset()                                   {}
+func (p *priorTracker) Observe(t float64, x [3]float64) bool     { return true }
+func (p *priorTracker) Estimate(now float64, dst *ball.Estimate) {}
+
+// TestCVTrackerLeavesOwnFileOut: on the training windows the baseline's spin table leaves
+// the window's own file out, as the fold's table leaves out the fold's files; a launch seen
+// in one file only then gets the broad prior on that file's windows, and the table's own on
+// another file's. The prior's σ is scaled by the grid's scale.
+func TestCVTrackerLeavesOwnFileOut(t *testing.T) {
+	props, err := ball.ByName("table-tennis")
+	require.NoError(t, err)
+	var fits []ball.TrackFit
+	for i := 0; i < 8; i++ {
+		p, v, w := ball.Vec{0.15, 2.4, 1.5}, ball.Vec{1, -4.4, 0}, ball.Vec{-5, 15, float64(i % 2)}
+		if i < 3 { // a launch only a.csv has
+			p, v, w = ball.Vec{0.5, 0.9, 0.8}, ball.Vec{0.6, -2, 3.4}, ball.Vec{-30, 40, -35}
+		}
+		file := "a.csv"
+		if i >= 4 {
+			file = "b.csv"
+		}
+		fits = append(fits, ball.TrackFit{Name: file + ":" + string(rune('0'+i)), Init: ball.State{P: p, V: v}, Heading: w, N: 60})
+	}
+	table, err := ball.NewSpinTable(fits, ball.SpinTableConfig{})
+	require.NoError(t, err)
+	mk := func(_ ball.Props, _, _ float64, prior ball.SpinPrior) (Tracker, error) {
+		return &priorTracker{prior: prior}, nil
+	}
+	tr, err := newCVTracker(mk, props, 0.3, 40, table, 2, []string{"a.csv", "b.csv"})
+	require.NoError(t, err)
+	ft, ok := tr.(flightTracker)
+	require.True(t, ok)
+	spinZ := func(file string) (mean, sigma float64) {
+		ft.ForFlight(file + ":0")
+		var m ball.Vec
+		var c [9]float64
+		tr.(*looTracker).cur.(*priorTracker).prior.Spin(ball.Vec{0.5, 0.9, 0.8}, ball.Vec{0.6, -2, 3.4}, &m, &c)
+		return m[2], math.Sqrt(c[8])
+	}
+	ownM, ownS := spinZ("a.csv")
+	otherM, otherS := spinZ("b.csv")
+	// from b.csv's windows the launch is known from a.csv's three flights (−35 rad/s, the
+	// overall mean −13 entering with weight 0.5 of 3.5); from a.csv's own windows only the
+	// overall distribution is left
+	require.InDelta(t, -32, otherM, 2)
+	require.InDelta(t, -13, ownM, 3)
+	require.Greater(t, ownS, 1.5*otherS) // 17 vs 10 rad/s before the scale 2
+	// the fold's tracker (no files to leave out) has the whole table
+	full, err := newCVTracker(mk, props, 0.3, 40, table, 1, nil)
+	require.NoError(t, err)
+	var m ball.Vec
+	var c [9]float64
+	full.(*priorTracker).prior.Spin(ball.Vec{0.5, 0.9, 0.8}, ball.Vec{0.6, -2, 3.4}, &m, &c)
+	require.InDelta(t, -32, m[2], 2)
+	// b.csv's flights are far from this launch: the whole table at scale 1 is b's view at 2, halved
+	require.InDelta(t, otherS/2, math.Sqrt(c[8]), 0.1)
+	// without a table, the flat σ and no prior
+	flat, err := newCVTracker(mk, props, 0.3, 40, nil, 0, []string{"a.csv"})
+	require.NoError(t, err)
+	require.Nil(t, flat.(*priorTracker).prior)
+}
