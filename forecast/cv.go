@@ -54,7 +54,11 @@ type CVConfig struct {
 	// (CompleteWindows: pre-bounce windows, the horizon past the bounce filled with the
 	// fitted flight), windows every TrainStride s (default 0.01) with at least
 	// TrainMinCover s of recording ahead (default 0.1).
-	Train                      *TrainConfig
+	Train *TrainConfig
+	// Residual trains the interpolant on the residuals of the baseline's mean forecast
+	// (Residual, ResidualDataset): conditioned on the fold's estimator, it learns only what
+	// the physics gets wrong.
+	Residual                   bool
 	TrainStride, TrainMinCover float64
 	// Progress receives one line per step (nil: none).
 	Progress io.Writer
@@ -122,11 +126,13 @@ type CVFold struct {
 	TrainExamples  int `json:"train_examples,omitempty"`
 	TrainCompleted int `json:"train_windows_completed,omitempty"`
 	// ModelSpread is the interpolant's spread, calibrated to 90% coverage on CalibWindows
-	// windows of every tenth training file (the model never trained on them); RawCover90
-	// the uncalibrated model's coverage on the fold's files.
+	// windows (every TrainStride) of every tenth training file (the model never trained on
+	// them); RawCover90 and RawESRatio the uncalibrated model's coverage and energy score
+	// over the baseline's on the fold's files.
 	ModelSpread  [3]float64 `json:"interpolant_spread,omitempty"`
 	CalibWindows int        `json:"interpolant_calibration_windows,omitempty"`
 	RawCover90   [3]float64 `json:"interpolant_uncalibrated_coverage90,omitempty"`
+	RawESRatio   float64    `json:"interpolant_uncalibrated_energy_score_ratio,omitempty"`
 }
 
 // CVMean is the mean over the folds of the held-out scores.
@@ -224,6 +230,9 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if trainTracker == nil { // no grid point forecast a training window
+			trainTracker = tracker
+		}
 		// The samples' spread per heading axis: 90% coverage on the training windows.
 		pc := PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld}
 		raw, err := NewPhysics(props, pc)
@@ -254,7 +263,11 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		if cfg.Train != nil {
 			// Every tenth training file calibrates the model's spread; the rest train it.
 			fit, calib := splitFlights(train, fd.TrainFiles)
-			m, ds, completed, err := trainOnFlights(props, fit, cfg, k)
+			var resTracker Tracker
+			if cfg.Residual {
+				resTracker = trainTracker
+			}
+			m, ds, completed, err := trainOnFlights(props, fit, cfg, k, resTracker)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
@@ -263,17 +276,27 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			calW := FlightWindows(calib, 0, cfg.Stride/2, cfg.AtS, wc)
+			var model Forecaster = it
+			var calTracker, testTracker Tracker
+			if cfg.Residual {
+				model, calTracker, testTracker = NewResidual(it), trainTracker, tracker
+			}
+			// Every TrainStride along the kept-back flights: the spread is a 90% quantile per
+			// axis, and a few dozen windows leave it noisy.
+			calW := FlightWindows(calib, 0, cfg.TrainStride, cfg.AtS, wc)
 			fd.CalibWindows = len(calW)
-			if fd.ModelSpread, err = CalibrateSpread(it, nil, calW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld); err != nil {
+			if fd.ModelSpread, err = CalibrateSpread(model, calTracker, calW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld); err != nil {
 				return nil, fmt.Errorf("fold %d: interpolant: %w", k, err)
 			}
-			raw, err := Evaluate("interpolant-uncalibrated", it, nil, testW, ecfg)
+			raw, err := Evaluate("interpolant-uncalibrated", model, testTracker, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
 			fd.RawCover90 = raw.Cover90
-			ms, err := Evaluate("interpolant", &Spread{F: it, Factor: fd.ModelSpread, World: cfg.SpreadWorld}, nil, testW, ecfg)
+			if keep, n := Common(&raw, &ps); n > 0 {
+				fd.RawESRatio = Summarise(raw, keep).EnergyScore / Summarise(ps, keep).EnergyScore
+			}
+			ms, err := Evaluate("interpolant", &Spread{F: model, Factor: fd.ModelSpread, World: cfg.SpreadWorld}, testTracker, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
@@ -584,12 +607,18 @@ func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, sa
 	return out, nil
 }
 
-// trainOnFlights trains an interpolant on the training flights of a fold.
-func trainOnFlights(props ball.Props, train []Flight, cfg CVConfig, k int) (*Model, int, int, error) {
+// trainOnFlights trains an interpolant on the training flights of a fold; with a tracker,
+// on the residuals of its estimates flown on (ResidualDataset).
+func trainOnFlights(props ball.Props, train []Flight, cfg CVConfig, k int, tracker Tracker) (*Model, int, int, error) {
 	wc := WindowConfig{Horizons: cfg.Horizons}
 	ws := FlightWindows(train, 0, cfg.TrainStride, cfg.TrainMinCover, wc)
 	ws, completed, _ := CompleteWindows(props, train, ws, cfg.Horizons.Dt)
-	ds, _ := BuildDataset(&props, ws, wc)
+	var ds *Dataset
+	if tracker != nil {
+		ds, _ = ResidualDataset(&props, tracker, ws, wc)
+	} else {
+		ds, _ = BuildDataset(&props, ws, wc)
+	}
 	if ds.Len() < 50 {
 		return nil, 0, 0, fmt.Errorf("only %d training examples from %d flights", ds.Len(), len(train))
 	}

@@ -44,7 +44,9 @@
 // spread (PhysicsConfig.Spread, CalibrateSpread) and the model come from the other folds.
 // The estimator's spin prior can be learned there too (CVConfig.SpinTable, ball.SpinTable):
 // a launcher repeats its spins, so the spins fitted to the training flights that started
-// alike give a new flight's spin before its curvature shows.
+// alike give a new flight's spin before its curvature shows. With CVConfig.Residual the
+// fold's interpolant is a Residual: trained (ResidualDataset) on what the baseline's mean
+// forecast gets wrong, conditioned on the estimate (EstimateCond) instead of the window fit.
 //
 // Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
 // coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the

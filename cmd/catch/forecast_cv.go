@@ -52,6 +52,7 @@ func init() {
 		seed                           uint64
 		stride                         float64
 		train, asJSON, spreadWorld     bool
+		residual                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "cv --trajectories DIR --ball NAME",
@@ -113,8 +114,12 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 					return err
 				}
 				cfg.Train = &tc
+				cfg.Residual = residual
 				out.Train = &cvTrain{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Hidden: []int{128, 128}, Seed: seed}
 				out.Tuned += "; the interpolant's weights, diffusion and flow-noise scale (trained on the other folds' flights but every tenth file) and its spread (90% coverage on the windows of every tenth training file)"
+			}
+			if residual && !train {
+				return fmt.Errorf("--residual: needs --train")
 			}
 			start := time.Now()
 			res, err := forecast.CrossValidate(cfg)
@@ -137,6 +142,7 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 	fl.IntVar(&steps, "steps", 2500, "with --train: Adam steps on the drift")
 	fl.IntVar(&distill, "distill-steps", 1500, "with --train: Adam steps on the flow map")
 	countFlag(fl, &distillConds, "distill-conds", 1000, 1, 1<<20, "with --train: training windows the distillation teacher is run from")
+	fl.BoolVar(&residual, "residual", false, "with --train: the interpolant learns the residual of the baseline's mean forecast, conditioned on the fold's estimate (forecast.Residual), instead of the window fit's")
 	fl.BoolVar(&spreadWorld, "spread-world", false, "calibrate the baseline's spread per world axis (x, y, z) instead of per heading-frame axis")
 	fl.StringVar(&spinPrior, "spin-prior", "table", "the estimator's spin prior: table (learned from the training folds' fitted flights that started alike) or flat (zero mean, σ from the fitted spins)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")

@@ -265,4 +265,21 @@ func TestForecastCVTrains(t *testing.T) {
 		}
 	}
 	require.Greater(t, res.Result.Mean.ESRatio, 0.0)
+
+	// --residual: the model learns the baseline's residual, scored the same way
+	code, stdout = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--folds", "2", "--samples", "16", "--seed", "4",
+		"--train", "--residual", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--json")
+	require.Equal(t, 0, code, stdout)
+	res = forecastCV{}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	for _, f := range res.Result.Folds {
+		require.NotNil(t, f.Interpolant)
+		require.Positive(t, f.Interpolant.Windows)
+		require.Positive(t, f.TrainExamples)
+		require.Greater(t, f.RawESRatio, 0.0)
+		// an untrained-ish model around the estimate: still within centimetres of clean flights
+		require.Less(t, f.Interpolant.MeanErr, 0.05)
+	}
+	code, _ = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--residual")
+	require.Equal(t, 2, code)
 }
