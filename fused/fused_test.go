@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/cputime"
 	"github.com/agilecatch/catch/mpc"
 	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
@@ -326,9 +326,9 @@ func BenchmarkStep(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		t0 := threadCPU()
+		t0 := cputime.Thread()
 		_, err := c.Step(&l.inputs[k], &out)
-		dt := threadCPU() - t0
+		dt := cputime.Thread() - t0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -392,13 +392,4 @@ func processCPU() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// threadCPU returns the calling thread's CPU time, ns.
-func threadCPU() int64 {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return 0
-	}
-	return ts.Nano()
 }

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/cputime"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -217,8 +218,8 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 			defer wg.Done()
 			runtime.LockOSThread() // per-thread CPU time for the compute statistics
 			defer runtime.UnlockOSThread()
-			cpu0 := threadCPU()
-			defer func() { cpuNS[k] = threadCPU() - cpu0 }()
+			cpu0 := cputime.Thread()
+			defer func() { cpuNS[k] = cputime.Thread() - cpu0 }()
 			w, c := worlds[k], ctrls[k]
 			for {
 				mu.Lock()
@@ -291,7 +292,7 @@ func Run(ctx context.Context, opts RunOptions) (Summary, []TrialResult, error) {
 	for _, ns := range cpuNS {
 		sum.CPUS += float64(ns) / 1e9
 	}
-	if cpuClock && sum.CPUS > 0 {
+	if cputime.Precise && sum.CPUS > 0 {
 		sum.TrialsPerCPUS = float64(opts.Trials) / sum.CPUS
 	} else {
 		sum.CPUS = 0 // no thread clock: the wall clock would mislead

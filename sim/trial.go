@@ -10,6 +10,7 @@ import (
 
 	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/cputime"
 	"github.com/agilecatch/catch/perception"
 	"github.com/agilecatch/catch/robot"
 )
@@ -383,7 +384,7 @@ type World struct {
 	planQ    []float64
 	planHead [][3]float64
 	// StepMS collects the controller's compute time per step, ms: the CPU
-	// time of the stepping thread (see threadCPU), so a loaded machine does
+	// time of the stepping thread (see internal/cputime), so a loaded machine does
 	// not inflate it. A controller that plans in other goroutines (async
 	// mode) is charged only for the time of Step itself.
 	StepMS []float64
@@ -581,9 +582,9 @@ func (w *World) Trial(th *Throw, ctrl control.Controller, rng *rand.Rand, res *T
 			copy(w.in.Arm.Qd, armQd)
 			w.in.Now = time.Duration(t * float64(time.Second))
 			w.in.Deadline = time.Duration((t + period) * float64(time.Second))
-			start := threadCPU()
+			start := cputime.Thread()
 			st, err := ctrl.Step(&w.in, &w.cmd)
-			ms := float64(threadCPU()-start) / 1e6
+			ms := float64(cputime.Thread()-start) / 1e6
 			w.StepMS = append(w.StepMS, ms)
 			res.Steps++
 			if err != nil {
@@ -812,4 +813,4 @@ func Describe(th *Throw, res *TrialResult) {
 // the platform has no thread clock). Lock the goroutine to its thread
 // (runtime.LockOSThread) for differences to mean anything; sim.Run's
 // workers do.
-func ThreadCPU() int64 { return threadCPU() }
+func ThreadCPU() int64 { return cputime.Thread() }

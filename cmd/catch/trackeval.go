@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"gocv.io/x/gocv"
-	"golang.org/x/sys/unix"
 
+	"github.com/agilecatch/catch/internal/cputime"
 	"github.com/agilecatch/catch/perception/camera"
 	"github.com/agilecatch/catch/perception/vision"
 	"github.com/agilecatch/catch/sim"
@@ -224,10 +224,10 @@ func (l *lazyFrames) Frame(cam int, rect image.Rectangle) (gocv.Mat, error) {
 	}
 	rect = rect.Intersect(full)
 	if l.done[cam].Empty() || !rect.In(l.done[cam]) {
-		t0, c0 := time.Now(), threadCPUNs()
+		t0, c0 := time.Now(), cputime.Thread()
 		err := l.r.Render(cam, l.t, l.b, rect, &l.frames[cam])
 		l.render += time.Since(t0)
-		l.cpu += threadCPUNs() - c0
+		l.cpu += cputime.Thread() - c0
 		if err != nil {
 			return gocv.Mat{}, err
 		}
@@ -273,11 +273,11 @@ func evalBackground(bg string, clutter bool, classifier string, seed uint64, bal
 		for i := range lf.done {
 			lf.done[i] = image.Rectangle{}
 		}
-		t0, c0 := time.Now(), threadCPUNs()
+		t0, c0 := time.Now(), cputime.Thread()
 		if err := tr.Step(lf.t, lf, &res); err != nil {
 			return row, fmt.Errorf("%s frame %d: %w", row.Background, n, err)
 		}
-		ms := float64(threadCPUNs()-c0-lf.cpu) / 1e6
+		ms := float64(cputime.Thread()-c0-lf.cpu) / 1e6
 		// The camera's first frames, while the background model
 		// learns (colour alone, every ball-coloured blob refined), are a
 		// start-up cost, not the running one: timed separately.
@@ -388,15 +388,6 @@ func finishRow(r *evalRow) {
 	r.StepMSP99 = pct(r.steps, 0.99)
 	r.FullMSP99 = pct(r.full, 0.99)
 	r.WallMSP99 = pct(r.walls, 0.99)
-}
-
-// threadCPUNs is the calling thread's CPU time, ns.
-func threadCPUNs() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return 0
-	}
-	return ts.Nano()
 }
 
 func dist3v(a, b camera.Vec) float64 {
