@@ -33,7 +33,10 @@
 //     the ball axis, deviation of the along-axis speed from v_c, and pose
 //     error inside the hard tolerances.
 //   - Hard constraints: head origin within ε_p per axis of the predicted ball
-//     at the catch time, net normal (head local +y) within ε_r of −v̂_ball;
+//     at the catch time, net normal (head local +y) within ε_r of its
+//     reference: −v̂_ball turned toward straight up by normal_up_rad (0.15;
+//     see Config.NormalUpRad: a net facing a flat ball stands upright and
+//     its shallow pocket lets the ball roll out over the lower rim);
 //     joint positions at stage ends and at in-stage extrema (velocity
 //     through zero in the bang phase), the cradle's travel, joint velocities
 //     at stage ends (linear in between), |δq̇| ≤ a·Δt (the acceleration limit,
@@ -96,7 +99,9 @@
 //     over max(slow_down_s, |q̇|/a) — the head slows along its axis, the ball
 //     is pressed into the net — while the last three joints add a
 //     smooth-step rotation turning the net normal up by up to net_up_rad,
-//     scaled to stay within the acceleration and velocity limits.
+//     scaled to stay within the acceleration and velocity limits (with
+//     signs: a wrist joint turning against its own slow-down has that
+//     deceleration to spare).
 //
 // # Controller
 //

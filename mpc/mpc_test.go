@@ -106,7 +106,8 @@ func TestPlanRespectsLimitsProperty(t *testing.T) {
 			copy(qdPrev, qd)
 		}
 		// Endpoint: head origin within ε_p per axis (plus 1e-6 m rounding)
-		// of the prediction, net normal within ε_r of −v̂.
+		// of the prediction, net normal within ε_r of its reference: −v̂
+		// turned up by normal_up_rad, so 0.15 ± ε_r from −v̂ for a flat ball.
 		var pose robot.Pose
 		dst.Decode(dst.TCatch, q, qd)
 		rob.Chain.FK(q, &pose)
@@ -115,8 +116,13 @@ func TestPlanRespectsLimitsProperty(t *testing.T) {
 			require.InDelta(t, bp[k], pose.P[k], cfg.PosTolM+1e-6, "throw %d axis %d", i, k)
 		}
 		nrm := pose.Axis(1)
-		ang := math.Acos(-dot3(nrm, bv) / norm3(bv))
+		sp := norm3(bv)
+		m := pl.normalRef([3]float64{bv[0] / sp, bv[1] / sp, bv[2] / sp})
+		ang := math.Acos(-dot3(nrm, m))
 		require.LessOrEqual(t, ang, cfg.NormalTolRad+1e-6, "throw %d", i)
+		// and turned up from −v̂ by at most normal_up_rad + ε_r
+		ang = math.Acos(-dot3(nrm, bv) / sp)
+		require.LessOrEqual(t, ang, cfg.NormalUpRad+cfg.NormalTolRad+1e-6, "throw %d", i)
 	}
 	// Random start velocities (up to 20% of the limits, in random
 	// directions) make some throws unreachable; the property is only
@@ -392,5 +398,35 @@ func BenchmarkDecode(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		dst.Decode(dst.T0+float64(i%1000)*1e-3, q, qd)
+	}
+}
+
+// TestNormalRef: the net normal's reference −m is −v̂ turned toward
+// straight up by normal_up_rad in the vertical plane through v̂, never past
+// straight up; a negative normal_up_rad leaves −v̂.
+func TestNormalRef(t *testing.T) {
+	rob := testRobot(t)
+	angle := func(a, b [3]float64) float64 { return math.Acos(clamp(dot3(a, b)/(norm3(a)*norm3(b)), -1, 1)) }
+	for _, tc := range []struct {
+		up, climbDeg, wantTurn float64
+	}{
+		{0.15, -20, 0.15},   // flat lob, descending
+		{0.15, 10, 0.15},    // still climbing
+		{0.15, -85, 0.0873}, // nearly vertical: capped at straight up (5°)
+		{-1, -20, 0},        // off
+	} {
+		pl, err := NewPlanner(Config{NormalUpRad: tc.up}, rob, sim.DefaultReadyQ)
+		require.NoError(t, err)
+		c := tc.climbDeg * math.Pi / 180
+		vhat := [3]float64{-math.Cos(c) * 0.8, -math.Cos(c) * 0.6, math.Sin(c)}
+		m := pl.normalRef(vhat)
+		require.InDelta(t, 1, norm3(m), 1e-12)
+		nref := [3]float64{-m[0], -m[1], -m[2]}
+		back := [3]float64{-vhat[0], -vhat[1], -vhat[2]}
+		require.InDelta(t, tc.wantTurn, angle(nref, back), 1e-3, "up %v climb %v", tc.up, tc.climbDeg)
+		// turned toward up: higher than −v̂, and in the vertical plane
+		// through v̂ (no sideways turn)
+		require.GreaterOrEqual(t, nref[2], back[2]-1e-12)
+		require.InDelta(t, 0, nref[0]*0.6-nref[1]*0.8, 1e-12)
 	}
 }

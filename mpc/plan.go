@@ -132,6 +132,50 @@ func (p *Plan) Decode(t float64, q, qd []float64) {
 	}
 }
 
+// netUpScale returns the largest factor in [0, 1] by which a joint with
+// catch velocity v can add the net-up offset b to its cradle and stay
+// within the acceleration limit a and the velocity limit vmax, counting the
+// signs: a net-up that turns the joint against its own slow-down has the
+// slow-down's deceleration to spare. The slow-down's acceleration is
+// −v/Slow until Slow and the smooth step's is linear in time, so the ends
+// of each piece bound the acceleration; the velocity is checked on a grid.
+func (p *Plan) netUpScale(v, b, a, vmax float64) float64 {
+	if b == 0 {
+		return 1
+	}
+	s := p.Slow
+	d := 2 * s
+	scale := 1.0
+	// |c + x·B| ≤ lim gives an upper bound on x ≥ 0
+	bound := func(c, B, lim float64) {
+		switch {
+		case math.Abs(c) > lim:
+			scale = 0
+		case B > 0:
+			scale = math.Min(scale, (lim-c)/B)
+		case B < 0:
+			scale = math.Min(scale, (lim+c)/-B)
+		}
+	}
+	const eps = 1e-9
+	for _, tau := range [...]float64{0, s - eps, s + eps, d - eps} {
+		c := 0.0
+		if tau < s {
+			c = -v / s
+		}
+		u := tau / d
+		bound(c, b*6*(1-2*u)/(d*d), a)
+	}
+	const steps = 32
+	for i := 0; i <= steps; i++ {
+		tau := d * float64(i) / steps
+		g := math.Max(1-tau/s, 0)
+		u := tau / d
+		bound(v*g, b*6*u*(1-u)/d, vmax)
+	}
+	return math.Max(scale, 0)
+}
+
 // cradleBounds returns, for joint j, the lowest and highest positions the
 // cradle reaches after the catch.
 func (p *Plan) cradleBounds(j int) (lo, hi float64) {

@@ -358,7 +358,8 @@ func (p *Planner) plan(req *Request, dst *Plan) (PlanStatus, int) {
 			continue
 		}
 		vhat := [3]float64{bv[0] / sp, bv[1] / sp, bv[2] / sp}
-		tgt := robot.IKTarget{Pos: bp, Normal: [3]float64{-vhat[0], -vhat[1], -vhat[2]}, NormalAxis: 1}
+		m := p.normalRef(vhat)
+		tgt := robot.IKTarget{Pos: bp, Normal: [3]float64{-m[0], -m[1], -m[2]}, NormalAxis: 1}
 		nseed := cfg.Seeds
 		isPrev := req.Prev != nil && req.Prev.HasCatch && tc == req.Prev.TCatch
 		if isPrev {
@@ -523,6 +524,28 @@ func (p *Planner) seed(s int, bp [3]float64) {
 	p.qseed[1] = math.Atan2(bp[1]-rail, math.Max(bp[0], 0.1))
 }
 
+// normalRef returns m, the negated reference for the net normal at the
+// catch: the ball's direction v̂, with the reference −v̂ turned toward
+// straight up by NormalUpRad (at most until it points up), so that a flat
+// ball meets a net that already faces upward and the pocket holds it deeper
+// (see Config.NormalUpRad).
+func (p *Planner) normalRef(vhat [3]float64) [3]float64 {
+	b := p.cfg.NormalUpRad
+	if b <= 0 {
+		return vhat
+	}
+	// e: the unit part of ẑ orthogonal to v̂; −v̂ turns toward it
+	e := [3]float64{-vhat[2] * vhat[0], -vhat[2] * vhat[1], 1 - vhat[2]*vhat[2]}
+	ne := norm3(e)
+	if ne < 1e-6 {
+		return vhat
+	}
+	// angle between −v̂ and ẑ
+	b = math.Min(b, math.Acos(clamp(-vhat[2], -1, 1)))
+	c, s := math.Cos(b), math.Sin(b)
+	return [3]float64{vhat[0]*c - s*e[0]/ne, vhat[1]*c - s*e[1]/ne, vhat[2]*c - s*e[2]/ne}
+}
+
 // catchSpeed is the head speed along the ball's direction at the catch for
 // a ball arriving at sp m/s: the ball meets the net at most
 // CatchRelSpeed faster than the head, but the head moves at least
@@ -681,13 +704,14 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 		off2 += o * o
 	}
 	nrm := p.pose.Axis(1)
+	m := p.normalRef(vhat)
 	var ep2, en2 float64
 	var maxEp float64
 	for r := 0; r < 3; r++ {
 		e := p.pose.P[r] - bp[r]
 		ep2 += e * e
 		maxEp = math.Max(maxEp, math.Abs(e))
-		en := nrm[r] + vhat[r]
+		en := nrm[r] + m[r]
 		en2 += en * en
 	}
 	var effort float64
@@ -703,7 +727,7 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 
 	// constraint violations (positive parts), in comparable units
 	viol += 100 * math.Max(0, maxEp-cfg.PosTolM)
-	ang := math.Acos(clamp(-dot3(nrm, vhat), -1, 1))
+	ang := math.Acos(clamp(-dot3(nrm, m), -1, 1))
 	viol += 10 * math.Max(0, ang-cfg.NormalTolRad)
 	for k := 0; k < N; k++ {
 		if pl.Dt[k] < 0 {
@@ -734,7 +758,8 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 
 // netUp sets pl.NetUp: a wrist rotation (last three joints) that turns the
 // net normal toward straight up by up to NetUpRad, scaled down so the
-// cradle stays within the acceleration and velocity limits.
+// cradle (slow-down and net-up together, with their signs) stays
+// within the acceleration and velocity limits.
 func (p *Planner) netUp(pl *Plan) {
 	n, N := p.n, p.N
 	for j := range pl.NetUp {
@@ -777,20 +802,10 @@ func (p *Planner) netUp(pl *Plan) {
 		return
 	}
 	dense.Solve(a[:], 3, b[:], b[:])
-	d := 2 * pl.Slow
 	scale := 1.0
 	for c := 0; c < 3; c++ {
 		j := n - 3 + c
-		vN := math.Abs(pl.Vs[N*n+j])
-		room := p.acc[j] - vN/pl.Slow
-		need := 6 * math.Abs(b[c]) / (d * d)
-		if need > 0 {
-			scale = math.Min(scale, math.Max(room, 0)/need)
-		}
-		vroom := p.vel[j] - vN
-		if vn := 1.5 * math.Abs(b[c]) / d; vn > 0 {
-			scale = math.Min(scale, math.Max(vroom, 0)/vn)
-		}
+		scale = math.Min(scale, pl.netUpScale(pl.Vs[N*n+j], b[c], p.acc[j], p.vel[j]))
 	}
 	for c := 0; c < 3; c++ {
 		pl.NetUp[n-3+c] = b[c] * scale
@@ -808,6 +823,9 @@ func (p *Planner) linearize(pl *Plan, vhat [3]float64, sp float64, nrm, vh [3]fl
 	ad := dot3(ba, vhat)
 	dvh := [3]float64{(ba[0] - ad*vhat[0]) / sp, (ba[1] - ad*vhat[1]) / sp, (ba[2] - ad*vhat[2]) / sp}
 	bv := [3]float64{vhat[0] * sp, vhat[1] * sp, vhat[2] * sp}
+	// the net normal's reference −m turns with v̂ (its tilt toward up is
+	// treated as fixed in the linearisation)
+	m := p.normalRef(vhat)
 	dtIdx := func(k int) int { return N*n + k }
 	// gq: ∂q_N/∂x (row j)
 	clear(p.gq)
@@ -833,7 +851,7 @@ func (p *Planner) linearize(pl *Plan, vhat [3]float64, sp float64, nrm, vh [3]fl
 	for r := 0; r < 3; r++ {
 		p.res[r] = so * (rv[r] - al*vhat[r])
 		p.res[4+r] = spw * (p.pose.P[r] - bp[r])
-		p.res[7+r] = snw * (nrm[r] + vhat[r])
+		p.res[7+r] = snw * (nrm[r] + m[r])
 	}
 	p.res[3] = sc * al
 	var dvdx [3][]float64
@@ -931,7 +949,7 @@ func (p *Planner) linearize(pl *Plan, vhat [3]float64, sp float64, nrm, vh [3]fl
 	for r := 0; r < 3; r++ {
 		e := p.pose.P[r] - bp[r]
 		p.l[r], p.u[r] = -tolP-e, tolP-e
-		en := nrm[r] + vhat[r]
+		en := nrm[r] + m[r]
 		p.l[3+r], p.u[3+r] = -tolN-en, tolN-en
 	}
 	row := 6
