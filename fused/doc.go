@@ -15,7 +15,11 @@
 //     gate is a structured prior chosen on the tuning seeds 2–5 of
 //     hand-lob (per-throw MPC and ES outcomes by climb) and on which
 //     controller is stronger per ball set: tennis balls from a thrower go
-//     to the ES policy, foam balls and mid-elevation hand lobs to the MPC.
+//     to the ES policy, foam balls and hand lobs to the MPC. (Flat and
+//     steep hand lobs went to the ES policy until the MPC turned its catch
+//     normal up, mpc.Config.NormalUpRad; since then the MPC catches them
+//     more often: all hand lobs to the MPC, seeds 2–5, 200 throws each,
+//     0.940 against 0.918 with the climb split.)
 //
 //   - Learned MPC parameters. The planner's tunables (mpc.Tunables: the
 //     catch-point planes and preferred reach, the catch speed and the

@@ -168,8 +168,8 @@ func TestGateHandsThrowToES(t *testing.T) {
 }
 
 // The shipped gate hands tennis balls from the thrower to the ES policy,
-// foam balls to the MPC, and hand lobs by their climb: mid-elevation lobs
-// (κ small) to the MPC, flat and steep ones to the ES policy.
+// foam balls and every hand lob (since the MPC's normal_up_rad it catches
+// flat and steep lobs too) to the MPC.
 func TestShippedGate(t *testing.T) {
 	rob := testRobot(t)
 	c := newFused(t, rob, Config{}, nil)
@@ -186,8 +186,9 @@ func TestShippedGate(t *testing.T) {
 	require.Negative(t, score("foam", 0.75, 0.6), "thrower, foam")
 	require.Negative(t, score("foam", 0.95, 0.6), "thrower, foam, steep")
 	require.Negative(t, score("tennis", 0.58, 1.3), "hand lob, mid elevation")
-	require.Positive(t, score("tennis", 0.35, 1.3), "hand lob, flat")
-	require.Positive(t, score("tennis", 0.8, 1.3), "hand lob, steep")
+	require.Negative(t, score("tennis", 0.35, 1.3), "hand lob, flat")
+	require.Negative(t, score("tennis", 0.8, 1.3), "hand lob, steep")
+	require.Negative(t, score("tennis", 0.1, 1.3), "hand lob, κ at its clamp")
 }
 
 func TestTunablesMap(t *testing.T) {
