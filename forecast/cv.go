@@ -405,6 +405,19 @@ type flightTracker interface {
 	ForFlight(name string)
 }
 
+// estimateWindow runs tr over w's history (telling it w's flight first when
+// it is a flightTracker) and writes its estimate at w.Now to est.
+func estimateWindow(tr Tracker, w Window, est *ball.Estimate) {
+	if ft, ok := tr.(flightTracker); ok {
+		ft.ForFlight(w.Flight)
+	}
+	tr.Reset()
+	for _, o := range w.History {
+		tr.Observe(o.T, o.P)
+	}
+	tr.Estimate(w.Now, est)
+}
+
 // looTracker is the baseline's tracker on the training windows when its spin prior is a
 // table of the training flights: each file's tracker uses the table without that file.
 type looTracker struct {
@@ -471,14 +484,7 @@ func meanPointError(props *ball.Props, tr Tracker, ws []Window, hz Horizons, atS
 	var est ball.Estimate
 	hAt := int(math.Round(atS/hz.Dt)) - 1
 	for _, w := range ws {
-		if ft, ok := tr.(flightTracker); ok {
-			ft.ForFlight(w.Flight)
-		}
-		tr.Reset()
-		for _, o := range w.History {
-			tr.Observe(o.T, o.P)
-		}
-		tr.Estimate(w.Now, &est)
+		estimateWindow(tr, w, &est)
 		if !est.Valid {
 			continue
 		}
@@ -559,14 +565,7 @@ func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, sa
 	for _, w := range ws {
 		in := Input{Now: w.Now, History: w.History}
 		if tracker != nil {
-			if ft, ok := tracker.(flightTracker); ok {
-				ft.ForFlight(w.Flight)
-			}
-			tracker.Reset()
-			for _, o := range w.History {
-				tracker.Observe(o.T, o.P)
-			}
-			tracker.Estimate(w.Now, &est)
+			estimateWindow(tracker, w, &est)
 			in.Estimate = &est
 		}
 		if err := f.Forecast(&in, rng, &buf); err != nil {

@@ -8,26 +8,13 @@ import (
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/agilecatch/catch/internal/onnxgraph"
 )
 
 // ONNX layout of an MLP: initialisers W0, B0, W1, B1, …; nodes MatMul → Add → (Sigmoid, Mul
 // for SiLU) per hidden layer; one float input [batch, in] and one output [batch, out], batch
 // symbolic. IR version 8, default-domain opset 13.
-
-func valueInfo(name string, dims ...any) *onnx.ValueInfoProto {
-	shape := &onnx.TensorShapeProto{}
-	for _, d := range dims {
-		switch d := d.(type) {
-		case int:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-		case string:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: d}})
-		}
-	}
-	return &onnx.ValueInfoProto{Name: name, Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
-		ElemType: int32(onnx.TensorProto_FLOAT), Shape: shape,
-	}}}}
-}
 
 // ExportONNX serialises an MLP as an ONNX model with the metadata attached.
 func ExportONNX(m *MLP, graphName, in, out string, meta *Meta) ([]byte, error) {
@@ -58,8 +45,8 @@ func ExportONNX(m *MLP, graphName, in, out string, meta *Meta) ([]byte, error) {
 		}
 		x = z
 	}
-	g.Input = []*onnx.ValueInfoProto{valueInfo(in, "batch", m.In())}
-	g.Output = []*onnx.ValueInfoProto{valueInfo(out, "batch", m.Out())}
+	g.Input = []*onnx.ValueInfoProto{onnxgraph.ValueInfo(in, "batch", m.In())}
+	g.Output = []*onnx.ValueInfoProto{onnxgraph.ValueInfo(out, "batch", m.Out())}
 	model := &onnx.ModelProto{
 		IrVersion:    8,
 		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: "", Version: 13}},

@@ -106,14 +106,7 @@ func ResidualDataset(props *ball.Props, tracker Tracker, windows []Window, cfg W
 	var est ball.Estimate
 	skipped := 0
 	for _, w := range windows {
-		if ft, ok := tracker.(flightTracker); ok {
-			ft.ForFlight(w.Flight)
-		}
-		tracker.Reset()
-		for _, o := range w.History {
-			tracker.Observe(o.T, o.P)
-		}
-		tracker.Estimate(w.Now, &est)
+		estimateWindow(tracker, w, &est)
 		if !est.Valid {
 			skipped++
 			continue

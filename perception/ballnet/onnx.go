@@ -3,6 +3,8 @@ package ballnet
 import (
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/agilecatch/catch/internal/onnxgraph"
 )
 
 // ONNX names of the model's input and output.
@@ -58,8 +60,8 @@ func (n *Net) ONNX(meta string) ([]byte, error) {
 			{Name: "add", OpType: "Add", Input: []string{"m", "B3"}, Output: []string{"logit"}},
 			{Name: "sigmoid", OpType: "Sigmoid", Input: []string{"logit"}, Output: []string{OutputName}},
 		},
-		Input:  []*onnx.ValueInfoProto{valueInfo(InputName, "batch", Channels, Size, Size)},
-		Output: []*onnx.ValueInfoProto{valueInfo(OutputName, "batch", 1)},
+		Input:  []*onnx.ValueInfoProto{onnxgraph.ValueInfo(InputName, "batch", Channels, Size, Size)},
+		Output: []*onnx.ValueInfoProto{onnxgraph.ValueInfo(OutputName, "batch", 1)},
 	}
 	model := &onnx.ModelProto{
 		IrVersion:    8,
@@ -85,19 +87,4 @@ func Meta(model []byte) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-func valueInfo(name string, dims ...any) *onnx.ValueInfoProto {
-	shape := &onnx.TensorShapeProto{}
-	for _, d := range dims {
-		switch d := d.(type) {
-		case int:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-		case string:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: d}})
-		}
-	}
-	return &onnx.ValueInfoProto{Name: name, Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
-		ElemType: int32(onnx.TensorProto_FLOAT), Shape: shape,
-	}}}}
 }
