@@ -204,20 +204,26 @@ func (f *Interpolant) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast)
 	if err := f.SampleZ(f.cond[:], n, rng, f.x); err != nil {
 		return err
 	}
-	d := meta.D()
-	fr := NewFrame(fit.V)
 	dst.T0, dst.Dt, dst.H = in.Now, hz.Dt, hz.H
+	writeSamples(dst, f.x, f.ref, NewFrame(fit.V), meta.Scale, n, hz.H)
+	return nil
+}
+
+// writeSamples writes n sampled flights to dst.Pos: sample i is x's i-th
+// row of h offsets (3 each, scaled by scale, in fr's axes) from the
+// reference path ref, turned to world axes.
+func writeSamples(dst *control.Forecast, x, ref []float64, fr Frame, scale []float64, n, h int) {
+	d := 3 * h
 	for i := 0; i < n; i++ {
-		z := f.x[i*d : (i+1)*d]
+		z := x[i*d : (i+1)*d]
 		out := dst.Pos[i*d : (i+1)*d]
-		for h := 0; h < hz.H; h++ {
-			r := fr.ToWorld(ball.Vec{z[h*3] * meta.Scale[h*3], z[h*3+1] * meta.Scale[h*3+1], z[h*3+2] * meta.Scale[h*3+2]})
-			out[h*3] = f.ref[h*3] + r[0]
-			out[h*3+1] = f.ref[h*3+1] + r[1]
-			out[h*3+2] = f.ref[h*3+2] + r[2]
+		for k := 0; k < h; k++ {
+			r := fr.ToWorld(ball.Vec{z[k*3] * scale[k*3], z[k*3+1] * scale[k*3+1], z[k*3+2] * scale[k*3+2]})
+			out[k*3] = ref[k*3] + r[0]
+			out[k*3+1] = ref[k*3+1] + r[1]
+			out[k*3+2] = ref[k*3+2] + r[2]
 		}
 	}
-	return nil
 }
 
 // SampleZ draws n normalised residual trajectories (n×D into x) for the normalised

@@ -77,19 +77,8 @@ func (r *Residual) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) er
 	if err := r.it.SampleZ(r.cond[:], n, rng, r.it.x); err != nil {
 		return err
 	}
-	d := meta.D()
-	fr := NewFrame(in.Estimate.State.V)
 	dst.T0, dst.Dt, dst.H = in.Now, hz.Dt, hz.H
-	for i := 0; i < n; i++ {
-		z := r.it.x[i*d : (i+1)*d]
-		out := dst.Pos[i*d : (i+1)*d]
-		for h := 0; h < hz.H; h++ {
-			p := fr.ToWorld(ball.Vec{z[h*3] * meta.Scale[h*3], z[h*3+1] * meta.Scale[h*3+1], z[h*3+2] * meta.Scale[h*3+2]})
-			out[h*3] = r.ref[h*3] + p[0]
-			out[h*3+1] = r.ref[h*3+1] + p[1]
-			out[h*3+2] = r.ref[h*3+2] + p[2]
-		}
-	}
+	writeSamples(dst, r.it.x, r.ref, NewFrame(in.Estimate.State.V), meta.Scale, n, hz.H)
 	return nil
 }
 
