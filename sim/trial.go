@@ -808,9 +808,3 @@ func Describe(th *Throw, res *TrialResult) {
 	}
 	res.Arrives = false
 }
-
-// ThreadCPU returns the calling goroutine's OS-thread CPU time, ns (0 where
-// the platform has no thread clock). Lock the goroutine to its thread
-// (runtime.LockOSThread) for differences to mean anything; sim.Run's
-// workers do.
-func ThreadCPU() int64 { return cputime.Thread() }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/internal/cputime"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/mpc"
@@ -44,9 +45,9 @@ type timedMPC struct {
 }
 
 func (t *timedMPC) Step(in *control.Input, out *control.Command) (control.Status, error) {
-	start := sim.ThreadCPU()
+	start := cputime.Thread()
 	st, err := t.Controller.Step(in, out)
-	us := float64(sim.ThreadCPU()-start) / 1e3
+	us := float64(cputime.Thread()-start) / 1e3
 	if w, key, ok := t.LastWork(); ok {
 		t.plans = append(t.plans, mpc.PlanSample{Work: w, Key: key, US: us})
 	} else {
