@@ -123,6 +123,9 @@ func Replay(cfg *Config, rob *robot.Robot, throws []triallog.Throw, tol float64)
 			if tk.EStop {
 				loop.EStop(true)
 			}
+			if tk.RearmEpochNS != 0 {
+				loop.Rearm(control.Rearm{Seq: th.Seq, Epoch: time.Duration(tk.RearmEpochNS)})
+			}
 			rio.k = k
 			loop.Tick(time.Duration(tk.NowNS))
 			if !loop.Latest(&ts) {

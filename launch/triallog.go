@@ -45,6 +45,7 @@ type Recorder struct {
 	cur       *triallog.Throw
 	rotate    *control.Rearm
 	estopNext bool
+	rearmNext int64 // epoch of a re-sent re-arm, for the next tick's record
 	arena     []float64
 	ts        control.TickState
 	lastCmdQ  []float64
@@ -151,14 +152,17 @@ func (r *Recorder) fillLast() {
 // ReadState implements control.ArmIO.
 func (r *Recorder) ReadState(dst *control.ArmState) (time.Duration, bool) {
 	r.fillLast()
+	if r.rotate != nil && r.cur != nil && r.cur.Seq == r.rotate.Seq && len(r.cur.Obs) == 0 {
+		// The same throw re-armed again before any ball was seen: the
+		// sender re-sent a re-arm it saw no acknowledgement for in time
+		// (simarm under load). One throw, one record, which goes on and
+		// marks the tick the loop was re-armed before, so that the record
+		// still follows the throw before it and a replay re-arms where the
+		// loop did.
+		r.rearmNext = int64(r.rotate.Epoch)
+		r.rotate = nil
+	}
 	if r.rotate != nil {
-		if r.cur != nil && r.cur.Seq == r.rotate.Seq && len(r.cur.Obs) == 0 {
-			// The same throw re-armed again before any ball was seen: the
-			// sender re-sent a re-arm it saw no acknowledgement for in time
-			// (simarm under load). One throw, one record: the new one, whose
-			// previous command is the last one sent.
-			r.cur = nil
-		}
 		r.finish(true)
 		th := r.base
 		th.Version = triallog.Version
@@ -173,14 +177,14 @@ func (r *Recorder) ReadState(dst *control.ArmState) (time.Duration, bool) {
 	}
 	at, ok := r.arm.ReadState(dst)
 	if r.cur != nil {
-		t := triallog.Tick{StateOK: ok, EStop: r.estopNext}
+		t := triallog.Tick{StateOK: ok, EStop: r.estopNext, RearmEpochNS: r.rearmNext}
 		if ok {
 			t.StateAtNS = int64(at)
 			t.Q, t.Qd = r.floats(dst.Q), r.floats(dst.Qd)
 		}
 		r.cur.Ticks = append(r.cur.Ticks, t)
 	}
-	r.estopNext = false
+	r.estopNext, r.rearmNext = false, 0
 	r.mu.Lock()
 	for _, o := range r.pendObs {
 		if r.loop != nil {

@@ -63,6 +63,24 @@ func TestRecorderResentRearm(t *testing.T) {
 	require.Len(t, throws, 2, "one record per throw")
 	require.Equal(t, uint32(0), throws[0].Seq)
 	require.Len(t, throws[0].Obs, 1)
-	require.Len(t, throws[0].Ticks, 6, "the record starts at the re-sent re-arm")
+	require.Len(t, throws[0].Ticks, 9, "the record goes on over the re-sent re-arm")
+	for k, tk := range throws[0].Ticks {
+		if k == 3 {
+			require.Equal(t, throws[0].EpochNS+3*int64(period*1e9), tk.RearmEpochNS, "the re-sent re-arm's epoch, on the first tick after it")
+		} else {
+			require.Zero(t, tk.RearmEpochNS, "tick %d", k)
+		}
+	}
 	require.Equal(t, uint32(1), throws[1].Seq)
+	require.Equal(t, throws[0].Ticks[8].NowNS, throws[1].PrevNS, "the next throw follows on (a replay needs no gap)")
+
+	// Both throws replay as one stretch, command for command.
+	cfg := DefaultConfig()
+	reps, err := Replay(&cfg, rob, throws, 1e-9)
+	require.NoError(t, err)
+	require.Len(t, reps, 2)
+	for _, r := range reps {
+		require.Equal(t, -1, r.FirstDiffTick, "throw %d", r.Seq)
+		require.Zero(t, r.ModeMismatches)
+	}
 }

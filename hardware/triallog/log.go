@@ -74,6 +74,11 @@ type Tick struct {
 	Est *Estimate `json:"est,omitempty"`
 	// EStop is set on the tick an e-stop request reached the loop.
 	EStop bool `json:"estop,omitempty"`
+	// RearmEpochNS is set on the first tick after the same throw was
+	// re-armed again before any ball was seen (a sender re-sending a re-arm
+	// it saw no acknowledgement for): the loop was re-armed with this epoch
+	// (loop clock) just before the tick.
+	RearmEpochNS int64 `json:"rearm_epoch_ns,omitempty"`
 }
 
 // Estimate is a ball estimate: position m, velocity m/s at time T (s, trial
