@@ -9,6 +9,8 @@ import (
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/agilecatch/catch/internal/onnxgraph"
 )
 
 // TestMain loads the real ONNX Runtime once for the package. A missing library fails the
@@ -26,22 +28,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func floatType(dims ...any) *onnx.TypeProto {
-	shape := &onnx.TensorShapeProto{}
-	for _, d := range dims {
-		switch d := d.(type) {
-		case int:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}})
-		case string:
-			shape.Dim = append(shape.Dim, &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: d}})
-		}
-	}
-	return &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
-		ElemType: int32(onnx.TensorProto_FLOAT),
-		Shape:    shape,
-	}}}
-}
-
 // affineModel serialises y = MatMul(x, W) + b for x of shape [batch, k] (batch symbolic),
 // W [k, n], b [n], as an ONNX model (IR version 8, default-domain opset 13).
 func affineModel(t testing.TB, w []float32, b []float32, k, n int) []byte {
@@ -56,8 +42,8 @@ func affineModel(t testing.TB, w []float32, b []float32, k, n int) []byte {
 			{Name: "W", DataType: int32(onnx.TensorProto_FLOAT), Dims: []int64{int64(k), int64(n)}, FloatData: w},
 			{Name: "b", DataType: int32(onnx.TensorProto_FLOAT), Dims: []int64{int64(n)}, FloatData: b},
 		},
-		Input:  []*onnx.ValueInfoProto{{Name: "x", Type: floatType("batch", k)}},
-		Output: []*onnx.ValueInfoProto{{Name: "y", Type: floatType("batch", n)}},
+		Input:  []*onnx.ValueInfoProto{onnxgraph.ValueInfo("x", "batch", k)},
+		Output: []*onnx.ValueInfoProto{onnxgraph.ValueInfo("y", "batch", n)},
 	}
 	model := &onnx.ModelProto{
 		IrVersion:    8,

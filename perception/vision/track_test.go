@@ -24,22 +24,26 @@ func tennis(t testing.TB) ball.Props {
 	return p
 }
 
-// TestDetectorCentre renders the ball at random places of the catch volume
-// and checks the full-frame and ROI detections against the brute-force
-// centre of its image.
+// detectorFixture is the default rig, the tennis ball, a renderer seeded
+// with seed and a default detector, closed when t ends.
+func detectorFixture(t *testing.T, seed uint64) (*camera.Rig, ball.Props, *Renderer, *Detector) {
+	SetOpenCVThreads(1)
+	rig := camera.DefaultRig()
+	props := tennis(t)
+	r, err := NewRenderer(RenderConfig{Seed: seed}, rig)
+	require.NoError(t, err)
+	d, err := NewDetector(DetectorConfig{})
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	return rig, props, r, d
+}
+
 // TestDetectorPartialBall: a ball whose left 40% is hidden behind a grey
 // bar is found as part of a disc, centred on the circle fitted to its arc
 // (within 1 px of the true centre; the enclosing circle alone was 1.7 px
 // off) with about its full radius.
 func TestDetectorPartialBall(t *testing.T) {
-	SetOpenCVThreads(1)
-	rig := camera.DefaultRig()
-	props := tennis(t)
-	r, err := NewRenderer(RenderConfig{Seed: 3}, rig)
-	require.NoError(t, err)
-	d, err := NewDetector(DetectorConfig{})
-	require.NoError(t, err)
-	defer d.Close()
+	rig, props, r, d := detectorFixture(t, 3)
 	frame := gocv.NewMat()
 	defer frame.Close()
 	p := camera.Vec{1.2, 0.2, 1.3}
@@ -60,15 +64,11 @@ func TestDetectorPartialBall(t *testing.T) {
 	require.InDelta(t, rad, cd.Radius, 1.0)
 }
 
+// TestDetectorCentre renders the ball at random places of the catch volume
+// and checks the full-frame and ROI detections against the brute-force
+// centre of its image.
 func TestDetectorCentre(t *testing.T) {
-	SetOpenCVThreads(1)
-	rig := camera.DefaultRig()
-	props := tennis(t)
-	r, err := NewRenderer(RenderConfig{Seed: 11}, rig)
-	require.NoError(t, err)
-	d, err := NewDetector(DetectorConfig{})
-	require.NoError(t, err)
-	defer d.Close()
+	rig, props, r, d := detectorFixture(t, 11)
 	frame := gocv.NewMat()
 	defer frame.Close()
 	var cands []Candidate
@@ -78,6 +78,7 @@ func TestDetectorCentre(t *testing.T) {
 			require.NoError(t, r.Render(ci, 0, BallState{P: p, Radius: props.Radius}, image.Rectangle{}, &frame))
 			u, v := imageCentre(c, p, props.Radius)
 			for _, roi := range []image.Rectangle{{}, image.Rect(int(u)-50, int(v)-50, int(u)+50, int(v)+50)} {
+				var err error
 				cands, err = d.Detect(frame, roi, cands)
 				require.NoError(t, err)
 				require.Len(t, cands, 1, "ball at %v in %s, roi %v", p, c.Name, roi)
@@ -91,7 +92,7 @@ func TestDetectorCentre(t *testing.T) {
 	// Bad frames are errors, not panics.
 	grey := gocv.NewMatWithSize(8, 8, gocv.MatTypeCV8U)
 	defer grey.Close()
-	_, err = d.Detect(grey, image.Rectangle{}, cands)
+	_, err := d.Detect(grey, image.Rectangle{}, cands)
 	require.ErrorContains(t, err, "CV_8UC3")
 	_, err = d.Detect(gocv.NewMat(), image.Rectangle{}, cands)
 	require.ErrorContains(t, err, "empty")
