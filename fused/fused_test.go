@@ -394,3 +394,34 @@ func processCPU() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// The named subsets of θ for fine-tuning: each index once and inside its
+// block; decisive is the gate's bias and its speed and η weights, six
+// tunables' biases and the residual window.
+func TestFreeSet(t *testing.T) {
+	for name, n := range map[string]int{"gate": nGateW, "tunables": NTunables, "residual": nResW + 1, "decisive": 10} {
+		idx, err := FreeSet(name)
+		require.NoError(t, err, name)
+		require.Len(t, idx, n, name)
+		seen := map[int]bool{}
+		for _, i := range idx {
+			require.False(t, seen[i], "%s: %d twice", name, i)
+			seen[i] = true
+			require.True(t, i >= 0 && i < NParams, "%s: %d", name, i)
+		}
+	}
+	idx, err := FreeSet("decisive")
+	require.NoError(t, err)
+	require.Subset(t, idx, []int{offGate, offGate + NContext + 1, offGate + nGateW - 1, offWin})
+	names := TunableNames()
+	var biased []string
+	for _, i := range idx {
+		if i < nCtxW {
+			require.Equal(t, NContext, i%(NContext+1), "index %d is a bias", i)
+			biased = append(biased, names[i/(NContext+1)])
+		}
+	}
+	require.ElementsMatch(t, []string{"catch_x_shift_m", "catch_speed_mps", "catch_rel_speed_mps", "slow_down_s", "net_up_rad", "action_latency_s"}, biased)
+	_, err = FreeSet("wings")
+	require.Error(t, err)
+}

@@ -84,6 +84,54 @@ func TunableNames() []string {
 	return out
 }
 
+// FreeSet returns the indices of θ in the named subset, for fine-tuning a
+// few parameters (policy.TrainConfig.Free, `catch finetune fused --free`):
+//
+//   - gate: the gate's weights and bias;
+//   - tunables: the context network's biases (each tunable moved alike for
+//     every ball);
+//   - residual: the residual's layer and window;
+//   - decisive: the gate's bias and its weights on speed and on the
+//     first-seen height η (which throws the ES policy flies), the biases
+//     of the tunables that shape the catch itself (catch point shift,
+//     catch speed and relative speed, the cradle's slow-down and net-up,
+//     the compensated action latency), and the residual's window: ten
+//     parameters, few enough for 40 steps of 30 throws to estimate a
+//     gradient over.
+func FreeSet(name string) ([]int, error) {
+	bias := func(names ...string) []int {
+		var idx []int
+		for _, n := range names {
+			for i, m := range tunableMap {
+				if m.name == n {
+					idx = append(idx, i*(NContext+1)+NContext)
+				}
+			}
+		}
+		return idx
+	}
+	var idx []int
+	switch name {
+	case "gate":
+		for k := 0; k < nGateW; k++ {
+			idx = append(idx, offGate+k)
+		}
+	case "tunables":
+		idx = bias(TunableNames()...)
+	case "residual":
+		for k := 0; k <= nResW; k++ {
+			idx = append(idx, offRes+k)
+		}
+	case "decisive":
+		idx = append(idx, offGate, offGate+NContext+1, offGate+nGateW-1)
+		idx = append(idx, bias("catch_x_shift_m", "catch_speed_mps", "catch_rel_speed_mps", "slow_down_s", "net_up_rad", "action_latency_s")...)
+		idx = append(idx, offWin)
+	default:
+		return nil, fmt.Errorf("fused: subset %q, want gate, tunables, residual or decisive", name)
+	}
+	return idx, nil
+}
+
 // tunables is the MPC tunables as an array in tunableMap's order.
 type tunables [NTunables]float64
 

@@ -365,6 +365,82 @@ func TestDirectionsOrthogonal(t *testing.T) {
 	_ = time.Second
 }
 
+// TestFreeParams: with TrainConfig.Free the directions are orthogonal
+// Gaussian draws over the free indices, zero elsewhere, and a training
+// step (in simulation, through the flyers, and from an external
+// evaluator's logs) moves only those; bad index sets are refused.
+func TestFreeParams(t *testing.T) {
+	rob := defaultRobot(t)
+	free := []int{3, 40, 7, 100}
+	cfg := tinyTrainConfig(1)
+	cfg.Free = free
+	tr, err := NewTrainer(cfg, rob, sim.Config{}, 11)
+	require.NoError(t, err)
+	theta0 := append([]float64(nil), tr.st.Policy.Params()...)
+	isFree := map[int]bool{}
+	for _, i := range free {
+		isFree[i] = true
+	}
+	d := tr.directions(0)
+	require.Len(t, d, cfg.Perturbations)
+	for a := range d {
+		var n float64
+		for i, v := range d[a] {
+			if !isFree[i] {
+				require.Zero(t, v, "direction %d, index %d", a, i)
+			}
+			n += v * v
+		}
+		require.Greater(t, n, 0.0)
+		for b := 0; b < a; b++ {
+			var dot float64
+			for i := range d[a] {
+				dot += d[a][i] * d[b][i]
+			}
+			require.InDelta(t, 0, dot, 1e-9)
+		}
+	}
+	_, err = tr.Step(context.Background())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ids, err := tr.WriteCandidates(dir)
+	require.NoError(t, err)
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	for k, id := range ids {
+		pol, err := LoadFile(filepath.Join(dir, id+".json"))
+		require.NoError(t, err)
+		_, results, err := sim.Run(context.Background(), sim.RunOptions{Scenario: sc, Robot: rob, Trials: 1, Seed: uint64(k), Workers: 1,
+			NewController: func() (control.Controller, error) { return NewController(pol, rob, 250) }})
+		require.NoError(t, err)
+		line, err := json.Marshal(TrialLog{PolicyID: id, TrialResult: results[0]})
+		require.NoError(t, err)
+		logs.Write(append(line, '\n'))
+	}
+	_, err = tr.StepFromLogs(bytes.NewReader(logs.Bytes()))
+	require.NoError(t, err)
+	moved := 0
+	for i, v := range tr.st.Policy.Params() {
+		if isFree[i] {
+			if v != theta0[i] {
+				moved++
+			}
+			continue
+		}
+		require.Equal(t, theta0[i], v, "index %d is not free", i)
+	}
+	require.Positive(t, moved, "two steps moved a free index")
+
+	n := len(theta0)
+	for _, bad := range [][]int{{0, n}, {-1}, {2, 2, 3, 4}, {1, 2}} {
+		c := tinyTrainConfig(1)
+		c.Free = bad
+		_, err := NewTrainer(c, rob, sim.Config{}, 11)
+		require.Error(t, err, "free %v", bad)
+	}
+}
+
 // TestPolicyShoulderFromURDF: the shoulder pitch axis the catch-point score
 // measures reach from comes from the robot description (FK at the ready
 // pose), on the shipped arm 0.8 m carriage + 0.29 m link_1.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/agilecatch/catch/ball"
@@ -147,26 +148,47 @@ func Directions(dst [][]float64, seed uint64, iter, P, D int) [][]float64 {
 	return dst
 }
 
-// DirCache holds the directions of the latest (seed, step, P, D), shared by
-// the flyers of one process so each step's directions are drawn once.
+// FreeDirections is Directions over the coordinates free of a θ of length
+// D (TrainConfig.Free): P orthogonal Gaussian directions of length
+// len(free) placed at those indices, zero elsewhere. Empty free:
+// Directions over all D.
+func FreeDirections(seed uint64, iter, P, D int, free []int) [][]float64 {
+	if len(free) == 0 {
+		return Directions(nil, seed, iter, P, D)
+	}
+	sub := Directions(nil, seed, iter, P, len(free))
+	dst := make([][]float64, P)
+	for k, s := range sub {
+		dst[k] = make([]float64, D)
+		for j, i := range free {
+			dst[k][i] = s[j]
+		}
+	}
+	return dst
+}
+
+// DirCache holds the directions of the latest (seed, step, P, D, free),
+// shared by the flyers of one process so each step's directions are drawn
+// once.
 type DirCache struct {
 	mu         sync.Mutex
 	seed       uint64
 	iter, p, d int
+	free       []int
 	dirs       [][]float64
 	valid      bool
 }
 
-// Get returns the directions (shared, read-only).
-func (c *DirCache) Get(seed uint64, iter, P, D int) [][]float64 {
+// Get returns the directions of FreeDirections (shared, read-only).
+func (c *DirCache) Get(seed uint64, iter, P, D int, free []int) [][]float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.valid && c.seed == seed && c.iter == iter && c.p == P && c.d == D {
+	if c.valid && c.seed == seed && c.iter == iter && c.p == P && c.d == D && slices.Equal(c.free, free) {
 		return c.dirs
 	}
 	// Flyers may still read the previous slice: draw into a fresh one.
-	c.dirs = Directions(nil, seed, iter, P, D)
-	c.seed, c.iter, c.p, c.d, c.valid = seed, iter, P, D, true
+	c.dirs = FreeDirections(seed, iter, P, D, free)
+	c.seed, c.iter, c.p, c.d, c.free, c.valid = seed, iter, P, D, slices.Clone(free), true
 	return c.dirs
 }
 
@@ -284,7 +306,7 @@ func (f *Flyer) Fly(spec *Spec, task Task, res *Result) error {
 		if task.Dir >= P || (task.Sign != 1 && task.Sign != -1) {
 			return fmt.Errorf("policy: task direction %d sign %d, want [0, %d) and ±1", task.Dir, task.Sign, P)
 		}
-		d := f.dirs.Get(spec.Seed, spec.Iter, P, D)[task.Dir]
+		d := f.dirs.Get(spec.Seed, spec.Iter, P, D, spec.Run.Train.Free)[task.Dir]
 		sign, sigma := float64(task.Sign), spec.Run.Train.SigmaAt(spec.Iter)
 		for i := range f.params {
 			f.params[i] = params[i] + sign*sigma*d[i]

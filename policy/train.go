@@ -29,6 +29,14 @@ type TrainConfig struct {
 	// EpisodesPerDirection is how many throws each perturbed policy flies
 	// (the + and − policy of a pair fly the same throws); default 4.
 	EpisodesPerDirection int `yaml:"episodes_per_direction"`
+	// Free lists the indices of θ the perturbations move (each direction
+	// is a Gaussian draw over these coordinates only, zero elsewhere, so
+	// the update leaves the others as they are); empty: all of θ. A
+	// fine-tuning budget of a few hundred throws cannot estimate a
+	// gradient over hundreds of parameters, but can over a decisive few.
+	// Perturbations must not exceed len(Free) (the directions are
+	// orthogonal).
+	Free []int `yaml:"free" json:",omitempty"`
 	// TopFrac is the fraction of directions kept, ranked by max(r+, r−);
 	// default 0.5.
 	TopFrac float64 `yaml:"top_frac"`
@@ -193,6 +201,28 @@ func (c TrainConfig) Validate() error {
 		}
 	}
 	return c.Reward.Validate()
+}
+
+// checkFree checks the free indices of a θ of length D perturbed along P
+// directions: in range, no index twice, and at least P of them.
+func checkFree(free []int, D, P int) error {
+	if len(free) == 0 {
+		return nil
+	}
+	seen := make(map[int]bool, len(free))
+	for _, i := range free {
+		switch {
+		case i < 0 || i >= D:
+			return fmt.Errorf("free: index %d, want [0, %d)", i, D)
+		case seen[i]:
+			return fmt.Errorf("free: index %d twice", i)
+		}
+		seen[i] = true
+	}
+	if P > len(free) {
+		return fmt.Errorf("free: %d indices for %d perturbations, want at least as many (the directions are orthogonal)", len(free), P)
+	}
+	return nil
 }
 
 // decay is the step-decay factor of step iter (1 without decay).
@@ -437,6 +467,9 @@ func diffSettings(a, b any) ([]string, error) {
 }
 
 func newTrainer(cfg TrainConfig, rob *robot.Robot, simCfg sim.Config, st State) (*Trainer, error) {
+	if err := checkFree(cfg.Free, len(st.Policy.Params()), cfg.Perturbations); err != nil {
+		return nil, err
+	}
 	t := &Trainer{cfg: cfg, rob: rob, simCfg: simCfg, st: st}
 	rate := simCfg.ControlRateHz
 	if rate == 0 {
@@ -499,7 +532,7 @@ func (t *Trainer) directions(iter int) [][]float64 {
 	if t.dirs == nil {
 		t.dirs = &DirCache{}
 	}
-	return t.dirs.Get(t.st.Seed, iter, t.cfg.Perturbations, len(t.st.Policy.Params()))
+	return t.dirs.Get(t.st.Seed, iter, t.cfg.Perturbations, len(t.st.Policy.Params()), t.cfg.Free)
 }
 
 // spec is the Spec of a batch of the current step flying θ.

@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agilecatch/catch/control"
+	"github.com/agilecatch/catch/fused"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/launch"
 	"github.com/agilecatch/catch/policy"
@@ -24,24 +26,56 @@ import (
 // evalSeedOffset separates the before/after evaluation throws from the
 // fine-tuning throws: evaluation uses seed + evalSeedOffset, so the success
 // before and after is measured on throws the fine-tuning never flew.
-const evalSeedOffset = 1_000_003
+// The validation throws that choose among the fine-tuning's snapshots use
+// seed + valSeedOffset: neither the fine-tuning's nor the evaluation's.
+const (
+	evalSeedOffset = 1_000_003
+	valSeedOffset  = 2_000_006
+)
 
 // FineTuneResult is the JSON printed by `catch finetune es|fused`.
 type FineTuneResult struct {
 	// Kind is what was tuned: es or fused.
-	Kind       string            `json:"kind"`
-	Engine     string            `json:"engine"`
-	Scenario   string            `json:"scenario"`
-	Seed       uint64            `json:"seed"`
-	EvalSeed   uint64            `json:"eval_seed"`
-	Iterations int               `json:"iterations"`
-	Throws     int               `json:"throws_per_iteration"`
-	Before     sim.Summary       `json:"before"`
-	After      sim.Summary       `json:"after"`
-	History    []FineTuneStep    `json:"history"`
-	Policy     string            `json:"policy"`
-	Candidates string            `json:"candidates_dir"`
-	Provenance provenance.Record `json:"provenance"`
+	Kind       string `json:"kind"`
+	Engine     string `json:"engine"`
+	Scenario   string `json:"scenario"`
+	Seed       uint64 `json:"seed"`
+	EvalSeed   uint64 `json:"eval_seed"`
+	Iterations int    `json:"iterations"`
+	Throws     int    `json:"throws_per_iteration"`
+	// Pairs is the number of antithetic pairs per step; each pair's + and
+	// − policy fly the same Throws/(2·Pairs) throws.
+	Pairs int `json:"pairs"`
+	// Free is the indices of θ the fine-tuning moves (empty: all).
+	Free       []int               `json:"free,omitempty"`
+	Sigma      float64             `json:"sigma"`
+	StepSize   float64             `json:"step_size"`
+	Validation *FineTuneValidation `json:"validation,omitempty"`
+	Before     sim.Summary         `json:"before"`
+	After      sim.Summary         `json:"after"`
+	History    []FineTuneStep      `json:"history"`
+	Policy     string              `json:"policy"`
+	Candidates string              `json:"candidates_dir"`
+	Provenance provenance.Record   `json:"provenance"`
+}
+
+// FineTuneValidation is the choice among the fine-tuning's snapshots: each
+// flew the same Throws validation throws (seed ValSeed), and the one kept
+// (Kept, a step number; 0 is the starting policy) caught the most, the
+// start unless a snapshot caught strictly more.
+type FineTuneValidation struct {
+	ValSeed    uint64              `json:"val_seed"`
+	Throws     int                 `json:"throws"`
+	Candidates []FineTuneCandidate `json:"candidates"`
+	Kept       int                 `json:"kept_iteration"`
+}
+
+// FineTuneCandidate is one snapshot's validation result.
+type FineTuneCandidate struct {
+	Iteration int     `json:"iteration"`
+	Caught    int     `json:"caught"`
+	Catchable int     `json:"catchable"`
+	Success   float64 `json:"success_rate"`
 }
 
 // FineTuneStep is one fine-tuning step's log: the throws flown by its
@@ -69,6 +103,8 @@ func fineTuneCmd(kind string) *cobra.Command {
 	var (
 		engine, scenario, out, workDir, cfgPath, policyPath string
 		iterations, throws, evalTrials, workers             int
+		pairs, valTrials, selectEvery                       int
+		free                                                string
 		seed                                                uint64
 		stepSize, sigma                                     float64
 		asJSON                                              bool
@@ -80,15 +116,23 @@ func fineTuneCmd(kind string) *cobra.Command {
 		Long: `Runs the ES trainer's external-evaluator loop (the paper's fine-tuning
 protocol) with a physics engine standing in for the real arm: each of
 --iterations steps writes the 2·P perturbed policies (P = --throws/2, one throw
-each) into --dir as files, flies each once in --engine on fresh throws of
---scenario, logs every throw as a JSONL line (policy_id + trial result, the
-format a real arm's evaluator writes) and applies the BGS update from that log.
-Success before and after is measured on --eval-trials held-out throws (seed +
-1000003, never flown during fine-tuning) in the same engine, with 95%
-Clopper–Pearson intervals. Writes the fine-tuned policy to --out. "finetune es"
-tunes the ES policy (--policy, es.policy, else the shipped one); "finetune fused"
-tunes the fused controller's θ (--policy, fused.params, else the shipped one),
-whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
+each) into --dir as files, flies them in --engine on fresh throws of
+--scenario (the + and − policy of a pair on the same --throws/(2·--pairs)
+throws, so the pair's difference is the perturbation's, not the throws'),
+logs every throw as a JSONL line (policy_id + trial result, the format a real
+arm's evaluator writes) and applies the BGS update from that log. --free
+restricts the perturbations to some of θ. Every --select-every steps the
+policy is kept as a snapshot; the start and the snapshots fly the same
+--validate throws (seed + 2000006) and the one that catches the most is
+written, the start unless a snapshot catches strictly more (--validate 0:
+the last step's policy). Success before and after is measured on
+--eval-trials held-out throws (seed + 1000003, never flown during
+fine-tuning or validation) in the same engine, with 95% Clopper–Pearson
+intervals. Writes the fine-tuned policy to --out. "finetune es" tunes the ES
+policy (--policy, es.policy, else the shipped one); "finetune fused" tunes the
+fused controller's θ (--policy, fused.params, else the shipped one), by
+default the decisive subset (--free decisive: fused.FreeSet) in 5 pairs of 3
+throws with σ and α 0.5 and 0.1 (θ is in the units of the MPC's tunables).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := launch.LoadConfig(cfgPath)
@@ -104,6 +148,12 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 				return fmt.Errorf("--iterations %d: want > 0", iterations)
 			case throws < 2 || throws%2 != 0:
 				return fmt.Errorf("--throws %d: want an even number ≥ 2 (antithetic pairs, one throw per perturbed policy)", throws)
+			case pairs < 0 || (pairs > 0 && throws%(2*pairs) != 0):
+				return fmt.Errorf("--pairs %d: want a number that divides --throws %d / 2", pairs, throws)
+			case valTrials < 0:
+				return fmt.Errorf("--validate %d: want ≥ 0", valTrials)
+			case selectEvery <= 0:
+				return fmt.Errorf("--select-every %d: want > 0", selectEvery)
 			case evalTrials <= 0:
 				return fmt.Errorf("--eval-trials %d: want > 0", evalTrials)
 			case out == "":
@@ -130,10 +180,25 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 			}
 			tc := cfg.ES.Train
 			tc.Policy = pol.ClassName()
-			if kind == "fused" {
-				tc.Sigma, tc.StepSize = 0.3, 0.05
+			if free == "" {
+				free = "all"
+				if kind == "fused" {
+					free = "decisive"
+				}
 			}
-			tc.Perturbations, tc.EpisodesPerDirection = throws/2, 1
+			if tc.Free, err = freeIndices(kind, free, len(pol.Params())); err != nil {
+				return fmt.Errorf("--free %s: %w", free, err)
+			}
+			if pairs == 0 {
+				pairs = throws / 2
+				if kind == "fused" && throws%10 == 0 {
+					pairs = min(5, throws/2)
+				}
+			}
+			if kind == "fused" {
+				tc.Sigma, tc.StepSize = fusedSigma, fusedStepSize
+			}
+			tc.Perturbations, tc.EpisodesPerDirection = pairs, throws/(2*pairs)
 			tc.Scenarios, tc.Workers = []string{sc.Name}, 1
 			tc.EvalEvery = 0
 			if stepSize > 0 {
@@ -164,7 +229,8 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 				return sum, err
 			}
 			res := FineTuneResult{Engine: eng.Name(), Scenario: sc.Name, Seed: seed, EvalSeed: evalSeed,
-				Iterations: iterations, Throws: throws, Policy: out, Candidates: workDir, Provenance: record(&cfg, seed)}
+				Iterations: iterations, Throws: throws, Pairs: pairs, Free: tc.Free, Sigma: tr.Config().Sigma,
+				StepSize: tr.Config().StepSize, Policy: out, Candidates: workDir, Provenance: record(&cfg, seed)}
 			if res.Before, err = eval(pol, "before"); err != nil {
 				return failed(err)
 			}
@@ -176,13 +242,16 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 			}
 			defer w.Close()
 			progress := cmd.ErrOrStderr()
+			snaps := []*policy.Policy{pol}
+			snapIter := []int{0}
+			m := throws / (2 * pairs)
 			for it := 0; it < iterations; it++ {
 				ids, err := tr.WriteCandidates(workDir)
 				if err != nil {
 					return err
 				}
 				logPath := filepath.Join(workDir, fmt.Sprintf("it%06d.jsonl", it))
-				if err := flyCandidates(ctx, w, rob, sc, rate, workDir, ids, seed, it*throws, logPath); err != nil {
+				if err := flyCandidates(ctx, w, rob, sc, rate, workDir, ids, m, seed, it*pairs*m, logPath); err != nil {
 					return failed(err)
 				}
 				f, err := os.Open(logPath)
@@ -196,9 +265,32 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 				}
 				res.History = append(res.History, FineTuneStep{Iteration: is.Iteration, Throws: is.Episodes, CatchRate: is.CatchRate, MeanReward: is.MeanReward})
 				fmt.Fprintf(progress, "finetune step %d/%d: %d throws, catch rate %.2f, mean reward %.3f\n",
-					it+1, iterations, len(ids), is.CatchRate, is.MeanReward)
+					it+1, iterations, len(ids)*m, is.CatchRate, is.MeanReward)
+				if (it+1)%selectEvery == 0 || it+1 == iterations {
+					snaps, snapIter = append(snaps, tr.State().Policy.Clone()), append(snapIter, it+1)
+				}
 			}
 			tuned := tr.State().Policy
+			if valTrials > 0 {
+				v := &FineTuneValidation{ValSeed: seed + valSeedOffset, Throws: valTrials}
+				best := 0
+				for k, p := range snaps {
+					sum, _, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: valTrials,
+						Seed: v.ValSeed, Workers: workers, Engine: eng,
+						NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
+						Progress:      newBar(cmd.ErrOrStderr(), valTrials, fmt.Sprintf("validate step %d", snapIter[k]))})
+					if err != nil {
+						return failed(err)
+					}
+					v.Candidates = append(v.Candidates, FineTuneCandidate{Iteration: snapIter[k], Caught: sum.Caught,
+						Catchable: sum.Catchable, Success: sum.SuccessRate})
+					if sum.Caught > v.Candidates[best].Caught {
+						best = k
+					}
+				}
+				v.Kept, tuned = snapIter[best], snaps[best]
+				res.Validation = v
+			}
 			if err := tuned.Save(out); err != nil {
 				return err
 			}
@@ -213,7 +305,11 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 	f.StringVar(&engine, "engine", "mujoco", "physics engine that plays the real world: "+joinNames(launch.Engines()))
 	f.StringVar(&scenario, "scenario", "nominal", "scenario of the fine-tuning and evaluation throws")
 	f.IntVar(&iterations, "iterations", 40, "BGS steps (the paper: 40)")
-	f.IntVar(&throws, "throws", 30, "throws per step, one per perturbed policy (the paper: 30)")
+	f.IntVar(&throws, "throws", 30, "throws per step, over all perturbed policies (the paper: 30)")
+	f.IntVar(&pairs, "pairs", 0, "antithetic pairs per step; each policy of a pair flies the same --throws/(2·pairs) throws (default: es --throws/2; fused 5)")
+	f.StringVar(&free, "free", "", "what of θ the perturbations move: all, a comma-separated list of indices, or for fused a named subset (fused.FreeSet: gate, tunables, residual, decisive; default es all, fused decisive)")
+	f.IntVar(&valTrials, "validate", 100, "validation throws that choose among the start and the snapshots (0: keep the last step's policy)")
+	f.IntVar(&selectEvery, "select-every", 10, "steps between the snapshots validation chooses among")
 	f.IntVar(&evalTrials, "eval-trials", 300, "held-out throws for the success before and after")
 	f.Uint64Var(&seed, "seed", 1, "random seed (directions and throws; same seed, same policy)")
 	f.StringVar(&out, "out", "", "fine-tuned policy file to write (required)")
@@ -221,17 +317,48 @@ whose σ and α default to 0.3 and 0.05 (θ is in the units of the MPC's tunable
 	f.StringVar(&cfgPath, "config", "", "run configuration YAML (robot, sim, es, mujoco)")
 	f.StringVar(&policyPath, "policy", "", "policy file to fine-tune (default: es.policy for es, fused.params for fused, else the shipped one)")
 	f.IntVar(&workers, "workers", 0, "parallel workers of the evaluations (default: all cores); results do not depend on it")
-	f.Float64Var(&stepSize, "step-size", 0, "BGS step size α (default: es.train.step_size, else 0.02; fused 0.05)")
-	f.Float64Var(&sigma, "sigma", 0, "perturbation scale σ (default: es.train.sigma, else 0.03; fused 0.3)")
+	f.Float64Var(&stepSize, "step-size", 0, fmt.Sprintf("BGS step size α (default: es.train.step_size, else 0.02; fused %v)", fusedStepSize))
+	f.Float64Var(&sigma, "sigma", 0, fmt.Sprintf("perturbation scale σ (default: es.train.sigma, else 0.03; fused %v)", fusedSigma))
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-// flyCandidates flies each candidate policy file once (throw first+k of the
-// scenario for the seed) and writes one policy.TrialLog line per throw to
-// logPath, as an external evaluator would.
+// fusedSigma and fusedStepSize are the fused fine-tuning's default σ and α
+// (θ is in the units of the MPC's tunables and of the gate's score).
+const (
+	fusedSigma    = 0.3
+	fusedStepSize = 0.05
+)
+
+// freeIndices resolves --free: "all" (every index of a θ of length n), a
+// fused.FreeSet name for kind fused, or a comma-separated list of indices.
+func freeIndices(kind, name string, n int) ([]int, error) {
+	if name == "all" {
+		return nil, nil
+	}
+	if name != "" && strings.Trim(name, "0123456789,") == "" {
+		var idx []int
+		for _, f := range strings.Split(name, ",") {
+			i, err := strconv.Atoi(f)
+			if err != nil || i >= n {
+				return nil, fmt.Errorf("index %q: want an integer in [0, %d)", f, n)
+			}
+			idx = append(idx, i)
+		}
+		return idx, nil
+	}
+	if kind != "fused" {
+		return nil, fmt.Errorf("want all or a comma-separated list of indices")
+	}
+	return fused.FreeSet(name)
+}
+
+// flyCandidates flies the candidate policy files ids (+, − per direction)
+// m throws each, the + and − of direction k on throws first+k·m … first+k·m+m−1
+// of the scenario for the seed, and writes one policy.TrialLog line per
+// throw to logPath, as an external evaluator would.
 func flyCandidates(ctx context.Context, w *sim.World, rob *robot.Robot, sc *sim.Scenario, rate float64,
-	dir string, ids []string, seed uint64, first int, logPath string) error {
+	dir string, ids []string, m int, seed uint64, first int, logPath string) error {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -252,14 +379,16 @@ func flyCandidates(ctx context.Context, w *sim.World, rob *robot.Robot, sc *sim.
 			f.Close()
 			return err
 		}
-		var res sim.TrialResult
-		if err := sim.RunTrial(w, c, sc, seed, first+k, &res); err != nil {
-			f.Close()
-			return fmt.Errorf("candidate %s: %w", id, err)
-		}
-		if err := enc.Encode(policy.TrialLog{PolicyID: id, TrialResult: res}); err != nil {
-			f.Close()
-			return err
+		for e := 0; e < m; e++ {
+			var res sim.TrialResult
+			if err := sim.RunTrial(w, c, sc, seed, first+(k/2)*m+e, &res); err != nil {
+				f.Close()
+				return fmt.Errorf("candidate %s: %w", id, err)
+			}
+			if err := enc.Encode(policy.TrialLog{PolicyID: id, TrialResult: res}); err != nil {
+				f.Close()
+				return err
+			}
 		}
 	}
 	return f.Close()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agilecatch/catch/fused"
 	"github.com/agilecatch/catch/policy"
 )
 
@@ -21,6 +22,12 @@ func TestFineTuneESBadInput(t *testing.T) {
 		{"finetune", "es", "--engine", "bullet", "--out", out},
 		{"finetune", "es"},
 		{"finetune", "es", "--out", filepath.Join(dir, "missing", "p.json")},
+		{"finetune", "es", "--throws", "30", "--pairs", "4", "--out", out},
+		{"finetune", "es", "--free", "decisive", "--out", out},
+		{"finetune", "fused", "--free", "wings", "--out", out},
+		{"finetune", "fused", "--free", "1,99999", "--out", out},
+		{"finetune", "fused", "--validate", "-1", "--out", out},
+		{"finetune", "fused", "--select-every", "0", "--out", out},
 	} {
 		code, _ := runOut(t, args...)
 		require.Equal(t, 2, code, strings.Join(args, " "))
@@ -34,7 +41,7 @@ func TestFineTuneESInMuJoCo(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "tuned.json")
 	code, text := runOut(t, "finetune", "es", "--engine", "mujoco", "--iterations", "2", "--throws", "4",
-		"--eval-trials", "4", "--seed", "3", "--out", out, "--json")
+		"--eval-trials", "4", "--validate", "0", "--seed", "3", "--out", out, "--json")
 	require.Equal(t, 0, code, text)
 	var r FineTuneResult
 	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r))
@@ -63,7 +70,7 @@ func TestFineTuneFused(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "fused.json")
 	code, text := runOut(t, "finetune", "fused", "--engine", "kinematic", "--scenario", "light-ball", "--iterations", "1",
-		"--throws", "4", "--eval-trials", "2", "--seed", "3", "--out", out, "--json")
+		"--throws", "4", "--eval-trials", "2", "--validate", "0", "--seed", "3", "--out", out, "--json")
 	require.Equal(t, 0, code, text)
 	var r FineTuneResult
 	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r))
@@ -73,4 +80,80 @@ func TestFineTuneFused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "fused", tuned.Class)
 	require.NotEqual(t, make([]float64, len(tuned.Theta)), tuned.Theta, "one step moved θ")
+}
+
+// Fused fine-tuning on a subset of θ with antithetic pairs on common
+// throws and the choice by validation: the + and − policy of a pair fly
+// the same throws, only the free indices move, and the policy written is
+// the validated one (the start unless a snapshot caught strictly more).
+func TestFineTuneFusedFreeValidated(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "fused.json")
+	code, text := runOut(t, "finetune", "fused", "--engine", "kinematic", "--scenario", "hand-lob", "--iterations", "2",
+		"--throws", "8", "--pairs", "2", "--free", "decisive", "--validate", "3", "--select-every", "1",
+		"--eval-trials", "2", "--seed", "3", "--sigma", "1", "--step-size", "1", "--out", out, "--json")
+	require.Equal(t, 0, code, text)
+	var r FineTuneResult
+	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r))
+	require.Equal(t, 2, r.Pairs)
+	want, err := fused.FreeSet("decisive")
+	require.NoError(t, err)
+	require.Equal(t, want, r.Free)
+	require.Equal(t, int64(16), r.History[1].Throws)
+
+	// the + and − of each pair flew the same two throws
+	data, err := os.ReadFile(filepath.Join(dir, "fused.finetune", "it000001.jsonl"))
+	require.NoError(t, err)
+	releases := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var l policy.TrialLog
+		require.NoError(t, json.Unmarshal([]byte(line), &l))
+		rel, err := json.Marshal(l.Release)
+		require.NoError(t, err)
+		releases[l.PolicyID] = append(releases[l.PolicyID], string(rel))
+	}
+	require.Len(t, releases, 4)
+	for k := 0; k < 2; k++ {
+		plus, minus := releases[policy.CandidateID(1, k, true)], releases[policy.CandidateID(1, k, false)]
+		require.Len(t, plus, 2)
+		require.Equal(t, plus, minus, "pair %d", k)
+	}
+	require.NotEqual(t, releases[policy.CandidateID(1, 0, true)], releases[policy.CandidateID(1, 1, true)], "pairs fly other throws")
+
+	// the snapshots after each step and the start were validated on the
+	// same throws; the kept one caught the most
+	v := r.Validation
+	require.NotNil(t, v)
+	require.Len(t, v.Candidates, 3)
+	best := 0
+	for k, c := range v.Candidates {
+		require.Equal(t, k, c.Iteration)
+		require.Equal(t, v.Candidates[0].Catchable, c.Catchable)
+		if c.Caught > v.Candidates[best].Caught {
+			best = k
+		}
+	}
+	require.Equal(t, best, v.Kept)
+
+	// the free indices moved in the last step's policy, nothing else
+	start, err := fused.Shipped()
+	require.NoError(t, err)
+	last, err := policy.LoadFile(filepath.Join(dir, "fused.finetune", "it000001-d000-plus.json"))
+	require.NoError(t, err)
+	isFree := map[int]bool{}
+	for _, i := range want {
+		isFree[i] = true
+	}
+	for i := range start.Theta {
+		if !isFree[i] {
+			require.Equal(t, start.Theta[i], last.Theta[i], "index %d", i)
+		}
+	}
+	tuned, err := policy.LoadFile(out)
+	require.NoError(t, err)
+	if v.Kept == 0 {
+		require.Equal(t, start.Theta, tuned.Theta, "validation kept the start")
+	} else {
+		require.NotEqual(t, start.Theta, tuned.Theta)
+	}
 }
