@@ -89,6 +89,18 @@ const (
 	gateClimbScale = 0.12
 	gateHighZ      = 0.95 // m: first seen above this, the ball was released high (a hand lob), the gate's η feature
 	gateHighScale  = 0.1
+	// The thrower features λ and ς need a settled estimate: the gate
+	// decides on the first estimate that rests on gateMinObs
+	// observations (≈0.1 s after release at 125 Hz: the horizontal speed
+	// is then known to ≈0.03 m/s and the direction to ≈0.5°, on the
+	// first estimate of 3 observations to 0.3 m/s and 3.4°), or earlier
+	// when they cannot change its sign.
+	gateMinObs      = 12
+	gateLateralM    = 0.10 // m: |y| at x = 0 where λ is 0 (the ES policy's left/right choice is unsure within it)
+	gateLateralSc   = 0.05
+	gateFastMps     = 4.62 // m/s: horizontal speed where ς is 0
+	gateFastScale   = 0.05
+	gateTowardMinVx = -0.5 // m/s: a ball not coming toward the arm faster than this is central (λ = −1)
 )
 
 // Controller is the fused controller (control.Controller): an mpc.Controller
@@ -128,13 +140,22 @@ type Controller struct {
 	jac                   []float64
 	stats                 policy.Stats
 
-	// gate: es flies the throw when the gate chose it (useES) at the
-	// first fresh estimate (decided); until then es drives and the MPC
-	// steps in the shadow (its command into shadow), so that either
-	// takes over with its own state.
+	// gate: es flies the throw when the gate chose it (useES) on a fresh
+	// estimate (decided); until then es drives and the MPC steps in the
+	// shadow (its command into shadow), so that either takes over with
+	// its own state.
 	es             policy.Agent
 	shadow         control.Command
 	decided, useES bool
+	// seen: the ball has been seen (the gate may wait for a settled
+	// estimate); firstZ is the height it was first seen at (η).
+	// sentQ, sentQd: the ES policy's last command since, executed from
+	// sentT (valid with sentOK), where the MPC takes over from.
+	seen          bool
+	firstZ        float64
+	sentQ, sentQd []float64
+	sentT         float64
+	sentOK        bool
 }
 
 // New returns a fused controller named name over an MPC configured by
@@ -186,6 +207,7 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 		prevVp: make([]float64, n), jac: make([]float64, 6*n), es: es}
 	if es != nil {
 		c.shadow = control.NewCommand(n)
+		c.sentQ, c.sentQd = make([]float64, n), make([]float64, n)
 	}
 	t := m.Tunables()
 	c.def = fromMPC(&t)
@@ -273,7 +295,7 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	copy(c.prevVp, arm.Qd)
 	c.armed = false
 	c.stats = policy.Stats{}
-	c.decided, c.useES = c.es == nil, false
+	c.decided, c.useES, c.seen, c.sentOK = c.es == nil, false, false, false
 	if c.es != nil {
 		if err := c.es.Reset(arm); err != nil {
 			return err
@@ -325,8 +347,7 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 			c.context(&est, props)
 		}
 		if !c.decided {
-			c.decided = true
-			c.useES = c.gate(&est) > 0
+			c.decide(&est, in.Ball.NObs)
 		}
 		if !c.cfg.NoLearnedParams && !c.useES {
 			c.applyTunables()
@@ -345,6 +366,13 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 			return control.Status{}, err
 		}
 		st, err := c.es.Step(in, out)
+		if c.seen {
+			// the ES policy flies the ball: a take-over starts from
+			// what it sent
+			copy(c.sentQ, out.Q)
+			copy(c.sentQd, out.Qd)
+			c.sentT, c.sentOK = in.Now.Seconds()+c.m.Latency(), true
+		}
 		st.Compute = time.Since(start)
 		return st, err
 	}
@@ -360,18 +388,69 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	return st, nil
 }
 
-// gate returns the gate's score for the context c.phi and the first
-// estimate est: the ES policy flies the throw when it is positive (θ = 0:
-// the MPC).
-func (c *Controller) gate(est *ball.State) float64 {
+// decide runs the gate on the fresh estimate est (resting on nObs
+// observations). On the first one it notes the height η is taken from.
+// The gate decides as soon as the sign of its score no longer hinges on
+// the thrower features λ and ς (hand lobs and foam balls: on the first
+// estimate), else on the first estimate resting on gateMinObs
+// observations. When the MPC takes over after the ES policy flew the
+// ball, its reference starts from the ES policy's last command
+// (mpc.Controller.Rebase), not from its own shadow plan: the arm is where
+// the ES policy sent it (taking over from the shadow plan instead lost
+// 37 of 250 laggy throws, seed 2, all handed to the MPC at gateMinObs).
+func (c *Controller) decide(est *ball.State, nObs int) {
+	if !c.seen {
+		c.seen, c.firstZ = true, est.P[2]
+	}
+	w := c.theta[offGate : offGate+nGateW]
+	base := c.gate(0, 0)
+	spread := math.Abs(w[NContext+2]) + math.Abs(w[NContext+3])
+	switch {
+	case base+spread <= 0:
+		c.useES = false
+	case base-spread > 0:
+		c.useES = true
+	case nObs >= gateMinObs:
+		lam, sig := throwerFeatures(est)
+		c.useES = c.gate(lam, sig) > 0
+	default:
+		return
+	}
+	c.decided = true
+	if !c.useES && c.sentOK {
+		c.m.Rebase(c.sentT, c.sentQ, c.sentQd)
+	}
+}
+
+// gate returns the gate's score for the context c.phi, the height the
+// ball was first seen at and the thrower features lam (λ) and sig (ς):
+// the ES policy flies the throw when it is positive (θ = 0: the MPC).
+func (c *Controller) gate(lam, sig float64) float64 {
 	w := c.theta[offGate : offGate+nGateW]
 	k := (c.phi[1] - gateClimbMid) / gateClimbScale
-	h := math.Max(-1, math.Min(1, (est.P[2]-gateHighZ)/gateHighScale))
-	u := w[NContext]*math.Min(3, k*k) + w[NContext+1]*h + w[NContext+2]
+	h := math.Max(-1, math.Min(1, (c.firstZ-gateHighZ)/gateHighScale))
+	u := w[NContext]*math.Min(3, k*k) + w[NContext+1]*h + w[NContext+2]*lam + w[NContext+3]*sig + w[NContext+4]
 	for k, f := range c.phi {
 		u += w[k] * f
 	}
 	return u
+}
+
+// throwerFeatures returns the gate's thrower features of the estimate
+// est: λ, how far off the centre the ball crosses x = 0 (the horizontal
+// path is straight under drag and gravity), −1 within gateLateralM less
+// gateLateralSc, +1 beyond it plus gateLateralSc; and ς, the horizontal
+// speed against gateFastMps, in units of gateFastScale; both clamped to
+// ±1.
+func throwerFeatures(est *ball.State) (lam, sig float64) {
+	p, v := est.P, est.V
+	lam = -1
+	if v[0] < gateTowardMinVx {
+		y := p[1] - p[0]*v[1]/v[0]
+		lam = math.Max(-1, math.Min(1, (math.Abs(y)-gateLateralM)/gateLateralSc))
+	}
+	sig = math.Max(-1, math.Min(1, (math.Hypot(v[0], v[1])-gateFastMps)/gateFastScale))
+	return lam, sig
 }
 
 // context fills c.phi from the ball estimate est (spin fit added), the

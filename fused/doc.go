@@ -3,23 +3,30 @@
 // mechanisms, each switchable so that its share of the gain can be
 // measured.
 //
-//   - A gate. On the first fresh ball estimate a linear score of the ball
-//     context (below) and two gate features — how far the climb lies from
-//     that of mid-elevation lobs, and whether the ball was first seen high
-//     (a hand's release) or low (a thrower's) — hands the throw to the ES
-//     policy (positive) or keeps the MPC. Until then (the ball not yet
-//     seen, about 30 ms after release) the ES policy drives and the MPC
-//     steps in the shadow on the same inputs, so a throw handed to the ES
-//     policy gets the commands it would send alone, bit for bit, and one
-//     kept by the MPC the MPC's from the decision on. The shipped
-//     gate is a structured prior chosen on the tuning seeds 2–5 of
-//     hand-lob (per-throw MPC and ES outcomes by climb) and on which
-//     controller is stronger per ball set: tennis balls from a thrower go
-//     to the ES policy, foam balls and hand lobs to the MPC. (Flat and
-//     steep hand lobs went to the ES policy until the MPC turned its catch
-//     normal up, mpc.Config.NormalUpRad; since then the MPC catches them
-//     more often: all hand lobs to the MPC, seeds 2–5, 200 throws each,
-//     0.940 against 0.918 with the climb split.)
+//   - A gate. A linear score of the ball context (below) and four gate
+//     features — how far the climb lies from that of mid-elevation lobs,
+//     whether the ball was first seen high (a hand's release) or low (a
+//     thrower's), how far off the centre it crosses x = 0 and its
+//     horizontal speed — hands the throw to the ES policy (positive) or
+//     keeps the MPC. It decides on the first fresh ball estimate when the
+//     last two features cannot change the score's sign, else on the first
+//     estimate resting on 12 observations (≈0.1 s after release; on the
+//     first estimate of 3 observations the direction is known to ≈3°,
+//     too coarse to tell a central throw from an off-centre one). Until
+//     then the ES policy drives and the MPC steps in the shadow on the
+//     same inputs, so a throw handed to the ES policy gets the commands it
+//     would send alone, bit for bit; a throw the MPC keeps on the first
+//     estimate gets the MPC's commands from then on, bit for bit, and one
+//     it takes over later is planned on from the ES policy's last command
+//     (mpc.Controller.Rebase). The shipped gate is a structured prior
+//     chosen on the tuning seeds 2–5 from the per-throw MPC and ES
+//     outcomes in both engines: foam balls and hand lobs go to the MPC
+//     (the stronger per ball set; hand lobs since the MPC turned its
+//     catch normal up, mpc.Config.NormalUpRad), and of the tennis balls
+//     from a thrower the ES policy flies those that cross more than
+//     0.1 m off the centre and are not fast: it loses central throws,
+//     where its left/right choice is unsure, in both engines, and fast
+//     ones in MuJoCo; the MPC loses off-centre ones.
 //
 //   - Learned MPC parameters. The planner's tunables (mpc.Tunables: the
 //     catch-point planes and preferred reach, the catch speed and the

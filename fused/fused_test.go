@@ -167,28 +167,109 @@ func TestGateHandsThrowToES(t *testing.T) {
 	require.False(t, l.f.UsesES(), "gate off")
 }
 
-// The shipped gate hands tennis balls from the thrower to the ES policy,
-// foam balls and every hand lob (since the MPC's normal_up_rad it catches
-// flat and steep lobs too) to the MPC.
+// The shipped gate: foam balls and every hand lob (since the MPC's
+// normal_up_rad it catches flat and steep lobs too) go to the MPC on the
+// first estimate; tennis balls from a thrower wait for a settled
+// estimate, and go to the ES policy when they cross x = 0 off the centre
+// (λ) and are not fast (ς), to the MPC otherwise (central throws, where
+// the ES policy's left/right choice is unsure, and fast ones).
 func TestShippedGate(t *testing.T) {
 	rob := testRobot(t)
 	c := newFused(t, rob, Config{}, nil)
-	score := func(props string, climb, z float64) float64 {
+	// decide flies a throw at horizontal speed hs, climb, crossing x = 0
+	// at y, seen first at height z, through the gate: on the first
+	// estimate (3 observations), then one resting on gateMinObs.
+	decide := func(props string, hs, climb, y, z float64) (useES, early bool) {
 		p, err := ball.ByName(props)
 		require.NoError(t, err)
-		sp := 6.0
-		est := ball.State{P: ball.Vec{3.5, 0, z}, V: ball.Vec{-sp * math.Sqrt(1-climb*climb), 0, sp * climb}}
+		vz := hs * climb / math.Sqrt(1-climb*climb)
+		vy := -hs * y / math.Hypot(3.5, y) // from (3.5, 0) toward (0, y)
+		vx := -math.Sqrt(hs*hs - vy*vy)
+		est := ball.State{P: ball.Vec{3.5, 0, z}, V: ball.Vec{vx, vy, vz}}
+		c.decided, c.useES, c.seen, c.sentOK = false, false, false, false
 		c.context(&est, &p)
-		return c.gate(&est)
+		c.decide(&est, 3)
+		if c.decided {
+			return c.useES, true
+		}
+		c.decide(&est, gateMinObs)
+		require.True(t, c.decided)
+		return c.useES, false
 	}
-	require.Positive(t, score("tennis", 0.7, 0.6), "thrower, tennis")
-	require.Positive(t, score("tennis", 0.55, 0.6), "thrower, tennis, low climb")
-	require.Negative(t, score("foam", 0.75, 0.6), "thrower, foam")
-	require.Negative(t, score("foam", 0.95, 0.6), "thrower, foam, steep")
-	require.Negative(t, score("tennis", 0.58, 1.3), "hand lob, mid elevation")
-	require.Negative(t, score("tennis", 0.35, 1.3), "hand lob, flat")
-	require.Negative(t, score("tennis", 0.8, 1.3), "hand lob, steep")
-	require.Negative(t, score("tennis", 0.1, 1.3), "hand lob, κ at its clamp")
+	for _, tc := range []struct {
+		name              string
+		props             string
+		hs, climb, y, z   float64
+		wantES, wantEarly bool
+	}{
+		{"thrower, tennis, off the centre", "tennis", 4.5, 0.77, 0.25, 0.6, true, false},
+		{"thrower, tennis, slow, off the centre", "tennis", 4.1, 0.81, -0.2, 0.6, true, false},
+		{"thrower, tennis, central", "tennis", 4.5, 0.77, 0.03, 0.6, false, false},
+		{"thrower, tennis, slow, central", "tennis", 4.1, 0.81, -0.06, 0.6, false, false},
+		{"thrower, tennis, fast, off the centre", "tennis", 4.75, 0.74, 0.3, 0.6, false, false},
+		{"thrower, foam", "foam", 4.5, 0.75, 0.3, 0.6, false, true},
+		{"thrower, foam, steep", "foam", 4.1, 0.95, 0.3, 0.6, false, true},
+		{"hand lob, mid elevation", "tennis", 4.1, 0.58, 0.3, 1.3, false, true},
+		{"hand lob, flat", "tennis", 4.1, 0.35, 0.3, 1.3, false, true},
+		{"hand lob, steep", "tennis", 3, 0.8, -0.3, 1.05, false, true},
+		{"hand lob, κ at its clamp", "tennis", 4.1, 0.1, 0.3, 1.3, false, true},
+	} {
+		es, early := decide(tc.props, tc.hs, tc.climb, tc.y, tc.z)
+		require.Equal(t, tc.wantES, es, tc.name)
+		require.Equal(t, tc.wantEarly, early, tc.name)
+	}
+}
+
+// A gate whose sign hinges on λ waits for an estimate resting on
+// gateMinObs observations, flying the ES policy's commands until then;
+// the MPC then takes over from the ES policy's last command: its first
+// commands continue the ES policy's within the joint limits (without
+// Rebase they jump to the shadow plan's reference) and the throw is
+// caught, also with the sister system's latencies (laggy, 71 ms).
+func TestGateTakeOver(t *testing.T) {
+	rob := testRobot(t)
+	th := gateTheta(-5)
+	th[offGate+NContext+2] = 10 // λ: off the centre to the ES policy
+	took := 0
+	for _, tc := range []struct {
+		scenario string
+		trial    int
+	}{{"laggy", 0}, {"laggy", 3}, {"laggy", 5}, {"nominal", 1}, {"nominal", 4}} {
+		p, err := policy.Shipped()
+		require.NoError(t, err)
+		es, err := policy.NewAgent(p, rob, 1/period)
+		require.NoError(t, err)
+		l, res := runLockstepWith(t, rob, tc.scenario, tc.trial, Config{}, th, es)
+		require.True(t, res.Catchable)
+		from, first := -1, -1
+		for k := range l.inputs {
+			if l.inputs[k].Ball.Valid {
+				if first < 0 {
+					first = k
+				}
+				if l.inputs[k].Ball.NObs >= gateMinObs {
+					from = k
+					break
+				}
+			}
+		}
+		require.Greater(t, from, first, "%s %d: the gate waited", tc.scenario, tc.trial)
+		if l.f.UsesES() {
+			continue
+		}
+		took++
+		for k := 0; k < from; k++ {
+			require.Equal(t, l.mq[k], l.fq[k], "%s: the ES policy drove until the decision, tick %d", tc.scenario, k)
+		}
+		for k := from; k < from+5; k++ {
+			for j := range l.fq[k] {
+				dq := math.Abs(l.fq[k][j] - l.fq[k-1][j])
+				require.LessOrEqual(t, dq, 1.05*rob.Limits.Vel[j]*period, "%s %d: tick %d joint %d", tc.scenario, tc.trial, k, j)
+			}
+		}
+		require.True(t, res.Caught, "%s %d", tc.scenario, tc.trial)
+	}
+	require.GreaterOrEqual(t, took, 2, "the MPC took over central throws")
 }
 
 func TestTunablesMap(t *testing.T) {
@@ -396,7 +477,7 @@ func processCPU() int64 {
 }
 
 // The named subsets of θ for fine-tuning: each index once and inside its
-// block; decisive is the gate's bias and its speed and η weights, six
+// block; decisive is the gate's bias and its λ and ς weights, six
 // tunables' biases and the residual window.
 func TestFreeSet(t *testing.T) {
 	for name, n := range map[string]int{"gate": nGateW, "tunables": NTunables, "residual": nResW + 1, "decisive": 10} {
@@ -412,7 +493,7 @@ func TestFreeSet(t *testing.T) {
 	}
 	idx, err := FreeSet("decisive")
 	require.NoError(t, err)
-	require.Subset(t, idx, []int{offGate, offGate + NContext + 1, offGate + nGateW - 1, offWin})
+	require.Subset(t, idx, []int{offGate + NContext + 2, offGate + NContext + 3, offGate + nGateW - 1, offWin})
 	names := TunableNames()
 	var biased []string
 	for _, i := range idx {

@@ -25,13 +25,18 @@ import (
 // that scales the time window before the catch in which the correction is
 // brought in. θ = 0 corrects nothing.
 //
-// The last block is the gate: a linear score w·[φ, κ, η, 1] of the ball
-// context at the first fresh estimate, where κ = ((φ₁ − 0.58)/0.12)²,
-// clamped to 3, is how far the climb φ₁ lies from mid-elevation lobs and
-// η = (z − 0.95 m)/0.1 m, clamped to ±1, says whether the ball was first
-// seen high (released by hand) or low (a thrower); the ES policy flies the
-// throw when the score is positive, the MPC (with the two mechanisms
-// above) otherwise. θ = 0 hands every throw to the MPC.
+// The last block is the gate: a linear score w·[φ, κ, η, λ, ς, 1] of the
+// ball context, where κ = ((φ₁ − 0.58)/0.12)², clamped to 3, is how far
+// the climb φ₁ lies from mid-elevation lobs, η = (z − 0.95 m)/0.1 m,
+// clamped to ±1, says whether the ball was first seen high (released by
+// hand) or low (a thrower), λ = (|y₀| − 0.1 m)/0.05 m, clamped to ±1, how
+// far off the centre the ball crosses x = 0 (y₀), and ς = (v_h − 4.62
+// m/s)/0.05 m/s, clamped to ±1, its horizontal speed v_h. The gate
+// decides on the first fresh estimate when the score's sign does not
+// hinge on λ and ς (whatever their values in [−1, 1]), else on the first
+// estimate resting on gateMinObs observations (controller.go); the ES
+// policy flies the throw when the score is positive, the MPC (with the
+// two mechanisms above) otherwise. θ = 0 hands every throw to the MPC.
 const (
 	// NContext is the number of ball-context features (contextFeatures).
 	NContext = 7
@@ -44,7 +49,7 @@ const (
 
 	nCtxW   = NTunables * (NContext + 1)
 	nResW   = 3 * (NResidualIn + 1)
-	nGateW  = NContext + 3
+	nGateW  = NContext + 5
 	offRes  = nCtxW
 	offWin  = nCtxW + nResW
 	offGate = offWin + 1
@@ -91,8 +96,8 @@ func TunableNames() []string {
 //   - tunables: the context network's biases (each tunable moved alike for
 //     every ball);
 //   - residual: the residual's layer and window;
-//   - decisive: the gate's bias and its weights on speed and on the
-//     first-seen height η (which throws the ES policy flies), the biases
+//   - decisive: the gate's bias and its weights on the thrower features
+//     λ and ς (which thrower throws the ES policy flies), the biases
 //     of the tunables that shape the catch itself (catch point shift,
 //     catch speed and relative speed, the cradle's slow-down and net-up,
 //     the compensated action latency), and the residual's window: ten
@@ -123,7 +128,7 @@ func FreeSet(name string) ([]int, error) {
 			idx = append(idx, offRes+k)
 		}
 	case "decisive":
-		idx = append(idx, offGate, offGate+NContext+1, offGate+nGateW-1)
+		idx = append(idx, offGate+NContext+2, offGate+NContext+3, offGate+nGateW-1)
 		idx = append(idx, bias("catch_x_shift_m", "catch_speed_mps", "catch_rel_speed_mps", "slow_down_s", "net_up_rad", "action_latency_s")...)
 		idx = append(idx, offWin)
 	default:

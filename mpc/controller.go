@@ -252,6 +252,20 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 	return control.Status{Code: code, Compute: time.Since(t0)}, nil
 }
 
+// Rebase makes the command (q, qd), executed from time t (s, the loop's
+// clock plus the latency), the start of the reference, braking to rest
+// from there: the controller takes over the arm from another that drove
+// it while this one stepped in the shadow (package fused), and the next
+// fresh ball estimate plans on from the command that was sent rather
+// than from this controller's own shadow plan. Synchronous planning only.
+func (c *Controller) Rebase(t float64, q, qd []float64) {
+	if len(q) != c.n || len(qd) != c.n || c.async != nil || c.virt != nil {
+		return
+	}
+	c.next.brake(t, q, qd, c.pl.acc)
+	c.cur, c.next = c.next, c.cur
+}
+
 // moveLead moves the decode lead toward target: by up to latFastRate·dt
 // when the plan decoded there changes the commanded velocity by no more
 // than the acceleration limits allow over dt, else by latRate·dt (always

@@ -177,6 +177,47 @@ func TestControllerStepStatuses(t *testing.T) {
 	require.Equal(t, PlanSolved, c.Stats().LastStatus)
 }
 
+// Rebase drops the catch plan and starts the reference at the given
+// command, braking to rest; the next fresh estimate plans on from it.
+func TestRebase(t *testing.T) {
+	rob := testRobot(t)
+	c, err := New(Config{}, rob, sim.DefaultReadyQ)
+	require.NoError(t, err)
+	arm := control.ArmState{Q: append([]float64(nil), sim.DefaultReadyQ...), Qd: make([]float64, 7)}
+	require.NoError(t, c.Reset(arm))
+	out := control.NewCommand(7)
+	req, props := nominalRequest(t, "nominal", 2, 0.2)
+	in := control.Input{Now: time.Duration(0.2 * float64(time.Second)), Arm: arm, Ball: req.Est, Props: &props}
+	_, err = c.Step(&in, &out)
+	require.NoError(t, err)
+	require.True(t, c.Current().HasCatch)
+
+	q := append([]float64(nil), sim.DefaultReadyQ...)
+	qd := make([]float64, 7)
+	q[0] += 0.05
+	qd[0], qd[2] = 0.3, -0.2
+	t0 := 0.204 + c.Latency()
+	c.Rebase(t0, q, qd)
+	p := c.Current()
+	require.False(t, p.HasCatch)
+	gq, gqd := make([]float64, 7), make([]float64, 7)
+	p.Decode(t0, gq, gqd)
+	for j := range q {
+		require.InDelta(t, q[j], gq[j], 1e-12, "joint %d", j)
+		require.InDelta(t, qd[j], gqd[j], 1e-12, "joint %d", j)
+	}
+	p.Decode(t0+1, gq, gqd)
+	for j := range gqd {
+		require.InDelta(t, 0, gqd[j], 1e-12, "at rest, joint %d", j)
+	}
+	in.Now += 4 * time.Millisecond
+	in.Ball.NObs++
+	_, err = c.Step(&in, &out)
+	require.NoError(t, err)
+	require.True(t, c.Current().HasCatch, "the next estimate plans again")
+	require.InDelta(t, q[0]+qd[0]*0.004, out.Q[0], 0.01, "from the rebased reference")
+}
+
 // TestSimNominalSync runs a few simulated trials: every catchable throw of
 // this small seeded batch is caught with no limit violation.
 func TestSimNominalSync(t *testing.T) {
