@@ -91,11 +91,14 @@ const (
 	gateHighScale  = 0.1
 	// The thrower features λ and ς need a settled estimate: the gate
 	// decides on the first estimate that rests on gateMinObs
-	// observations (≈0.1 s after release at 125 Hz: the horizontal speed
-	// is then known to ≈0.03 m/s and the direction to ≈0.5°, on the
-	// first estimate of 3 observations to 0.3 m/s and 3.4°), or earlier
-	// when they cannot change its sign.
-	gateMinObs      = 12
+	// observations (≈0.07 s after release at 125 Hz: the horizontal
+	// speed is then known to ≈0.05 m/s and the direction to ≈0.7°, on
+	// the first estimate of 3 observations to 0.3 m/s and 3.4°; nominal
+	// throws, seed 9), or earlier when they cannot change its sign. Later
+	// costs catches: the MPC takes over from an arm the ES policy has
+	// moved longer (12 observations: fast, kinematic, seeds 2–5, 995 of
+	// 1000 against 1000 of 1000 with 8).
+	gateMinObs      = 8
 	gateLateralM    = 0.10 // m: |y| at x = 0 where λ is 0 (the ES policy's left/right choice is unsure within it)
 	gateLateralSc   = 0.05
 	gateFastMps     = 4.62 // m/s: horizontal speed where ς is 0
@@ -397,7 +400,8 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 // ball, its reference starts from the ES policy's last command
 // (mpc.Controller.Rebase), not from its own shadow plan: the arm is where
 // the ES policy sent it (taking over from the shadow plan instead lost
-// 37 of 250 laggy throws, seed 2, all handed to the MPC at gateMinObs).
+// 37 of 250 laggy throws, seed 2, all handed to the MPC on 12
+// observations).
 func (c *Controller) decide(est *ball.State, nObs int) {
 	if !c.seen {
 		c.seen, c.firstZ = true, est.P[2]

@@ -10,7 +10,7 @@
 //     horizontal speed — hands the throw to the ES policy (positive) or
 //     keeps the MPC. It decides on the first fresh ball estimate when the
 //     last two features cannot change the score's sign, else on the first
-//     estimate resting on 12 observations (≈0.1 s after release; on the
+//     estimate resting on 8 observations (≈0.07 s after release; on the
 //     first estimate of 3 observations the direction is known to ≈3°,
 //     too coarse to tell a central throw from an off-centre one). Until
 //     then the ES policy drives and the MPC steps in the shadow on the
