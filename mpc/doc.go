@@ -40,7 +40,11 @@
 //     joint positions at stage ends and at in-stage extrema (velocity
 //     through zero in the bang phase), the cradle's travel, joint velocities
 //     at stage ends (linear in between), |δq̇| ≤ a·Δt (the acceleration limit,
-//     by construction), Δt ≥ 0.
+//     by construction), Δt ≥ 0; on the nonlinear plan only (not in the QP),
+//     the cradle's poses at 0.5, 1 and 2 times
+//     its slow-down time keep 2 cm between the arm's collision capsules
+//     and from the floor (control.Collider; a cradle that ran the head
+//     into link_1 was braked by the safety layer with the ball in the net).
 //   - SQP: each iteration linearises FK/Jacobian, the stage rollout and the
 //     ball prediction (position, and the direction's change with the catch
 //     time) around the iterate; the Gauss–Newton QP in (δq̇, Δt) with a
@@ -63,7 +67,9 @@
 //     warm-started from the zero step, at most 50 iterations at eps 3e-3
 //     (its inexact, short steps were what the damping now reproduces). The
 //     step is accepted when the merit cost + 1000·violation falls, else the
-//     trust region shrinks. sqp_iters iterations per start (three times as
+//     trust region shrinks to 0.3 times the smaller of itself and the
+//     rejected step (a step inside the trust region that raised the merit
+//     would otherwise be repeated unchanged). sqp_iters iterations per start (three times as
 //     many for a cold plan, once per throw); the position and normal
 //     tolerances and all limits are re-checked on the nonlinear plan.
 //   - Catch points: where the predicted path crosses the catch_x_m planes
@@ -88,7 +94,7 @@
 //     being executed) scores the continued plan plus the seeds of only one
 //     catch-point candidate, cycling through them on successive estimates,
 //     and does not try further starts when the refined ones fail (the
-//     executed plan continues): this bounds its cost near 2 QP solves and
+//     executed plan continues): this bounds its cost near 4 QP solves and
 //     4 IK solves, so that compute_ms p99 stays under 1 ms.
 //     A cold plan (once per throw) refines one more start with three times
 //     the SQP iterations.

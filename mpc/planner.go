@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agilecatch/catch/ball"
+	"github.com/agilecatch/catch/control"
 	"github.com/agilecatch/catch/internal/dense"
 	"github.com/agilecatch/catch/mpc/qp"
 	"github.com/agilecatch/catch/robot"
@@ -121,8 +122,10 @@ type Planner struct {
 	ready                  []float64
 	shoulder               [3]float64 // link_2 origin at the ready pose (rail at 0)
 
-	ik   *robot.IKSolver
-	pred Predictor
+	ik        *robot.IKSolver
+	pred      Predictor
+	coll      *control.Collider // the safety layer's collision check, for the cradle
+	qcr, qdcr []float64         // scratch: a cradle configuration
 
 	sol                 *qp.Solver
 	prob                qp.Problem
@@ -183,6 +186,13 @@ func NewPlanner(cfg Config, rob *robot.Robot, ready []float64) (*Planner, error)
 		dsc: make([]float64, nv), esc: make([]float64, m),
 	}
 	p.ns, p.ms = nv, m
+	if !cfg.NoCradleCollision {
+		c, err := control.NewCollider(control.CollisionConfig{MarginM: cradleClearanceM}, rob)
+		if err != nil {
+			return nil, fmt.Errorf("mpc: cradle collision check: %w", err)
+		}
+		p.coll, p.qcr, p.qdcr = c, make([]float64, n), make([]float64, n)
+	}
 	if cfg.QPMethod == "active-set" {
 		p.ns, p.ms, p.elastic = nv+1, m+1, true
 	}
@@ -746,6 +756,7 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 		lo, hi := pl.cradleBounds(j)
 		viol += 10 * (math.Max(0, p.lower[j]-lo) + math.Max(0, hi-p.upper[j]))
 	}
+	viol += p.cradleCollision(pl)
 	if viol < 1e-9 {
 		viol = 0
 	}
@@ -754,6 +765,38 @@ func (p *Planner) evaluate(pl *Plan, lin *bool) (cost, viol float64) {
 	}
 	p.linearize(pl, vhat, sp, nrm, vh)
 	return cost, viol
+}
+
+// cradleClearanceM is the clearance the cradle keeps between the arm's
+// collision capsules and from the floor, m: the safety layer's margin
+// (0.01) and as much again for the tracking of the executed motion.
+const cradleClearanceM = 0.02
+
+// cradleSamples are the times after the catch, in units of the plan's
+// slow-down time, at which the cradle's pose is checked for collisions: the
+// joints stop by 1 and the net-up ends at 2.
+var cradleSamples = [...]float64{0.5, 1, 2}
+
+// cradleCollision returns the collision violation of pl's cradle: 100 per
+// metre by which a checked pose after the catch comes closer than
+// cradleClearanceM to the floor or to another part of the arm (0 without
+// the check). The head follows the ball after the catch, and a catch near
+// the robot's base carried it into link_1, where the safety layer braked
+// it and the ball bounced out of the stopped net.
+func (p *Planner) cradleCollision(pl *Plan) float64 {
+	if p.coll == nil || !pl.HasCatch {
+		return 0
+	}
+	var v float64
+	for _, f := range cradleSamples {
+		pl.Decode(pl.TCatch+f*pl.Slow, p.qcr, p.qdcr)
+		if !p.coll.Check(p.qcr) {
+			continue
+		}
+		c := p.coll.Nearest(p.qcr)
+		v += 100 * math.Max(cradleClearanceM-c.DistM, 1e-3)
+	}
+	return v
 }
 
 // netUp sets pl.NetUp: a wrist rotation (last three joints) that turns the
@@ -1111,7 +1154,7 @@ func (p *Planner) sqp(pl *Plan, cold bool) int {
 			merit, cost, viol = m2, c2, v2
 			p.trust = math.Min(p.trust*1.5, 3*cfg.TrustRegion)
 		} else {
-			p.trust *= 0.3
+			p.trust = shrinkTrust(p.trust, r.X[:p.nv])
 		}
 		if it < maxIt {
 			p.evaluate(pl, &lin)
@@ -1236,4 +1279,17 @@ func (p *Planner) dump(st PlanStatus) {
 	if pr.WriteJSON(f) == nil {
 		p.Stats.Dumps++
 	}
+}
+
+// shrinkTrust returns the trust region after a rejected step x (scaled
+// units): 0.3 times the smaller of the trust region and the step's ∞-norm.
+// Shrinking only the trust region returned the same step whenever the
+// rejected one lay inside it (the QP's damped minimiser), so the remaining
+// SQP iterations repeated it.
+func shrinkTrust(trust float64, x []float64) float64 {
+	var m float64
+	for _, v := range x {
+		m = math.Max(m, math.Abs(v))
+	}
+	return 0.3 * math.Min(trust, m)
 }
