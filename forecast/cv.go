@@ -60,6 +60,13 @@ type CVConfig struct {
 	// the physics gets wrong.
 	Residual                   bool
 	TrainStride, TrainMinCover float64
+	// InnerFolds splits the training files once more, by file (file j of the sorted
+	// training files is in inner fold j%InnerFolds; default 4): one model is trained per
+	// inner fold on the other inner folds' files (seed Train.Seed + j), and forecasts that
+	// inner fold's windows (every TrainStride s), which no model that forecasts them saw.
+	// The spread (Spread) is calibrated on those out-of-fold forecasts; the fold's forecaster
+	// is the mixture of the inner models (Ensemble), each scaled by it.
+	InnerFolds int
 	// Progress receives one line per step (nil: none).
 	Progress io.Writer
 }
@@ -89,6 +96,9 @@ func (c *CVConfig) withDefaults() {
 	}
 	if c.TrainMinCover == 0 {
 		c.TrainMinCover = 0.1
+	}
+	if c.InnerFolds == 0 {
+		c.InnerFolds = 4
 	}
 }
 
@@ -125,14 +135,27 @@ type CVFold struct {
 	// among them).
 	TrainExamples  int `json:"train_examples,omitempty"`
 	TrainCompleted int `json:"train_windows_completed,omitempty"`
+	// Inner are the inner models (CVConfig.InnerFolds): the training files each was trained
+	// on and those whose windows it forecast for the calibration.
+	Inner []CVInner `json:"inner,omitempty"`
 	// ModelSpread is the interpolant's spread, calibrated to 90% coverage on CalibWindows
-	// windows (every TrainStride) of every tenth training file (the model never trained on
-	// them); RawCover90 and RawESRatio the uncalibrated model's coverage and energy score
-	// over the baseline's on the fold's files.
+	// out-of-fold forecasts of the inner models on the training files' windows (every
+	// TrainStride); RawCover90 and RawESRatio the uncalibrated model's coverage and energy
+	// score over the baseline's on the fold's files.
 	ModelSpread  [3]float64 `json:"interpolant_spread,omitempty"`
 	CalibWindows int        `json:"interpolant_calibration_windows,omitempty"`
 	RawCover90   [3]float64 `json:"interpolant_uncalibrated_coverage90,omitempty"`
 	RawESRatio   float64    `json:"interpolant_uncalibrated_energy_score_ratio,omitempty"`
+}
+
+// CVInner is one inner model of a fold: trained on TrainFiles, it forecast the
+// calibration windows of CalibFiles (both among the fold's training files, disjoint).
+type CVInner struct {
+	TrainFiles []string `json:"train_files"`
+	CalibFiles []string `json:"calib_files"`
+	Examples   int      `json:"examples"`
+	Completed  int      `json:"windows_completed"`
+	Windows    int      `json:"calibration_windows"`
 }
 
 // CVMean is the mean over the folds of the held-out scores.
@@ -261,33 +284,15 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		fd.Physics = ps
 		fd.TestWindows = ps.Windows
 		if cfg.Train != nil {
-			// Every tenth training file calibrates the model's spread; the rest train it.
-			fit, calib := splitFlights(train, fd.TrainFiles)
-			var resTracker Tracker
+			var calTracker, testTracker Tracker
 			if cfg.Residual {
-				resTracker = trainTracker
+				calTracker, testTracker = trainTracker, tracker
 			}
-			m, ds, completed, err := trainOnFlights(props, fit, cfg, k, resTracker)
+			members, err := trainInner(props, train, &fd, cfg, k, calTracker, logf)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
-			fd.TrainExamples, fd.TrainCompleted = ds, completed
-			it, err := NewInterpolant(m, nil, nil, SamplerConfig{})
-			if err != nil {
-				return nil, err
-			}
-			var model Forecaster = it
-			var calTracker, testTracker Tracker
-			if cfg.Residual {
-				model, calTracker, testTracker = NewResidual(it), trainTracker, tracker
-			}
-			// Every TrainStride along the kept-back flights: the spread is a 90% quantile per
-			// axis, and a few dozen windows leave it noisy.
-			calW := FlightWindows(calib, 0, cfg.TrainStride, cfg.AtS, wc)
-			fd.CalibWindows = len(calW)
-			if fd.ModelSpread, err = CalibrateSpread(model, calTracker, calW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld); err != nil {
-				return nil, fmt.Errorf("fold %d: interpolant: %w", k, err)
-			}
+			model := &Ensemble{Members: members}
 			raw, err := Evaluate("interpolant-uncalibrated", model, testTracker, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
@@ -296,7 +301,11 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			if keep, n := Common(&raw, &ps); n > 0 {
 				fd.RawESRatio = Summarise(raw, keep).EnergyScore / Summarise(ps, keep).EnergyScore
 			}
-			ms, err := Evaluate("interpolant", &Spread{F: model, Factor: fd.ModelSpread, World: cfg.SpreadWorld}, testTracker, testW, ecfg)
+			scaled := &Ensemble{}
+			for _, f := range members {
+				scaled.Members = append(scaled.Members, &Spread{F: f, Factor: fd.ModelSpread, World: cfg.SpreadWorld})
+			}
+			ms, err := Evaluate("interpolant", scaled, testTracker, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
 			}
@@ -337,25 +346,86 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 	return res, nil
 }
 
-// splitFlights splits flights by file: those of every tenth file of files (sorted; from
-// the tenth, or the last when there are fewer) go to the second part.
-func splitFlights(fl []Flight, files []string) (rest, tenth []Flight) {
+// innerSplit splits flights by file for inner fold j of n: the flights of files i%n == j
+// of files (sorted) go to the second part. With fewer files than folds, fold j ≥ len(files)
+// is empty.
+func innerSplit(fl []Flight, files []string, n, j int) (rest, held []Flight, restFiles, heldFiles []string) {
 	pick := map[string]bool{}
-	for i := 9; i < len(files); i += 10 {
-		pick[files[i]] = true
-	}
-	if len(pick) == 0 && len(files) > 1 {
-		pick[files[len(files)-1]] = true
+	for i, f := range files {
+		if i%n == j {
+			pick[f] = true
+			heldFiles = append(heldFiles, f)
+		} else {
+			restFiles = append(restFiles, f)
+		}
 	}
 	for _, f := range fl {
 		name, _, _ := strings.Cut(f.Name, ":")
 		if pick[name] {
-			tenth = append(tenth, f)
+			held = append(held, f)
 		} else {
 			rest = append(rest, f)
 		}
 	}
-	return rest, tenth
+	return rest, held, restFiles, heldFiles
+}
+
+// trainInner trains the inner models of a fold (CVConfig.InnerFolds) on its training
+// flights, records them in fd.Inner, and calibrates fd.ModelSpread on their out-of-fold
+// forecasts: each inner model forecasts the windows of the training files it was not trained
+// on. With a tracker (Residual) the models learn the residual of its estimates. It returns
+// the inner models' forecasters, unscaled.
+func trainInner(props ball.Props, train []Flight, fd *CVFold, cfg CVConfig, k int, tracker Tracker, logf func(string, ...any)) ([]Forecaster, error) {
+	wc := WindowConfig{Horizons: cfg.Horizons}
+	var members []Forecaster
+	var ratios [3][]float64
+	for j := 0; j < cfg.InnerFolds; j++ {
+		fit, held, fitFiles, heldFiles := innerSplit(train, fd.TrainFiles, cfg.InnerFolds, j)
+		if len(held) == 0 || len(fit) == 0 {
+			continue
+		}
+		c := cfg
+		tc := *cfg.Train
+		tc.Seed += uint64(j)
+		c.Train = &tc
+		m, ds, completed, err := trainOnFlights(props, fit, c, k, tracker)
+		if err != nil {
+			return nil, fmt.Errorf("inner model %d: %w", j, err)
+		}
+		it, err := NewInterpolant(m, nil, nil, SamplerConfig{})
+		if err != nil {
+			return nil, err
+		}
+		var f Forecaster = it
+		if tracker != nil {
+			if f, err = NewResidual(it); err != nil {
+				return nil, err
+			}
+		}
+		// Every TrainStride along the held flights: the spread is a 90% quantile per axis.
+		calW := FlightWindows(held, 0, cfg.TrainStride, cfg.AtS, wc)
+		r, err := spreadRatios(f, tracker, calW, cfg.AtS, cfg.Samples, cfg.Seed+uint64(j), cfg.SpreadWorld)
+		if err != nil {
+			return nil, fmt.Errorf("inner model %d: %w", j, err)
+		}
+		for a := range ratios {
+			ratios[a] = append(ratios[a], r[a]...)
+		}
+		fd.Inner = append(fd.Inner, CVInner{TrainFiles: fitFiles, CalibFiles: heldFiles, Examples: ds, Completed: completed, Windows: len(r[0])})
+		fd.TrainExamples += ds
+		fd.TrainCompleted += completed
+		fd.CalibWindows += len(r[0])
+		members = append(members, f)
+		logf("fold %d: inner model %d trained on %d files (%d examples), forecast %d windows of %d others", k, j, len(fitFiles), ds, len(r[0]), len(heldFiles))
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%d training files: too few for %d inner folds", len(fd.TrainFiles), cfg.InnerFolds)
+	}
+	if len(ratios[0]) == 0 {
+		return nil, errors.New("interpolant: calibrate spread: no out-of-fold window could be forecast")
+	}
+	fd.ModelSpread = spreadFactors(ratios)
+	return members, nil
 }
 
 // fileNames lists the files the flights came from (the part of Flight.Name before ':').
@@ -551,16 +621,39 @@ func spreadFrame(dst *control.Forecast, h int, world bool) Frame {
 // the 90% quantile of that ratio over the windows, so one run of the sampler calibrates it
 // exactly on these windows. Factors are clamped to [0.05, 100].
 func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, samples int, seed uint64, world bool) ([3]float64, error) {
-	var out [3]float64
+	ratio, err := spreadRatios(f, tracker, ws, atS, samples, seed, world)
+	if err != nil {
+		return [3]float64{}, err
+	}
+	if len(ratio[0]) == 0 {
+		return [3]float64{}, fmt.Errorf("forecast: calibrate spread: no window could be forecast")
+	}
+	return spreadFactors(ratio), nil
+}
+
+// spreadFactors are the 90% quantiles of the ratios per axis, clamped to [0.05, 100].
+func spreadFactors(ratio [3][]float64) (out [3]float64) {
+	for k := 0; k < 3; k++ {
+		r := append([]float64(nil), ratio[k]...)
+		sort.Float64s(r)
+		out[k] = math.Min(math.Max(Quantile(r, 0.9), 0.05), 100)
+	}
+	return out
+}
+
+// spreadRatios are CalibrateSpread's ratios per axis: for each window f forecasts, the
+// truth's distance from the sample mean at atS over the central 90% interval's half on its
+// side.
+func spreadRatios(f Forecaster, tracker Tracker, ws []Window, atS float64, samples int, seed uint64, world bool) ([3][]float64, error) {
+	var ratio [3][]float64
 	dt, h := f.Horizons()
 	hAt := int(math.Round(atS/dt)) - 1
 	if hAt < 0 || hAt >= h {
-		return out, fmt.Errorf("forecast: calibrate spread: at %g s, outside the horizons (%d × %g s)", atS, h, dt)
+		return ratio, fmt.Errorf("forecast: calibrate spread: at %g s, outside the horizons (%d × %g s)", atS, h, dt)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xca1))
 	buf := NewBuffer(dt, h, samples)
 	col := make([]float64, samples)
-	var ratio [3][]float64
 	var est ball.Estimate
 	for _, w := range ws {
 		in := Input{Now: w.Now, History: w.History}
@@ -572,7 +665,7 @@ func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, sa
 			if errors.Is(err, ErrNoCondition) {
 				continue
 			}
-			return out, err
+			return ratio, err
 		}
 		fr := spreadFrame(&buf, h, world)
 		y := fr.ToLocal(ball.Vec{w.Truth[hAt*3], w.Truth[hAt*3+1], w.Truth[hAt*3+2]})
@@ -596,14 +689,7 @@ func CalibrateSpread(f Forecaster, tracker Tracker, ws []Window, atS float64, sa
 			ratio[k] = append(ratio[k], r)
 		}
 	}
-	if len(ratio[0]) == 0 {
-		return out, fmt.Errorf("forecast: calibrate spread: no window could be forecast")
-	}
-	for k := 0; k < 3; k++ {
-		sort.Float64s(ratio[k])
-		out[k] = math.Min(math.Max(Quantile(ratio[k], 0.9), 0.05), 100)
-	}
-	return out, nil
+	return ratio, nil
 }
 
 // trainOnFlights trains an interpolant on the training flights of a fold; with a tracker,

@@ -1,8 +1,11 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -229,4 +232,114 @@ func TestCVTrackerLeavesOwnFileOut(t *testing.T) {
 	flat, err := newCVTracker(mk, props, 0.3, 40, nil, 0, []string{"a.csv"})
 	require.NoError(t, err)
 	require.Nil(t, flat.(*priorTracker).prior)
+}
+
+// TestInnerSplitPartitionsByFile: the inner folds split the training files round-robin;
+// each inner fold's flights are exactly those of its files, and the folds partition them.
+func TestInnerSplitPartitionsByFile(t *testing.T) {
+	files := []string{"a.csv", "b.csv", "c.csv", "d.csv", "e.csv"}
+	var fl []Flight
+	for i, f := range files {
+		for s := 0; s <= i%2; s++ {
+			fl = append(fl, Flight{Name: fmt.Sprintf("%s:%d", f, s)})
+		}
+	}
+	seen := map[string]int{}
+	for j := 0; j < 3; j++ {
+		rest, held, restFiles, heldFiles := innerSplit(fl, files, 3, j)
+		require.Len(t, rest, len(fl)-len(held))
+		require.Equal(t, len(files), len(restFiles)+len(heldFiles))
+		for i, f := range files {
+			require.Equal(t, i%3 == j, slices.Contains(heldFiles, f), "file %s, inner fold %d", f, j)
+			require.NotEqual(t, slices.Contains(heldFiles, f), slices.Contains(restFiles, f))
+		}
+		for _, f := range held {
+			name, _, _ := strings.Cut(f.Name, ":")
+			require.Contains(t, heldFiles, name)
+			seen[f.Name]++
+		}
+		for _, f := range rest {
+			name, _, _ := strings.Cut(f.Name, ":")
+			require.Contains(t, restFiles, name)
+		}
+	}
+	require.Len(t, seen, len(fl))
+	for name, n := range seen {
+		require.Equal(t, 1, n, "flight %s held out once", name)
+	}
+}
+
+// fileRecorder is a flightTracker that records the file of every window it is asked to
+// estimate, in order.
+type fileRecorder struct {
+	Tracker
+	files []string
+}
+
+func (r *fileRecorder) ForFlight(name string) {
+	f, _, _ := strings.Cut(name, ":")
+	r.files = append(r.files, f)
+}
+
+// TestTrainInnerOutOfFold: each inner model is trained on its training files' windows and
+// then forecasts the windows of the files it left out, and nothing else: the estimator is
+// asked, in order, for inner model j's training windows (only from its TrainFiles) and then
+// its calibration windows (only from its CalibFiles). A model that trained on a file it
+// calibrates on fails the order; every file calibrates exactly once.
+func TestTrainInnerOutOfFold(t *testing.T) {
+	props, err := ball.ByName("tennis")
+	require.NoError(t, err)
+	var fl []Flight
+	var files []string
+	for i := 0; i < 6; i++ {
+		name := fmt.Sprintf("f%d.csv", i)
+		files = append(files, name)
+		s := ball.State{P: ball.Vec{4, 0.1 * float64(i), 0.8}, V: ball.Vec{-5 - 0.2*float64(i), 0.2, 3.5}, W: ball.Vec{0, 20, 0}}
+		f := Flight{Name: name + ":0"}
+		for n := 0; n < 125; n++ {
+			f.T = append(f.T, float64(n)*0.008)
+			f.P = append(f.P, s.P)
+			props.Step(&s, 0.008)
+		}
+		fl = append(fl, f)
+	}
+	rec := &fileRecorder{Tracker: &exactTracker{props: props}}
+	cfg := CVConfig{Samples: 16, Seed: 5, InnerFolds: 3, Residual: true,
+		Train: &TrainConfig{Steps: 20, DistillSteps: 10, DistillConds: 8, ValConds: 16, Batch: 32, Hidden: []int{16}, EMSteps: 4, TeacherSteps: 12}}
+	cfg.withDefaults()
+	fd := CVFold{TrainFiles: files}
+	members, err := trainInner(props, fl, &fd, cfg, 0, rec, func(string, ...any) {})
+	require.NoError(t, err)
+	require.Len(t, members, 3)
+	require.Len(t, fd.Inner, 3)
+	calibrated := map[string]int{}
+	i := 0
+	for j, in := range fd.Inner {
+		require.Len(t, in.CalibFiles, 2)
+		require.Len(t, in.TrainFiles, 4)
+		for _, f := range in.CalibFiles {
+			require.NotContains(t, in.TrainFiles, f)
+			calibrated[f]++
+		}
+		train, calib := 0, 0
+		for ; i < len(rec.files) && slices.Contains(in.TrainFiles, rec.files[i]); i++ {
+			train++
+		}
+		// the next model's training windows may start with these files: stop at the count
+		for ; i < len(rec.files) && calib < in.Windows && slices.Contains(in.CalibFiles, rec.files[i]); i++ {
+			calib++
+		}
+		require.Equal(t, in.Examples, train, "inner model %d: its training windows, from its training files only", j)
+		require.Equal(t, in.Windows, calib, "inner model %d: its calibration windows, from the files it left out only", j)
+		require.Positive(t, calib)
+	}
+	require.Equal(t, len(rec.files), i, "nothing else was estimated")
+	require.Len(t, calibrated, len(files))
+	for f, n := range calibrated {
+		require.Equal(t, 1, n, "file %s calibrates once", f)
+	}
+	for a := 0; a < 3; a++ {
+		require.Greater(t, fd.ModelSpread[a], 0.0)
+	}
+	require.Equal(t, fd.CalibWindows, fd.Inner[0].Windows+fd.Inner[1].Windows+fd.Inner[2].Windows)
 }

@@ -184,15 +184,21 @@ const boundaryTol = 1e-6
 
 // Dataset is the training set of the interpolant: per example the raw condition
 // (CondDim, see Fit.Cond) and the residual of the truth from the drag-model extrapolation in
-// the heading frame (D = H×3, m).
+// the heading frame (D = H×3, m). A Residual's dataset (ResidualDataset) has CondKind
+// CondEstimate: EstimateCondDim values of EstimateCond, the residual from the estimate
+// flown on.
 type Dataset struct {
 	Horizons Horizons
-	Cond     []float64 // n×CondDim
+	CondKind string    // Meta.CondKind of a model trained on it
+	Cond     []float64 // n×CondLen
 	Res      []float64 // n×D
 }
 
+// CondLen is the length of an example's condition.
+func (d *Dataset) CondLen() int { return condLen(d.CondKind) }
+
 // Len is the number of examples.
-func (d *Dataset) Len() int { return len(d.Cond) / CondDim }
+func (d *Dataset) Len() int { return len(d.Cond) / d.CondLen() }
 
 // D is the residual dimension.
 func (d *Dataset) D() int { return d.Horizons.H * 3 }
@@ -227,14 +233,15 @@ func BuildDataset(props *ball.Props, windows []Window, cfg WindowConfig) (*Datas
 const datasetMagic = "CATCHFDS"
 
 // WriteTo writes the dataset in its binary format: the magic "CATCHFDS", version 1, dt
-// (float64), H, CondDim, n (uint32), then Cond and Res as little-endian float64.
+// (float64), H, the condition length (CondDim, or EstimateCondDim for CondKind
+// CondEstimate), n (uint32), then Cond and Res as little-endian float64.
 func (d *Dataset) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriter(w)
 	cw := &countWriter{w: bw}
 	cw.Write([]byte(datasetMagic))
 	binary.Write(cw, binary.LittleEndian, uint32(1))
 	binary.Write(cw, binary.LittleEndian, d.Horizons.Dt)
-	binary.Write(cw, binary.LittleEndian, [3]uint32{uint32(d.Horizons.H), CondDim, uint32(d.Len())})
+	binary.Write(cw, binary.LittleEndian, [3]uint32{uint32(d.Horizons.H), uint32(d.CondLen()), uint32(d.Len())})
 	binary.Write(cw, binary.LittleEndian, d.Cond)
 	binary.Write(cw, binary.LittleEndian, d.Res)
 	if cw.err != nil {
@@ -278,15 +285,20 @@ func ReadDataset(r io.Reader) (*Dataset, error) {
 	if err := binary.Read(br, binary.LittleEndian, &dims); err != nil {
 		return nil, fmt.Errorf("forecast: dataset: header: %w", err)
 	}
-	if dims[1] != CondDim {
-		return nil, fmt.Errorf("forecast: dataset: condition has %d values, this build uses %d", dims[1], CondDim)
+	kind := ""
+	switch dims[1] {
+	case CondDim:
+	case EstimateCondDim:
+		kind = CondEstimate
+	default:
+		return nil, fmt.Errorf("forecast: dataset: condition has %d values, this build uses %d (window fit) or %d (estimate)", dims[1], CondDim, EstimateCondDim)
 	}
 	hz := Horizons{Dt: dt, H: int(dims[0])}
 	if err := hz.Validate(); err != nil || dims[2] > 1<<26 {
 		return nil, fmt.Errorf("forecast: dataset: bad header (dt %g, H %d, n %d)", dt, dims[0], dims[2])
 	}
 	n := int(dims[2])
-	d := &Dataset{Horizons: hz, Cond: make([]float64, n*CondDim), Res: make([]float64, n*hz.H*3)}
+	d := &Dataset{Horizons: hz, CondKind: kind, Cond: make([]float64, n*int(dims[1])), Res: make([]float64, n*hz.H*3)}
 	if err := binary.Read(br, binary.LittleEndian, d.Cond); err != nil {
 		return nil, fmt.Errorf("forecast: dataset: truncated conditions: %w", err)
 	}

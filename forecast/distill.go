@@ -38,10 +38,11 @@ func intervals() []interval {
 // out[(traj*len(gridU)+g)*d + k].
 func teacher(m *Model, cond []float64, reps, steps int, seed uint64, progress func(int)) ([]float32, error) {
 	d := m.Meta.D()
-	nc := len(cond) / CondDim
+	cd := m.Meta.CondLen()
+	nc := len(cond) / cd
 	const condsPerBatch = 64
 	nb := condsPerBatch * reps
-	w := 1 + d + CondDim
+	w := 1 + d + cd
 	in := make([]float64, nb*w)
 	out := make([]float64, nb*d)
 	x := make([]float64, nb*d)
@@ -56,7 +57,7 @@ func teacher(m *Model, cond []float64, reps, steps int, seed uint64, progress fu
 			row[0] = s
 			copy(row[1:], xx[r*d:(r+1)*d])
 			ci := c0 + r/reps
-			copy(row[1+d:], cond[ci*CondDim:(ci+1)*CondDim])
+			copy(row[1+d:], cond[ci*cd:(ci+1)*cd])
 		}
 		if err := m.Drift.Forward(out, in, rows); err != nil {
 			return err
@@ -122,9 +123,10 @@ func teacher(m *Model, cond []float64, reps, steps int, seed uint64, progress fu
 
 func distill(m *Model, ck *checkpoint, cfg TrainConfig, cond []float64, save func() error) error {
 	d := m.Meta.D()
-	nc := min(cfg.DistillConds, len(cond)/CondDim)
+	cd := m.Meta.CondLen()
+	nc := min(cfg.DistillConds, len(cond)/cd)
 	const reps = 4
-	cond = cond[:nc*CondDim]
+	cond = cond[:nc*cd]
 	bar := newBar(cfg.Progress, nc, "teacher")
 	traj, err := teacher(m, cond, reps, cfg.TeacherSteps, cfg.Seed, func(k int) { bar.Add(k) })
 	if err != nil {
@@ -132,14 +134,14 @@ func distill(m *Model, ck *checkpoint, cfg TrainConfig, cond []float64, save fun
 	}
 	bar.Finish()
 	if ck.Flow == nil {
-		sizes := append(append([]int{2 + d + CondDim}, cfg.Hidden...), d)
+		sizes := append(append([]int{2 + d + cd}, cfg.Hidden...), d)
 		ck.Flow = NewMLP(sizes, rand.New(rand.NewPCG(cfg.Seed, 3)))
 		ck.AdamFlow = NewAdam(ck.Flow, cfg.LR)
 		ck.Step = 0
 	}
 	ivs := intervals()
 	B := cfg.Batch
-	w := 2 + d + CondDim
+	w := 2 + d + cd
 	in := make([]float64, B*w)
 	tgt := make([]float64, B*d)
 	dt := make([]float64, B)
@@ -164,7 +166,7 @@ func distill(m *Model, ck *checkpoint, cfg TrainConfig, cond []float64, save fun
 				tgt[r*d+k] = float64(xb[k])
 			}
 			ci := tr / reps
-			copy(row[2+d:], cond[ci*CondDim:(ci+1)*CondDim])
+			copy(row[2+d:], cond[ci*cd:(ci+1)*cd])
 			dt[r] = t - s
 		}
 		if err := ck.Flow.Forward(out, in, B); err != nil {

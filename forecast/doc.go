@@ -46,7 +46,11 @@
 // a launcher repeats its spins, so the spins fitted to the training flights that started
 // alike give a new flight's spin before its curvature shows. With CVConfig.Residual the
 // fold's interpolant is a Residual: trained (ResidualDataset) on what the baseline's mean
-// forecast gets wrong, conditioned on the estimate (EstimateCond) instead of the window fit.
+// forecast gets wrong, conditioned on the estimate (EstimateCond, Meta.CondKind
+// CondEstimate: the recording installation's world position and velocity among it) instead
+// of the window fit. A fold's interpolant is the mixture (Ensemble) of CVConfig.InnerFolds
+// models, each trained on all but one inner fold of the training files; its spread is
+// calibrated on each model's forecasts of the inner fold it left out.
 //
 // Evaluate scores forecasters on windows: the energy score over the whole horizon, CRPS per
 // coordinate and central-interval coverage at 0.3 s, the error of the sample mean, and the

@@ -53,6 +53,9 @@ func NewGuarded(model *Interpolant, fallback Forecaster) (*Guarded, error) {
 	if d1 != d2 || h1 != h2 {
 		return nil, errors.New("forecast: guarded: the model's and the fallback's horizons differ")
 	}
+	if model.Meta().CondKind != "" {
+		return nil, errors.New("forecast: guarded: the model conditions on an estimate (a Residual's model), not the window fit")
+	}
 	return &Guarded{model: model, fallback: fallback}, nil
 }
 

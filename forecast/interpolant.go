@@ -80,7 +80,8 @@ type Interpolant struct {
 	n       int // batch the buffers are sized for
 	in, out []float64
 	x       []float64
-	cond    [CondDim]float64
+	cd      int // condition length (Meta.CondLen)
+	cond    []float64
 	ref     []float64
 }
 
@@ -118,6 +119,11 @@ func NewInterpolant(m *Model, drift, flow Net, cfg SamplerConfig) (*Interpolant,
 		return nil, fmt.Errorf("forecast: sampler diffusion %q, want %s or %s", f.diff, DiffusionSigma, DiffusionFollmer)
 	}
 	d := m.Meta.D()
+	f.cd = m.Meta.CondLen()
+	if f.cd == 0 {
+		return nil, fmt.Errorf("forecast: model cond_kind %q, want empty or %s", m.Meta.CondKind, CondEstimate)
+	}
+	f.cond = make([]float64, f.cd)
 	switch f.method {
 	case MethodEM, MethodODE:
 		if f.steps == 0 {
@@ -136,14 +142,14 @@ func NewInterpolant(m *Model, drift, flow Net, cfg SamplerConfig) (*Interpolant,
 		if f.steps < 1 || f.steps > 4 {
 			return nil, fmt.Errorf("forecast: sampler steps = %d, want 1..4 for the flow map", f.steps)
 		}
-		if flow.In() != 2+d+CondDim || flow.Out() != d {
-			return nil, fmt.Errorf("forecast: flow net is %d→%d, want %d→%d", flow.In(), flow.Out(), 2+d+CondDim, d)
+		if flow.In() != 2+d+f.cd || flow.Out() != d {
+			return nil, fmt.Errorf("forecast: flow net is %d→%d, want %d→%d", flow.In(), flow.Out(), 2+d+f.cd, d)
 		}
 	default:
 		return nil, fmt.Errorf("forecast: sampler method %q, want %s, %s or %s", f.method, MethodEM, MethodFlow, MethodODE)
 	}
-	if drift.In() != 1+d+CondDim || drift.Out() != d {
-		return nil, fmt.Errorf("forecast: drift net is %d→%d, want %d→%d", drift.In(), drift.Out(), 1+d+CondDim, d)
+	if drift.In() != 1+d+f.cd || drift.Out() != d {
+		return nil, fmt.Errorf("forecast: drift net is %d→%d, want %d→%d", drift.In(), drift.Out(), 1+d+f.cd, d)
 	}
 	f.ref = make([]float64, d)
 	return f, nil
@@ -165,15 +171,19 @@ func (f *Interpolant) size(n int) {
 	}
 	d := f.m.Meta.D()
 	f.n = n
-	f.in = make([]float64, n*(2+d+CondDim))
+	f.in = make([]float64, n*(2+d+f.cd))
 	f.out = make([]float64, n*d)
 	f.x = make([]float64, n*d)
 }
 
 // Condition writes the raw condition (Fit.Cond) of an input into dst; false when the
-// history does not give one (the forecast would be ErrNoCondition).
+// history does not give one (the forecast would be ErrNoCondition) or the model does not
+// condition on the window fit (a Residual's model).
 func (f *Interpolant) Condition(in *Input, dst []float64) bool {
 	meta := &f.m.Meta
+	if meta.CondKind != "" {
+		return false
+	}
 	fit, ok := FitWindow(&meta.Ball, meta.Fit, in.History, in.Now)
 	if !ok {
 		return false
@@ -191,6 +201,9 @@ func (f *Interpolant) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast)
 	hz := meta.Horizons
 	if err := checkDst(dst, hz.H); err != nil {
 		return err
+	}
+	if meta.CondKind != "" {
+		return fmt.Errorf("forecast: the model conditions on %s, not the window fit: forecast with Residual", meta.CondKind)
 	}
 	fit, ok := FitWindow(&meta.Ball, meta.Fit, in.History, in.Now)
 	if !ok {
@@ -243,7 +256,7 @@ func (f *Interpolant) SampleZ(cond []float64, n int, rng *rand.Rand, x []float64
 // fill writes the network inputs [times…, x, cond] for n rows.
 func (f *Interpolant) fill(times []float64, cond []float64, x []float64, n int) []float64 {
 	d := f.m.Meta.D()
-	w := len(times) + d + CondDim
+	w := len(times) + d + f.cd
 	in := f.in[:n*w]
 	for i := 0; i < n; i++ {
 		row := in[i*w : (i+1)*w]

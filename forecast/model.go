@@ -36,7 +36,11 @@ type Meta struct {
 	// distillation so that the central 90% intervals of the held-out forecasts 0.3 s ahead
 	// cover 90% of the truths (0: 1, uncalibrated).
 	FlowNoise float64 `json:"flow_noise,omitempty"`
-	// CondMean and CondStd normalise the condition vector (length CondDim).
+	// CondKind says what the condition is read from: "" the window fit (Fit.Cond, CondDim
+	// values; Interpolant), CondEstimate the estimator's output (EstimateCond,
+	// EstimateCondDim values; Residual).
+	CondKind string `json:"cond_kind,omitempty"`
+	// CondMean and CondStd normalise the condition vector (length CondLen).
 	CondMean []float64 `json:"cond_mean"`
 	CondStd  []float64 `json:"cond_std"`
 	// CondLo and CondHi are the 0.5% and 99.5% quantiles of each condition coordinate over
@@ -85,11 +89,15 @@ func (m *Meta) Validate() error {
 	default:
 		return fmt.Errorf("diffusion %q, want %s or %s", m.Diffusion, DiffusionSigma, DiffusionFollmer)
 	}
-	if (len(m.CondLo) != 0 || len(m.CondHi) != 0) && (len(m.CondLo) != CondDim || len(m.CondHi) != CondDim) {
-		return fmt.Errorf("cond_lo/cond_hi have %d/%d values, want %d", len(m.CondLo), len(m.CondHi), CondDim)
+	cd := condLen(m.CondKind)
+	if cd == 0 {
+		return fmt.Errorf("cond_kind %q, want empty (window fit) or %s", m.CondKind, CondEstimate)
 	}
-	if len(m.CondMean) != CondDim || len(m.CondStd) != CondDim {
-		return fmt.Errorf("cond_mean/cond_std have %d/%d values, want %d", len(m.CondMean), len(m.CondStd), CondDim)
+	if (len(m.CondLo) != 0 || len(m.CondHi) != 0) && (len(m.CondLo) != cd || len(m.CondHi) != cd) {
+		return fmt.Errorf("cond_lo/cond_hi have %d/%d values, want %d", len(m.CondLo), len(m.CondHi), cd)
+	}
+	if len(m.CondMean) != cd || len(m.CondStd) != cd {
+		return fmt.Errorf("cond_mean/cond_std have %d/%d values, want %d", len(m.CondMean), len(m.CondStd), cd)
 	}
 	if len(m.Scale) != m.D() {
 		return fmt.Errorf("scale has %d values, want H·3 = %d", len(m.Scale), m.D())
@@ -111,6 +119,20 @@ func (m *Meta) Validate() error {
 	return nil
 }
 
+// CondLen is the length of the model's condition vector (CondDim or EstimateCondDim).
+func (m *Meta) CondLen() int { return condLen(m.CondKind) }
+
+// condLen is the condition length of a kind (Meta.CondKind), 0 for an unknown kind.
+func condLen(kind string) int {
+	switch kind {
+	case "":
+		return CondDim
+	case CondEstimate:
+		return EstimateCondDim
+	}
+	return 0
+}
+
 // CondNames name the condition coordinates (Fit.Cond), for reports.
 var CondNames = [CondDim]string{"horizontal speed", "vertical speed", "extra accel x′", "extra accel y′", "extra accel z′", "window span", "window fill", "age", "fit rms"}
 
@@ -118,9 +140,10 @@ var CondNames = [CondDim]string{"horizontal speed", "vertical speed", "extra acc
 // each coordinate within [CondLo − ½σ, CondHi + ½σ], or CondMean ± 3σ for models without
 // stored quantiles. When it does not, out is the first coordinate outside (else −1).
 func (m *Meta) InRange(cond []float64) (in bool, out int) {
-	for k := 0; k < CondDim; k++ {
+	cd := len(m.CondMean)
+	for k := 0; k < cd; k++ {
 		lo, hi := m.CondMean[k]-3*m.CondStd[k], m.CondMean[k]+3*m.CondStd[k]
-		if len(m.CondLo) == CondDim && len(m.CondHi) == CondDim {
+		if len(m.CondLo) == cd && len(m.CondHi) == cd {
 			lo, hi = m.CondLo[k]-0.5*m.CondStd[k], m.CondHi[k]+0.5*m.CondStd[k]
 		}
 		if !(cond[k] >= lo && cond[k] <= hi) {
@@ -202,8 +225,8 @@ func LoadModel(path string) (*Model, error) {
 	}
 	m := &Model{Meta: *meta, Drift: net}
 	d := meta.D()
-	if net.In() != 1+d+CondDim || net.Out() != d {
-		return nil, fmt.Errorf("forecast: model %s: drift network is %d→%d, want %d→%d for %d horizons", path, net.In(), net.Out(), 1+d+CondDim, d, meta.Horizons.H)
+	if cd := meta.CondLen(); net.In() != 1+d+cd || net.Out() != d {
+		return nil, fmt.Errorf("forecast: model %s: drift network is %d→%d, want %d→%d for %d horizons", path, net.In(), net.Out(), 1+d+cd, d, meta.Horizons.H)
 	}
 	if meta.FlowSteps > 0 {
 		fp := FlowPath(path)
@@ -222,8 +245,8 @@ func LoadModel(path string) (*Model, error) {
 		if !bytes.Equal(mj, fj) {
 			return nil, fmt.Errorf("forecast: flow map %s belongs to another model than %s (their metadata differ): retrain, or copy the pair together", fp, path)
 		}
-		if fnet.In() != 2+d+CondDim || fnet.Out() != d {
-			return nil, fmt.Errorf("forecast: flow map %s is %d→%d, want %d→%d", fp, fnet.In(), fnet.Out(), 2+d+CondDim, d)
+		if cd := meta.CondLen(); fnet.In() != 2+d+cd || fnet.Out() != d {
+			return nil, fmt.Errorf("forecast: flow map %s is %d→%d, want %d→%d", fp, fnet.In(), fnet.Out(), 2+d+cd, d)
 		}
 		m.Flow = fnet
 	}

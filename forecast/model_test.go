@@ -15,13 +15,19 @@ import (
 
 // tinyModel is an untrained model with valid metadata: enough for file and sampler tests.
 func tinyModel(t testing.TB, flow bool) *Model {
+	return tinyModelOf(t, flow, "")
+}
+
+// tinyModelOf is tinyModel conditioned on a kind of condition (Meta.CondKind).
+func tinyModelOf(t testing.TB, flow bool, kind string) *Model {
 	props, err := ball.ByName("tennis")
 	require.NoError(t, err)
 	h := Horizons{}.WithDefaults()
 	d := h.H * 3
+	cd := condLen(kind)
 	meta := Meta{Version: MetaVersion, Ball: props, Horizons: h, Fit: FitConfig{}.WithDefaults(), Eps: 1,
-		Diffusion: DiffusionFollmer, EMSteps: 20, S0: 0.05,
-		CondMean: make([]float64, CondDim), CondStd: make([]float64, CondDim), Scale: make([]float64, d)}
+		Diffusion: DiffusionFollmer, EMSteps: 20, S0: 0.05, CondKind: kind,
+		CondMean: make([]float64, cd), CondStd: make([]float64, cd), Scale: make([]float64, d)}
 	for i := range meta.CondStd {
 		meta.CondStd[i] = 1
 	}
@@ -29,9 +35,9 @@ func tinyModel(t testing.TB, flow bool) *Model {
 		meta.Scale[i] = 0.01
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
-	m := &Model{Meta: meta, Drift: NewMLP([]int{1 + d + CondDim, 16, d}, rng)}
+	m := &Model{Meta: meta, Drift: NewMLP([]int{1 + d + cd, 16, d}, rng)}
 	if flow {
-		m.Flow = NewMLP([]int{2 + d + CondDim, 16, d}, rng)
+		m.Flow = NewMLP([]int{2 + d + cd, 16, d}, rng)
 		m.Meta.FlowSteps = 2
 	}
 	m.Drift.RoundToFloat32()

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -14,24 +15,44 @@ import (
 // the distribution of the physics forecast's error given the flight, not the flight. It
 // reads Input.Estimate (and the history's span and age). Models for it are trained on
 // ResidualDataset examples; CrossValidate trains one per fold with CVConfig.Residual.
+//
+// The condition includes the estimate's world position and velocity: a residual model is
+// trained on one installation's recordings (its cameras, their calibration and timing, its
+// launcher), whose errors depend on where in the room the ball flies; it is not meant for
+// another installation.
 type Residual struct {
 	it   *Interpolant
-	cond [CondDim]float64
+	cond [EstimateCondDim]float64
 	ref  []float64
 }
 
-// NewResidual wraps an interpolant whose model was trained on ResidualDataset examples.
-func NewResidual(it *Interpolant) *Residual {
-	return &Residual{it: it, ref: make([]float64, it.m.Meta.D())}
+// CondEstimate is Meta.CondKind (and Dataset.CondKind) of a Residual's model: the condition
+// is EstimateCond's.
+const CondEstimate = "estimate"
+
+// EstimateCondDim is the length of EstimateCond's condition.
+const EstimateCondDim = 15
+
+// EstimateCondNames name EstimateCond's coordinates, for reports.
+var EstimateCondNames = [EstimateCondDim]string{"horizontal speed", "vertical speed", "magnus accel x′", "magnus accel y′", "magnus accel z′", "history span", "track fill", "age", "position σ", "x", "y", "z", "vx", "vy", "vz"}
+
+// NewResidual wraps an interpolant whose model was trained on ResidualDataset examples
+// (Meta.CondKind CondEstimate).
+func NewResidual(it *Interpolant) (*Residual, error) {
+	if k := it.m.Meta.CondKind; k != CondEstimate {
+		return nil, fmt.Errorf("forecast: residual: the model's condition is %q, want %s (trained on ResidualDataset)", k, CondEstimate)
+	}
+	return &Residual{it: it, ref: make([]float64, it.m.Meta.D())}, nil
 }
 
 // Horizons implements Forecaster.
 func (r *Residual) Horizons() (float64, int) { return r.it.Horizons() }
 
-// EstimateCond writes the condition of an estimate (length CondDim, unnormalised): the
-// horizontal and vertical speed (m/s), the Magnus acceleration of the estimated spin in the
-// heading frame (m/s²), the history's span (s), the observations in the track over maxObs,
-// the age of the newest observation (s) and the estimate's position σ (mm).
+// EstimateCond writes the condition of an estimate (length EstimateCondDim, unnormalised):
+// the horizontal and vertical speed (m/s), the Magnus acceleration of the estimated spin in
+// the heading frame (m/s²), the history's span (s), the observations in the track over
+// maxObs, the age of the newest observation (s), the estimate's position σ (mm), and its
+// world position (m) and velocity (m/s).
 func EstimateCond(props *ball.Props, est *ball.Estimate, hist []Obs, now float64, maxObs int, dst []float64) {
 	v, w := est.State.V, est.State.W
 	_, kl, _ := props.Coeffs()
@@ -47,6 +68,9 @@ func EstimateCond(props *ball.Props, est *ball.Estimate, hist []Obs, now float64
 	}
 	dst[6] = math.Min(float64(est.NObs)/float64(maxObs), 1)
 	dst[8] = 1000 * math.Sqrt(math.Max(est.Cov[0]+est.Cov[7]+est.Cov[14], 0))
+	for k := 0; k < 3; k++ {
+		dst[9+k], dst[12+k] = est.State.P[k], est.State.V[k]
+	}
 }
 
 // estimateRef writes the estimate flown on without noise to Now+Dt … Now+H·Dt (H×3, m).
@@ -89,9 +113,9 @@ func (r *Residual) Forecast(in *Input, rng *rand.Rand, dst *control.Forecast) er
 func ResidualDataset(props *ball.Props, tracker Tracker, windows []Window, cfg WindowConfig) (*Dataset, int) {
 	cfg = cfg.WithDefaults()
 	hz := cfg.Horizons
-	ds := &Dataset{Horizons: hz}
+	ds := &Dataset{Horizons: hz, CondKind: CondEstimate}
 	ref := make([]float64, hz.H*3)
-	var c [CondDim]float64
+	var c [EstimateCondDim]float64
 	var est ball.Estimate
 	skipped := 0
 	for _, w := range windows {

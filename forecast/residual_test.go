@@ -33,7 +33,7 @@ func (e *exactTracker) Estimate(now float64, dst *ball.Estimate) {
 // true flight; the condition carries the estimate's Magnus acceleration and position σ;
 // without a valid estimate there is no forecast.
 func TestResidualForecast(t *testing.T) {
-	m := tinyModel(t, true)
+	m := tinyModelOf(t, true, CondEstimate)
 	props := m.Meta.Ball
 	s0 := ball.State{P: ball.Vec{3.9, 0, 0.5}, V: ball.Vec{-4.5, 0.3, 3.8}, W: ball.Vec{0, 60, 30}}
 	fl := Flight{Name: "f.csv:0"}
@@ -56,15 +56,28 @@ func TestResidualForecast(t *testing.T) {
 		}
 	}
 	// the condition: speeds, the Magnus acceleration across the velocity, span, σ
-	c := ds.Cond[:CondDim]
+	require.Equal(t, CondEstimate, ds.CondKind)
+	c := ds.Cond[:EstimateCondDim]
 	_, kl, _ := props.Coeffs()
 	require.Greater(t, math.Abs(c[3])+math.Abs(c[4]), 0.5*kl*60*4)
 	require.InDelta(t, 1000*math.Sqrt(3*4e-6), c[8], 1e-9)
 	require.InDelta(t, ws[0].Now-fl.T[0], c[5], 1e-12)
+	// the world position and velocity: the estimate's (exact here), flown to Now
+	var est0 ball.Estimate
+	tr.Reset()
+	for _, o := range ws[0].History {
+		tr.Observe(o.T, o.P)
+	}
+	tr.Estimate(ws[0].Now, &est0)
+	for k := 0; k < 3; k++ {
+		require.Equal(t, est0.State.P[k], c[9+k])
+		require.Equal(t, est0.State.V[k], c[12+k])
+	}
 
 	it, err := NewInterpolant(m, nil, nil, SamplerConfig{})
 	require.NoError(t, err)
-	f := NewResidual(it)
+	f, err := NewResidual(it)
+	require.NoError(t, err)
 	w := ws[0]
 	var est ball.Estimate
 	tr.Reset()
@@ -85,4 +98,31 @@ func TestResidualForecast(t *testing.T) {
 	allocs := testing.AllocsPerRun(10, func() { _ = f.Forecast(&in, rng, &buf) })
 	require.Zero(t, allocs)
 	require.ErrorIs(t, f.Forecast(&Input{Now: w.Now, History: w.History}, rng, &buf), ErrNoCondition)
+}
+
+// TestResidualRefusesFitModels: a model conditioned on the window fit cannot run as a
+// Residual, nor a Residual's model as an Interpolant or under the guard: the conditions'
+// lengths and meanings differ.
+func TestResidualRefusesFitModels(t *testing.T) {
+	it, err := NewInterpolant(tinyModel(t, true), nil, nil, SamplerConfig{})
+	require.NoError(t, err)
+	_, err = NewResidual(it)
+	require.ErrorContains(t, err, CondEstimate)
+
+	rm := tinyModelOf(t, true, CondEstimate)
+	it, err = NewInterpolant(rm, nil, nil, SamplerConfig{})
+	require.NoError(t, err)
+	buf := NewBuffer(rm.Meta.Horizons.Dt, rm.Meta.Horizons.H, 4)
+	hist := []Obs{{T: 0, P: ball.Vec{0, 0, 1}}, {T: 0.01, P: ball.Vec{0.05, 0, 1.03}}, {T: 0.02, P: ball.Vec{0.1, 0, 1.06}}}
+	require.ErrorContains(t, it.Forecast(&Input{Now: 0.02, History: hist}, rand.New(rand.NewPCG(1, 1)), &buf), "Residual")
+	_, err = NewGuarded(it, it)
+	require.ErrorContains(t, err, "estimate")
+	// the metadata names the kind, and a wrong kind or length is refused
+	require.NoError(t, rm.Meta.Validate())
+	bad := rm.Meta
+	bad.CondKind = "fit"
+	require.ErrorContains(t, bad.Validate(), "cond_kind")
+	bad = rm.Meta
+	bad.CondKind = ""
+	require.ErrorContains(t, bad.Validate(), "cond_mean")
 }

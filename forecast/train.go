@@ -228,12 +228,14 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 	if meta.Diffusion == "" {
 		meta.Diffusion = DiffusionSigma
 	}
-	meta.CondMean, meta.CondStd = make([]float64, CondDim), make([]float64, CondDim)
+	cd := ds.CondLen()
+	meta.CondKind = ds.CondKind
+	meta.CondMean, meta.CondStd = make([]float64, cd), make([]float64, cd)
 	meta.Scale = make([]float64, d)
-	for k := 0; k < CondDim; k++ {
+	for k := 0; k < cd; k++ {
 		var s, ss float64
 		for i := 0; i < nTrain; i++ {
-			v := ds.Cond[i*CondDim+k]
+			v := ds.Cond[i*cd+k]
 			s += v
 			ss += v * v
 		}
@@ -241,11 +243,11 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		meta.CondMean[k] = m
 		meta.CondStd[k] = math.Max(math.Sqrt(math.Max(ss/float64(nTrain)-m*m, 0)), 1e-6)
 	}
-	meta.CondLo, meta.CondHi = make([]float64, CondDim), make([]float64, CondDim)
+	meta.CondLo, meta.CondHi = make([]float64, cd), make([]float64, cd)
 	col := make([]float64, nTrain)
-	for k := 0; k < CondDim; k++ {
+	for k := 0; k < cd; k++ {
 		for i := 0; i < nTrain; i++ {
-			col[i] = ds.Cond[i*CondDim+k]
+			col[i] = ds.Cond[i*cd+k]
 		}
 		sort.Float64s(col)
 		meta.CondLo[k], meta.CondHi[k] = Quantile(col, 0.005), Quantile(col, 0.995)
@@ -260,10 +262,10 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		// floor (0.1 mm) keeps the near horizons from blowing up the normalised space.
 		meta.Scale[k] = math.Max(math.Sqrt(ss/float64(nTrain)), 1e-4)
 	}
-	cond := make([]float64, n*CondDim)
+	cond := make([]float64, n*cd)
 	copy(cond, ds.Cond)
 	for i := 0; i < n; i++ {
-		meta.normCond(cond[i*CondDim : (i+1)*CondDim])
+		meta.normCond(cond[i*cd : (i+1)*cd])
 	}
 	z := make([]float64, n*d)
 	for i := 0; i < n; i++ {
@@ -298,7 +300,7 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		return writeCheckpoint(cfg.Checkpoint, ck)
 	}
 	if ck.Drift == nil {
-		sizes := append(append([]int{1 + d + CondDim}, cfg.Hidden...), d)
+		sizes := append(append([]int{1 + d + cd}, cfg.Hidden...), d)
 		ck.Drift = NewMLP(sizes, rand.New(rand.NewPCG(cfg.Seed, 1)))
 		ck.AdamDrift = NewAdam(ck.Drift, cfg.LR)
 	}
@@ -309,13 +311,13 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		bar := newBar(cfg.Progress, cfg.Steps, "drift")
 		bar.Set(ck.Step)
 		B := cfg.Batch
-		in := make([]float64, B*(1+d+CondDim))
+		in := make([]float64, B*(1+d+cd))
 		tgt := make([]float64, B*d)
 		out := make([]float64, B*d)
 		g := ck.Drift.NewGrads()
 		for ; ck.Step < cfg.Steps; ck.Step++ {
 			rng := rand.New(rand.NewPCG(cfg.Seed, 1<<32|uint64(ck.Step)))
-			w := 1 + d + CondDim
+			w := 1 + d + cd
 			for r := 0; r < B; r++ {
 				i := rng.IntN(nTrain)
 				s := rng.Float64()
@@ -328,7 +330,7 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 					row[1+k] = s*s*zk + cfg.Eps*(1-s)*sq*xi
 					tgt[r*d+k] = 2*s*zk - cfg.Eps*sq*xi
 				}
-				copy(row[1+d:], cond[i*CondDim:(i+1)*CondDim])
+				copy(row[1+d:], cond[i*cd:(i+1)*cd])
 			}
 			if err := ck.Drift.Forward(out, in, B); err != nil {
 				return nil, nil, err
@@ -361,7 +363,7 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 		}
 	}
 	m := &Model{Meta: meta, Drift: ck.Drift}
-	valCond := cond[nTrain*CondDim:]
+	valCond := cond[nTrain*cd:]
 	valRes := ds.Res[nTrain*d:]
 
 	// Diffusion choice on held-out conditions.
@@ -403,7 +405,7 @@ func Train(ds *Dataset, meta Meta, cfg TrainConfig) (*Model, *TrainReport, error
 
 	// Phase 2: flow-map distillation from the probability-flow ODE.
 	if ck.Phase == "flow" {
-		if err := distill(m, ck, cfg, cond[:nTrain*CondDim], save); err != nil {
+		if err := distill(m, ck, cfg, cond[:nTrain*cd], save); err != nil {
 			return nil, nil, err
 		}
 		ck.Phase = "done"
@@ -519,8 +521,9 @@ func flowCoverage90(m *Model, temp float64, cond, res []float64, seed uint64) (f
 	col := make([]float64, ns)
 	rng := rand.New(rand.NewPCG(seed, 0xca1))
 	var in, total int
-	for i := 0; i < len(cond)/CondDim; i++ {
-		if err := f.SampleZ(cond[i*CondDim:(i+1)*CondDim], ns, rng, x); err != nil {
+	cd := m.Meta.CondLen()
+	for i := 0; i < len(cond)/cd; i++ {
+		if err := f.SampleZ(cond[i*cd:(i+1)*cd], ns, rng, x); err != nil {
 			return 0, err
 		}
 		for k := hAt * 3; k < hAt*3+3; k++ {
@@ -547,11 +550,12 @@ func heldOutES(m *Model, sc SamplerConfig, cond, res []float64, seed uint64) (fl
 	const ns = 64
 	d := m.Meta.D()
 	x := make([]float64, ns*d)
-	nc := len(cond) / CondDim
+	cd := m.Meta.CondLen()
+	nc := len(cond) / cd
 	rng := rand.New(rand.NewPCG(seed, 0xe5))
 	var total float64
 	for i := 0; i < nc; i++ {
-		if err := f.SampleZ(cond[i*CondDim:(i+1)*CondDim], ns, rng, x); err != nil {
+		if err := f.SampleZ(cond[i*cd:(i+1)*cd], ns, rng, x); err != nil {
 			return 0, err
 		}
 		for j := 0; j < ns; j++ {

@@ -36,19 +36,22 @@ type forecastCV struct {
 }
 
 type cvTrain struct {
+	InnerFolds   int    `json:"inner_folds"`
 	Steps        int    `json:"steps"`
 	DistillSteps int    `json:"distill_steps"`
 	DistillConds int    `json:"distill_conds"`
 	Hidden       []int  `json:"hidden"`
+	EMSteps      int    `json:"em_steps"`
 	Seed         uint64 `json:"seed"`
 }
 
 func init() {
 	var (
 		trajectories, ballName         string
-		spinPrior                      string
+		spinPrior, hidden              string
+		emSteps                        int
 		folds, samples, steps, distill int
-		distillConds                   int
+		distillConds, innerFolds       int
 		seed                           uint64
 		stride                         float64
 		train, asJSON, spreadWorld     bool
@@ -66,11 +69,15 @@ file's own flights left out while tuning; flat: zero mean) and its process
 noise and prior scale are chosen from a grid by
 the least mean error 0.3 s ahead; the samples' spread per axis of the heading
 frame (along the track, across it, up) is scaled so that the central 90%
-intervals cover 90% of the training truths; with --train an interpolant is
-trained on the training flights (pre-bounce windows; the horizon past a bounce
-filled with the flight's fitted free flight). Then both are scored on the
-fold's own files: energy score, coverage of the 90% intervals and mean error at
-0.3 s ahead. Prints each fold and the mean of the folds, with provenance.`,
+intervals cover 90% of the training truths; with --train the training files
+are split once more by file into --inner-folds inner folds, and one interpolant
+is trained per inner fold on the others' flights (pre-bounce windows; the
+horizon past a bounce filled with the flight's fitted free flight); each
+forecasts the windows of the inner fold it left out, and the spread per axis is
+calibrated on those out-of-fold forecasts; the fold's forecaster is the mixture
+of the inner models. Then both are scored on the fold's own files: energy
+score, coverage of the 90% intervals and mean error at 0.3 s ahead. Prints each
+fold and the mean of the folds, with provenance.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if trajectories == "" {
@@ -109,14 +116,19 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 				Tuned:   "per fold, on the other folds' files only: C_d and g (ball fit), the estimator's spin prior (with --spin-prior table: a table of the training flights' fitted spins, leave-one-file-out on the training windows) and its process noise and prior σ scale (grid, least mean error at 0.3 s), the samples' spread per heading-frame axis (90% coverage of the training truths)",
 				HeldOut: "every score under physics and interpolant: the fold's own files, never fitted, tuned or trained on"}
 			if train {
-				tc := forecast.TrainConfig{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Seed: seed}
+				hid, err := parseHidden(hidden)
+				if err != nil {
+					return err
+				}
+				tc := forecast.TrainConfig{Hidden: hid, EMSteps: emSteps, Steps: steps, DistillSteps: distill, DistillConds: distillConds, Seed: seed}
 				if err := tc.Validate(); err != nil {
 					return err
 				}
 				cfg.Train = &tc
 				cfg.Residual = residual
-				out.Train = &cvTrain{Steps: steps, DistillSteps: distill, DistillConds: distillConds, Hidden: []int{128, 128}, Seed: seed}
-				out.Tuned += "; the interpolant's weights, diffusion and flow-noise scale (trained on the other folds' flights but every tenth file) and its spread (90% coverage on the windows of every tenth training file)"
+				cfg.InnerFolds = innerFolds
+				out.Train = &cvTrain{InnerFolds: innerFolds, Steps: steps, DistillSteps: distill, DistillConds: distillConds, Hidden: hid, EMSteps: emSteps, Seed: seed}
+				out.Tuned += fmt.Sprintf("; the interpolant: %d inner models, each trained (weights, diffusion, flow-noise scale) on the training files of all but one of %d inner folds by file, and its spread per axis (90%% coverage of the inner models' out-of-fold forecasts on the training files' windows)", innerFolds, innerFolds)
 			}
 			if residual && !train {
 				return fmt.Errorf("--residual: needs --train")
@@ -142,7 +154,10 @@ fold's own files: energy score, coverage of the 90% intervals and mean error at
 	fl.IntVar(&steps, "steps", 2500, "with --train: Adam steps on the drift")
 	fl.IntVar(&distill, "distill-steps", 1500, "with --train: Adam steps on the flow map")
 	countFlag(fl, &distillConds, "distill-conds", 1000, 1, 1<<20, "with --train: training windows the distillation teacher is run from")
-	fl.BoolVar(&residual, "residual", false, "with --train: the interpolant learns the residual of the baseline's mean forecast, conditioned on the fold's estimate (forecast.Residual), instead of the window fit's")
+	fl.StringVar(&hidden, "hidden", "128,128", "with --train: hidden layer widths")
+	countFlag(fl, &emSteps, "em-steps", 50, 1, 10000, "with --train: Euler–Maruyama steps of the models (also used to pick the diffusion)")
+	countFlag(fl, &innerFolds, "inner-folds", 4, 2, 20, "with --train: inner folds of the training files (one model each, trained on the others; the spread is calibrated on their out-of-fold forecasts; the forecaster is their mixture)")
+	fl.BoolVar(&residual, "residual", false, "with --train: the interpolant learns the residual of the baseline's mean forecast, conditioned on the fold's estimate (its speeds, spin, track, and world position and velocity; forecast.Residual) instead of the window fit")
 	fl.BoolVar(&spreadWorld, "spread-world", false, "calibrate the baseline's spread per world axis (x, y, z) instead of per heading-frame axis")
 	fl.StringVar(&spinPrior, "spin-prior", "table", "the estimator's spin prior: table (learned from the training folds' fitted flights that started alike) or flat (zero mean, σ from the fitted spins)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")

@@ -240,15 +240,17 @@ func TestForecastCVSplitsByFile(t *testing.T) {
 	}
 }
 
-// TestForecastCVTrains: with --train each fold trains an interpolant on its training files
-// (less the calibration file), calibrates its spread on that file and scores it.
+// TestForecastCVTrains: with --train each fold trains one interpolant per inner fold of its
+// training files on the other inner folds' files, calibrates the spread on the windows of
+// the files each left out (never the fold's own files) and scores their mixture.
 func TestForecastCVTrains(t *testing.T) {
 	dir := t.TempDir()
-	for i := 0; i < 10; i++ {
-		foamFlightCSV(t, filepath.Join(dir, fmt.Sprintf("f%d.csv", i)), uint64(20+i), nil)
+	// 7 training files per fold: 5 or 6 per inner model, ≥ 256 training windows
+	for i := 0; i < 14; i++ {
+		foamFlightCSV(t, filepath.Join(dir, fmt.Sprintf("f%02d.csv", i)), uint64(20+i), nil)
 	}
 	code, stdout := runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--folds", "2", "--samples", "16", "--seed", "4",
-		"--train", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--json")
+		"--train", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--hidden", "16", "--em-steps", "4", "--json")
 	require.Equal(t, 0, code, stdout)
 	var res forecastCV
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
@@ -260,6 +262,22 @@ func TestForecastCVTrains(t *testing.T) {
 		require.Positive(t, f.CalibWindows)
 		require.Positive(t, f.TrainExamples)
 		require.Greater(t, f.ESRatio, 0.0)
+		require.Len(t, f.Inner, 4)
+		var calib []string
+		for _, in := range f.Inner {
+			require.NotEmpty(t, in.TrainFiles)
+			require.NotEmpty(t, in.CalibFiles)
+			require.Positive(t, in.Windows)
+			for _, c := range in.CalibFiles {
+				require.NotContains(t, in.TrainFiles, c)
+			}
+			for _, x := range append(append([]string{}, in.TrainFiles...), in.CalibFiles...) {
+				require.Contains(t, f.TrainFiles, x)
+				require.NotContains(t, f.TestFiles, x)
+			}
+			calib = append(calib, in.CalibFiles...)
+		}
+		require.ElementsMatch(t, f.TrainFiles, calib, "every training file calibrates once")
 		for a := 0; a < 3; a++ {
 			require.Greater(t, f.ModelSpread[a], 0.0)
 		}
@@ -268,7 +286,7 @@ func TestForecastCVTrains(t *testing.T) {
 
 	// --residual: the model learns the baseline's residual, scored the same way
 	code, stdout = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--folds", "2", "--samples", "16", "--seed", "4",
-		"--train", "--residual", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--json")
+		"--train", "--residual", "--steps", "20", "--distill-steps", "10", "--distill-conds", "8", "--hidden", "16", "--em-steps", "4", "--json")
 	require.Equal(t, 0, code, stdout)
 	res = forecastCV{}
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
@@ -281,5 +299,7 @@ func TestForecastCVTrains(t *testing.T) {
 		require.Less(t, f.Interpolant.MeanErr, 0.05)
 	}
 	code, _ = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--residual")
+	require.Equal(t, 2, code)
+	code, _ = runOut(t, "forecast", "cv", "--trajectories", dir, "--ball", "foam", "--train", "--inner-folds", "1")
 	require.Equal(t, 2, code)
 }

@@ -72,13 +72,9 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 			if (scenario == "") == (trajectories == "") {
 				return fmt.Errorf("give exactly one of --scenario or --trajectories")
 			}
-			var hid []int
-			for _, f := range strings.Split(hidden, ",") {
-				v, err := strconv.Atoi(strings.TrimSpace(f))
-				if err != nil || v < 1 {
-					return fmt.Errorf("--hidden %q: want comma-separated positive widths", hidden)
-				}
-				hid = append(hid, v)
+			hid, err := parseHidden(hidden)
+			if err != nil {
+				return err
 			}
 			tc := forecast.TrainConfig{Hidden: hid, Steps: steps, DistillSteps: distill, DistillConds: distillConds, EMSteps: emSteps, Batch: batch, LR: lr, Eps: eps, Seed: seed,
 				Checkpoint: ckpt, LossPNG: lossPNG, Force: force}
@@ -217,4 +213,17 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
 	sel.add(f)
 	trainParent().AddCommand(cmd)
+}
+
+// parseHidden reads --hidden: comma-separated positive layer widths.
+func parseHidden(hidden string) ([]int, error) {
+	var hid []int
+	for _, f := range strings.Split(hidden, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("--hidden %q: want comma-separated positive widths", hidden)
+		}
+		hid = append(hid, v)
+	}
+	return hid, nil
 }
