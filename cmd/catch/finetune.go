@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -60,22 +61,49 @@ type FineTuneResult struct {
 }
 
 // FineTuneValidation is the choice among the fine-tuning's snapshots: each
-// flew the same Throws validation throws (seed ValSeed), and the one kept
-// (Kept, a step number; 0 is the starting policy) caught the most, the
-// start unless a snapshot caught strictly more.
+// flew the same Throws validation throws (seed ValSeed). A snapshot
+// beats the start when, on the throws one of the two caught and the
+// other did not, the one-sided sign test puts it ahead at level
+// Alpha/(number of snapshots) (Bonferroni: the choice among several must
+// not let noise through); of those the one that caught the most is kept
+// (Kept, a step number), else the start (0). At catch rates near 100%
+// a few hundred throws separate only large gains: the rule keeps the
+// start rather than ship a snapshot that was lucky on the validation
+// throws.
 type FineTuneValidation struct {
 	ValSeed    uint64              `json:"val_seed"`
 	Throws     int                 `json:"throws"`
+	Alpha      float64             `json:"alpha"`
 	Candidates []FineTuneCandidate `json:"candidates"`
 	Kept       int                 `json:"kept_iteration"`
 }
 
-// FineTuneCandidate is one snapshot's validation result.
+// FineTuneCandidate is one snapshot's validation result: its catches, the
+// throws it caught and the start did not (Gained) and the reverse (Lost),
+// and the sign test's one-sided p-value of Gained against Lost.
 type FineTuneCandidate struct {
 	Iteration int     `json:"iteration"`
 	Caught    int     `json:"caught"`
 	Catchable int     `json:"catchable"`
 	Success   float64 `json:"success_rate"`
+	Gained    int     `json:"gained"`
+	Lost      int     `json:"lost"`
+	P         float64 `json:"p"`
+}
+
+// signTestP is the one-sided sign test's p-value of gained wins against
+// lost ones: P(X ≥ gained) for X ~ Binomial(gained + lost, 1/2); 1 when
+// both are 0.
+func signTestP(gained, lost int) float64 {
+	n := gained + lost
+	var p float64
+	for i := gained; i <= n; i++ {
+		lc, _ := math.Lgamma(float64(n + 1))
+		la, _ := math.Lgamma(float64(i + 1))
+		lb, _ := math.Lgamma(float64(n - i + 1))
+		p += math.Exp(lc - la - lb - float64(n)*math.Ln2)
+	}
+	return math.Min(1, p)
 }
 
 // FineTuneStep is one fine-tuning step's log: the throws flown by its
@@ -106,7 +134,7 @@ func fineTuneCmd(kind string) *cobra.Command {
 		pairs, valTrials, selectEvery                       int
 		free                                                string
 		seed                                                uint64
-		stepSize, sigma                                     float64
+		stepSize, sigma, valAlpha                           float64
 		asJSON                                              bool
 	)
 	what := map[string]string{"es": "the ES policy", "fused": "the fused controller's parameters (class fused)"}[kind]
@@ -123,9 +151,10 @@ logs every throw as a JSONL line (policy_id + trial result, the format a real
 arm's evaluator writes) and applies the BGS update from that log. --free
 restricts the perturbations to some of θ. Every --select-every steps the
 policy is kept as a snapshot; the start and the snapshots fly the same
---validate throws (seed + 2000006) and the one that catches the most is
-written, the start unless a snapshot catches strictly more (--validate 0:
-the last step's policy). Success before and after is measured on
+--validate throws (seed + 2000006), and the snapshot that catches the most
+of those that beat the start by the one-sided sign test on the throws only
+one of the two caught (level --val-alpha over the number of snapshots) is
+written, else the start (--validate 0: the last step's policy). Success before and after is measured on
 --eval-trials held-out throws (seed + 1000003, never flown during
 fine-tuning or validation) in the same engine, with 95% Clopper–Pearson
 intervals. Writes the fine-tuned policy to --out. "finetune es" tunes the ES
@@ -152,6 +181,8 @@ throws with σ and α 0.5 and 0.1 (θ is in the units of the MPC's tunables).`,
 				return fmt.Errorf("--pairs %d: want a number that divides --throws %d / 2", pairs, throws)
 			case valTrials < 0:
 				return fmt.Errorf("--validate %d: want ≥ 0", valTrials)
+			case !(valAlpha > 0 && valAlpha < 1):
+				return fmt.Errorf("--val-alpha %v: want (0, 1)", valAlpha)
 			case selectEvery <= 0:
 				return fmt.Errorf("--select-every %d: want > 0", selectEvery)
 			case evalTrials <= 0:
@@ -272,21 +303,36 @@ throws with σ and α 0.5 and 0.1 (θ is in the units of the MPC's tunables).`,
 			}
 			tuned := tr.State().Policy
 			if valTrials > 0 {
-				v := &FineTuneValidation{ValSeed: seed + valSeedOffset, Throws: valTrials}
+				v := &FineTuneValidation{ValSeed: seed + valSeedOffset, Throws: valTrials, Alpha: valAlpha}
 				best := 0
+				var start []sim.TrialResult
 				for k, p := range snaps {
-					sum, _, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: valTrials,
+					sum, results, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: valTrials,
 						Seed: v.ValSeed, Workers: workers, Engine: eng,
 						NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
 						Progress:      newBar(cmd.ErrOrStderr(), valTrials, fmt.Sprintf("validate step %d", snapIter[k]))})
 					if err != nil {
 						return failed(err)
 					}
-					v.Candidates = append(v.Candidates, FineTuneCandidate{Iteration: snapIter[k], Caught: sum.Caught,
-						Catchable: sum.Catchable, Success: sum.SuccessRate})
-					if sum.Caught > v.Candidates[best].Caught {
-						best = k
+					c := FineTuneCandidate{Iteration: snapIter[k], Caught: sum.Caught, Catchable: sum.Catchable,
+						Success: sum.SuccessRate, P: 1}
+					if k == 0 {
+						start = results
+					} else {
+						for i := range results {
+							a, b := results[i].Catchable && results[i].Caught, start[i].Catchable && start[i].Caught
+							if a && !b {
+								c.Gained++
+							} else if b && !a {
+								c.Lost++
+							}
+						}
+						c.P = signTestP(c.Gained, c.Lost)
+						if c.P <= valAlpha/float64(len(snaps)-1) && (best == 0 || c.Caught > v.Candidates[best].Caught) {
+							best = k
+						}
 					}
+					v.Candidates = append(v.Candidates, c)
 				}
 				v.Kept, tuned = snapIter[best], snaps[best]
 				res.Validation = v
@@ -310,6 +356,7 @@ throws with σ and α 0.5 and 0.1 (θ is in the units of the MPC's tunables).`,
 	f.StringVar(&free, "free", "", "what of θ the perturbations move: all, a comma-separated list of indices, or for fused a named subset (fused.FreeSet: gate, tunables, residual, decisive; default es all, fused decisive)")
 	f.IntVar(&valTrials, "validate", 100, "validation throws that choose among the start and the snapshots (0: keep the last step's policy)")
 	f.IntVar(&selectEvery, "select-every", 10, "steps between the snapshots validation chooses among")
+	f.Float64Var(&valAlpha, "val-alpha", 0.05, "a snapshot replaces the start when the sign test on the validation throws puts it ahead at this level (Bonferroni over the snapshots)")
 	f.IntVar(&evalTrials, "eval-trials", 300, "held-out throws for the success before and after")
 	f.Uint64Var(&seed, "seed", 1, "random seed (directions and throws; same seed, same policy)")
 	f.StringVar(&out, "out", "", "fine-tuned policy file to write (required)")

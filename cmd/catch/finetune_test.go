@@ -121,7 +121,8 @@ func TestFineTuneFusedFreeValidated(t *testing.T) {
 	require.NotEqual(t, releases[policy.CandidateID(1, 0, true)], releases[policy.CandidateID(1, 1, true)], "pairs fly other throws")
 
 	// the snapshots after each step and the start were validated on the
-	// same throws; the kept one caught the most
+	// same throws; the kept one beat the start by the sign test, else
+	// the start is kept
 	v := r.Validation
 	require.NotNil(t, v)
 	require.Len(t, v.Candidates, 3)
@@ -129,7 +130,8 @@ func TestFineTuneFusedFreeValidated(t *testing.T) {
 	for k, c := range v.Candidates {
 		require.Equal(t, k, c.Iteration)
 		require.Equal(t, v.Candidates[0].Catchable, c.Catchable)
-		if c.Caught > v.Candidates[best].Caught {
+		require.Equal(t, c.Caught-v.Candidates[0].Caught, c.Gained-c.Lost)
+		if k > 0 && c.P <= 0.05/2 && (best == 0 || c.Caught > v.Candidates[best].Caught) {
 			best = k
 		}
 	}
@@ -156,4 +158,12 @@ func TestFineTuneFusedFreeValidated(t *testing.T) {
 	} else {
 		require.NotEqual(t, start.Theta, tuned.Theta)
 	}
+}
+
+func TestSignTestP(t *testing.T) {
+	require.Equal(t, 1.0, signTestP(0, 0))
+	require.InDelta(t, 1.0/32, signTestP(5, 0), 1e-12)
+	require.InDelta(t, 42.0/64, signTestP(3, 3), 1e-12)
+	require.InDelta(t, 1.0, signTestP(0, 4), 1e-12)
+	require.InDelta(t, 8.0/128, signTestP(6, 1), 1e-12)
 }
