@@ -99,7 +99,7 @@ const (
 	// moved longer (12 observations: fast, kinematic, seeds 2–5, 995 of
 	// 1000 against 1000 of 1000 with 8).
 	gateMinObs      = 8
-	gateLateralM    = 0.10 // m: |y| at x = 0 where λ is 0 (the ES policy's left/right choice is unsure within it)
+	gateLateralM    = 0.15 // m: |y| at x = 0 where λ is 0 (the ES policy's left/right choice is unsure within 0.1 m; 0.15 since the MPC's cradle collision check, b923115, made it the stronger up to there)
 	gateLateralSc   = 0.05
 	gateFastMps     = 4.62 // m/s: horizontal speed where ς is 0
 	gateFastScale   = 0.05

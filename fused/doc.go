@@ -24,7 +24,7 @@
 //     (the stronger per ball set; hand lobs since the MPC turned its
 //     catch normal up, mpc.Config.NormalUpRad), and of the tennis balls
 //     from a thrower the ES policy flies those that cross more than
-//     0.1 m off the centre and are not fast: it loses central throws,
+//     0.15 m off the centre and are not fast: it loses central throws,
 //     where its left/right choice is unsure, in both engines, and fast
 //     ones in MuJoCo; the MPC loses off-centre ones.
 //

@@ -203,9 +203,10 @@ func TestShippedGate(t *testing.T) {
 		wantES, wantEarly bool
 	}{
 		{"thrower, tennis, off the centre", "tennis", 4.5, 0.77, 0.25, 0.6, true, false},
-		{"thrower, tennis, slow, off the centre", "tennis", 4.1, 0.81, -0.2, 0.6, true, false},
+		{"thrower, tennis, slow, off the centre", "tennis", 4.1, 0.81, -0.22, 0.6, true, false},
 		{"thrower, tennis, central", "tennis", 4.5, 0.77, 0.03, 0.6, false, false},
 		{"thrower, tennis, slow, central", "tennis", 4.1, 0.81, -0.06, 0.6, false, false},
+		{"thrower, tennis, 0.12 m off the centre", "tennis", 4.5, 0.77, 0.12, 0.6, false, false},
 		{"thrower, tennis, fast, off the centre", "tennis", 4.75, 0.74, 0.3, 0.6, false, false},
 		{"thrower, foam", "foam", 4.5, 0.75, 0.3, 0.6, false, true},
 		{"thrower, foam, steep", "foam", 4.1, 0.95, 0.3, 0.6, false, true},

@@ -29,7 +29,7 @@ import (
 // ball context, where κ = ((φ₁ − 0.58)/0.12)², clamped to 3, is how far
 // the climb φ₁ lies from mid-elevation lobs, η = (z − 0.95 m)/0.1 m,
 // clamped to ±1, says whether the ball was first seen high (released by
-// hand) or low (a thrower), λ = (|y₀| − 0.1 m)/0.05 m, clamped to ±1, how
+// hand) or low (a thrower), λ = (|y₀| − 0.15 m)/0.05 m, clamped to ±1, how
 // far off the centre the ball crosses x = 0 (y₀), and ς = (v_h − 4.62
 // m/s)/0.05 m/s, clamped to ±1, its horizontal speed v_h. The gate
 // decides on the first fresh estimate when the score's sign does not
