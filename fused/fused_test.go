@@ -430,42 +430,56 @@ func BenchmarkStep(b *testing.B) {
 }
 
 // Step allocates nothing once the controller is set up (a whole trial).
+// runtime.MemStats counts the whole process's allocations, so a window
+// may catch the runtime's own (under load one in a few runs did): the
+// same trial is replayed up to three times, and Step allocating would
+// show in every replay.
 func TestStepAllocs(t *testing.T) {
 	rob := testRobot(t)
-	th := residualTheta()
-	th[3*(NContext+1)] = 0.3
-	l, _ := runLockstep(t, rob, "light-ball", 1, Config{}, th)
-	c := newFused(t, rob, Config{}, th)
 	n := rob.Chain.DOF()
 	out := control.NewCommand(n)
 	reset := control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, n)}
-	steps := func() {
-		for k := range l.inputs {
-			if _, err := c.Step(&l.inputs[k], &out); err != nil {
-				t.Fatal(err)
+	// allocs replays the inputs of l through c (after one replay that
+	// grows the MPC's prediction table) and returns the fewest
+	// allocations of up to three replays.
+	allocs := func(c *Controller, l *lockstep) uint64 {
+		steps := func() {
+			for k := range l.inputs {
+				if _, err := c.Step(&l.inputs[k], &out); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
+		require.NoError(t, c.Reset(reset))
+		steps()
+		best := uint64(math.MaxUint64)
+		for try := 0; try < 3 && best > 0; try++ {
+			// Reset (once per trial) may allocate; the steps of a trial may not.
+			require.NoError(t, c.Reset(reset))
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			steps()
+			runtime.ReadMemStats(&m1)
+			best = min(best, m1.Mallocs-m0.Mallocs)
+		}
+		return best
 	}
-	require.NoError(t, c.Reset(reset))
-	steps() // grows the MPC's prediction table
-	// Reset (once per trial) may allocate; the steps of a trial may not.
-	require.NoError(t, c.Reset(reset))
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	steps()
-	runtime.ReadMemStats(&m1)
-	require.Zero(t, m1.Mallocs-m0.Mallocs, "allocations in %d steps", len(l.inputs))
+	th := residualTheta()
+	th[3*(NContext+1)] = 0.3
+	l, _ := runLockstep(t, rob, "light-ball", 1, Config{}, th)
+	require.Zero(t, allocs(newFused(t, rob, Config{}, th), l), "allocations in %d steps", len(l.inputs))
 	// the gate handing the throw to the ES policy
 	l, _ = runLockstep(t, rob, "fast", 1, Config{}, gateTheta(1))
-	c = newFused(t, rob, Config{}, gateTheta(1))
-	require.NoError(t, c.Reset(reset))
-	steps()
+	c := newFused(t, rob, Config{}, gateTheta(1))
+	require.Zero(t, allocs(c, l), "allocations in %d steps, ES branch", len(l.inputs))
 	require.True(t, c.UsesES())
-	require.NoError(t, c.Reset(reset))
-	runtime.ReadMemStats(&m0)
-	steps()
-	runtime.ReadMemStats(&m1)
-	require.Zero(t, m1.Mallocs-m0.Mallocs, "allocations in %d steps, ES branch", len(l.inputs))
+	// the shipped gate waiting for a settled estimate, then the MPC
+	// taking over from the ES policy (a central throw)
+	l, _ = runLockstep(t, rob, "nominal", 1, Config{}, nil)
+	c = newFused(t, rob, Config{}, nil)
+	require.Zero(t, allocs(c, l), "allocations in %d steps, MPC taking over", len(l.inputs))
+	require.False(t, c.UsesES())
+	require.True(t, c.sentOK, "the ES policy flew the ball before the MPC took over")
 }
 
 // processCPU returns the process's user + system CPU time, ns.
