@@ -161,7 +161,7 @@ intervals. Writes the fine-tuned policy to --out. "finetune es" tunes the ES
 policy (--policy, es.policy, else the shipped one); "finetune fused" tunes the
 fused controller's θ (--policy, fused.params, else the shipped one), by
 default the decisive subset (--free decisive: fused.FreeSet) in 5 pairs of 3
-throws with σ and α 0.5 and 0.1 (θ is in the units of the MPC's tunables).`,
+throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := launch.LoadConfig(cfgPath)
