@@ -33,6 +33,20 @@ type Config struct {
 	// class policy.NewAgent builds). Default "": es.policy when set (the
 	// launch package fills it in), else the shipped ES policy.
 	ESPolicy string `yaml:"es_policy"`
+	// MPCFirst reverses who drives until the gate decides: the MPC drives
+	// and the ES policy steps in the shadow (its command discarded), and
+	// a throw the gate hands to the ES policy is taken over from the
+	// MPC's last command (the ES policy must be of a class with a Rebase,
+	// as structured and paper are). A throw the gate keeps with the MPC
+	// is then flown as the MPC branch alone (no_gate) flies it. Default
+	// false: the ES policy drives until the decision.
+	MPCFirst bool `yaml:"mpc_first"`
+}
+
+// esRebaser is an ES agent that can take over the arm from another
+// controller's last command (policy.Controller, policy.PaperController).
+type esRebaser interface {
+	Rebase(q, qd, acc []float64)
 }
 
 // Validate checks the parameter file when one is named.
@@ -146,17 +160,20 @@ type Controller struct {
 	// gate: es flies the throw when the gate chose it (useES) on a fresh
 	// estimate (decided); until then es drives and the MPC steps in the
 	// shadow (its command into shadow), so that either takes over with
-	// its own state.
+	// its own state (the other way round with Config.MPCFirst).
 	es             policy.Agent
 	shadow         control.Command
 	decided, useES bool
 	// seen: the ball has been seen (the gate may wait for a settled
 	// estimate); firstZ is the height it was first seen at (η).
 	// sentQ, sentQd: the ES policy's last command since, executed from
-	// sentT (valid with sentOK), where the MPC takes over from.
+	// sentT (valid with sentOK), where the MPC takes over from; with
+	// Config.MPCFirst the MPC's last command (sentAcc: its change over
+	// the tick before, /s), where the ES policy takes over from.
 	seen          bool
 	firstZ        float64
 	sentQ, sentQd []float64
+	sentAcc       []float64
 	sentT         float64
 	sentOK        bool
 }
@@ -198,6 +215,9 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 		if es, err = policy.NewAgent(ep, rob, 1/period); err != nil {
 			return nil, fmt.Errorf("fused: es policy: %w", err)
 		}
+		if _, ok := es.(esRebaser); cfg.MPCFirst && !ok {
+			return nil, fmt.Errorf("fused.mpc_first: the ES policy's class %q cannot take over from the MPC", ep.ClassName())
+		}
 	}
 	tennis, err := ball.ByName("tennis")
 	if err != nil {
@@ -210,7 +230,7 @@ func newWith(name string, cfg Config, pol *policy.Policy, mcfg mpc.Config, rob *
 		prevVp: make([]float64, n), jac: make([]float64, 6*n), es: es}
 	if es != nil {
 		c.shadow = control.NewCommand(n)
-		c.sentQ, c.sentQd = make([]float64, n), make([]float64, n)
+		c.sentQ, c.sentQd, c.sentAcc = make([]float64, n), make([]float64, n), make([]float64, n)
 	}
 	t := m.Tunables()
 	c.def = fromMPC(&t)
@@ -361,7 +381,7 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		st.Compute = time.Since(start)
 		return st, err
 	}
-	if !c.decided {
+	if !c.decided && !c.cfg.MPCFirst {
 		// Until the gate decides (the ball not yet seen) the ES policy
 		// drives and the MPC steps in the shadow: a throw handed to the
 		// ES policy is flown as the policy alone flies it.
@@ -379,12 +399,32 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 		st.Compute = time.Since(start)
 		return st, err
 	}
+	if !c.decided {
+		// MPCFirst: the MPC drives until the gate decides and the ES
+		// policy steps in the shadow on the same inputs, so that it
+		// takes over with its own plan and history.
+		if _, err := c.es.Step(in, &c.shadow); err != nil {
+			return control.Status{}, err
+		}
+	}
 	st, err := c.m.Step(in, out)
 	if err != nil {
 		return st, err
 	}
 	if !c.cfg.NoResidual {
 		c.residual(in, out, fresh, &est, props)
+	}
+	if !c.decided {
+		// the ES policy takes over from what the MPC sent
+		for j := range c.sentAcc {
+			c.sentAcc[j] = 0
+			if c.sentOK {
+				c.sentAcc[j] = (out.Qd[j] - c.sentQd[j]) / c.dt
+			}
+		}
+		copy(c.sentQ, out.Q)
+		copy(c.sentQd, out.Qd)
+		c.sentOK = true
 	}
 	c.stats.Ticks++
 	st.Compute = time.Since(start)
@@ -401,7 +441,9 @@ func (c *Controller) Step(in *control.Input, out *control.Command) (control.Stat
 // (mpc.Controller.Rebase), not from its own shadow plan: the arm is where
 // the ES policy sent it (taking over from the shadow plan instead lost
 // 37 of 250 laggy throws, seed 2, all handed to the MPC on 12
-// observations).
+// observations). With Config.MPCFirst the roles swap: the ES policy takes
+// over from the MPC's last command (its command state; its plan and
+// history it kept stepping in the shadow).
 func (c *Controller) decide(est *ball.State, nObs int) {
 	if !c.seen {
 		c.seen, c.firstZ = true, est.P[2]
@@ -421,7 +463,10 @@ func (c *Controller) decide(est *ball.State, nObs int) {
 		return
 	}
 	c.decided = true
-	if !c.useES && c.sentOK {
+	switch {
+	case c.cfg.MPCFirst && c.useES && c.sentOK:
+		c.es.(esRebaser).Rebase(c.sentQ, c.sentQd, c.sentAcc)
+	case !c.cfg.MPCFirst && !c.useES && c.sentOK:
 		c.m.Rebase(c.sentT, c.sentQ, c.sentQd)
 	}
 }

@@ -18,7 +18,11 @@
 //     would send alone, bit for bit; a throw the MPC keeps on the first
 //     estimate gets the MPC's commands from then on, bit for bit, and one
 //     it takes over later is planned on from the ES policy's last command
-//     (mpc.Controller.Rebase). The shipped gate is a structured prior
+//     (mpc.Controller.Rebase). With fused.mpc_first the order is
+//     reversed: the MPC drives and the ES policy steps in the shadow, a
+//     throw the gate keeps is flown as the MPC branch alone flies it, and
+//     the ES policy takes over a throw handed to it from the MPC's last
+//     command (policy.Controller.Rebase). The shipped gate is a structured prior
 //     chosen on the tuning seeds 2–5 from the per-throw MPC and ES
 //     outcomes in both engines: foam balls and hand lobs go to the MPC
 //     (the stronger per ball set; hand lobs since the MPC turned its

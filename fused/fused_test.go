@@ -2,9 +2,11 @@ package fused
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"syscall"
 	"testing"
@@ -480,6 +482,13 @@ func TestStepAllocs(t *testing.T) {
 	require.Zero(t, allocs(c, l), "allocations in %d steps, MPC taking over", len(l.inputs))
 	require.False(t, c.UsesES())
 	require.True(t, c.sentOK, "the ES policy flew the ball before the MPC took over")
+	// mpc_first: the ES policy taking over from the MPC (off the centre)
+	th = gateTheta(-5)
+	th[offGate+NContext+2] = 10
+	l, _ = runLockstep(t, rob, "laggy", 0, Config{MPCFirst: true}, th)
+	c = newFused(t, rob, Config{MPCFirst: true}, th)
+	require.Zero(t, allocs(c, l), "allocations in %d steps, ES taking over", len(l.inputs))
+	require.True(t, c.UsesES())
 }
 
 // processCPU returns the process's user + system CPU time, ns.
@@ -520,4 +529,124 @@ func TestFreeSet(t *testing.T) {
 	require.ElementsMatch(t, []string{"catch_x_shift_m", "catch_speed_mps", "catch_rel_speed_mps", "slow_down_s", "net_up_rad", "action_latency_s"}, biased)
 	_, err = FreeSet("wings")
 	require.Error(t, err)
+}
+
+// With mpc_first the MPC drives until the gate decides and the ES policy
+// steps in the shadow. A throw the gate keeps with the MPC is flown as
+// the MPC alone flies it, bit for bit on every tick (θ here is a gate
+// alone, the tunables at the MPC's defaults; the shipped θ against the
+// MPC branch with the gate off); a throw handed to the ES policy is flown
+// by the MPC until the decision and from then on by the ES policy, taking
+// over from the MPC's last command: the fused controller's commands are
+// those of an ES policy that stepped on the same inputs and was rebased
+// there (policy.Controller.Rebase), they continue the MPC's within the
+// joint limits, and they leave the MPC's.
+func TestMPCFirst(t *testing.T) {
+	rob := testRobot(t)
+	n := rob.Chain.DOF()
+	th := gateTheta(-5)
+	th[offGate+NContext+2] = 10 // λ: off the centre to the ES policy
+	cfg := Config{MPCFirst: true}
+	kept, handed := 0, 0
+	for _, tc := range []struct {
+		scenario string
+		trial    int
+	}{{"laggy", 0}, {"laggy", 3}, {"nominal", 1}, {"nominal", 4}, {"fast", 2}} {
+		name := fmt.Sprintf("%s %d", tc.scenario, tc.trial)
+		l, res := runLockstep(t, rob, tc.scenario, tc.trial, cfg, th)
+		require.True(t, res.Catchable, name)
+		from := -1
+		for k := range l.inputs {
+			if l.inputs[k].Ball.Valid && l.inputs[k].Ball.NObs >= gateMinObs {
+				from = k
+				break
+			}
+		}
+		require.Positive(t, from, "%s: the gate decided", name)
+		if !l.f.UsesES() {
+			kept++
+			for k := range l.fq {
+				require.Equal(t, l.mq[k], l.fq[k], "%s: tick %d", name, k)
+				require.Equal(t, l.mqd[k], l.fqd[k], "%s: tick %d", name, k)
+			}
+			_, alone := runLockstep(t, rob, tc.scenario, tc.trial, Config{NoGate: true}, th)
+			require.Equal(t, alone, res, name)
+			continue
+		}
+		handed++
+		for k := 0; k < from; k++ {
+			require.Equal(t, l.mq[k], l.fq[k], "%s: the MPC drove until the decision, tick %d", name, k)
+		}
+		p, err := policy.Shipped()
+		require.NoError(t, err)
+		es, err := policy.NewAgent(p, rob, 1/period)
+		require.NoError(t, err)
+		reset := control.ArmState{Q: sim.DefaultReadyQ, Qd: make([]float64, n)}
+		require.NoError(t, es.Reset(reset))
+		out := control.NewCommand(n)
+		differs := false
+		for k := range l.inputs {
+			if k == from {
+				acc := make([]float64, n)
+				for j := range acc {
+					acc[j] = (l.fqd[k-1][j] - l.fqd[k-2][j]) / period
+				}
+				es.(esRebaser).Rebase(l.fq[k-1], l.fqd[k-1], acc)
+			}
+			_, err := es.Step(&l.inputs[k], &out)
+			require.NoError(t, err)
+			if k < from {
+				continue
+			}
+			require.Equal(t, out.Q, l.fq[k], "%s: the ES policy flies from the decision, tick %d", name, k)
+			require.Equal(t, out.Qd, l.fqd[k], "%s: tick %d", name, k)
+			if k < from+5 {
+				for j := range l.fq[k] {
+					dq := math.Abs(l.fq[k][j] - l.fq[k-1][j])
+					require.LessOrEqual(t, dq, 1.05*rob.Limits.Vel[j]*period, "%s: tick %d joint %d", name, k, j)
+				}
+			}
+			if !slices.Equal(l.mq[k], l.fq[k]) {
+				differs = true
+			}
+		}
+		require.True(t, differs, "%s: the ES policy's commands are not the MPC's", name)
+	}
+	require.Positive(t, kept, "throws kept with the MPC")
+	require.Positive(t, handed, "throws handed to the ES policy")
+	// the shipped θ: a central nominal throw stays with the MPC, flown as
+	// the MPC branch flies it with the gate off
+	sc, err := sim.Lookup("nominal")
+	require.NoError(t, err)
+	ref, err := New("ref", Config{NoGate: true}, mpc.Config{}, rob, sim.DefaultReadyQ, period)
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	defer w.Close()
+	l := &lockstep{f: newFused(t, rob, cfg, nil), m: ref, mo: control.NewCommand(n)}
+	var res sim.TrialResult
+	require.NoError(t, sim.RunTrial(w, l, sc, 7, 1, &res))
+	require.False(t, l.f.UsesES())
+	require.True(t, l.f.sentOK, "the MPC drove before the decision")
+	for k := range l.fq {
+		require.Equal(t, l.mq[k], l.fq[k], "shipped θ: tick %d", k)
+		require.Equal(t, l.mqd[k], l.fqd[k], "shipped θ: tick %d", k)
+	}
+	// an ES policy of the paper class can take over too; one of a class
+	// without Rebase (a fused parameter file) is refused
+	dir := t.TempDir()
+	pp, err := policy.ShippedPaper()
+	require.NoError(t, err)
+	paper := filepath.Join(dir, "paper.json")
+	require.NoError(t, pp.Save(paper))
+	_, err = New("fused", Config{MPCFirst: true, ESPolicy: paper}, mpc.Config{}, rob, sim.DefaultReadyQ, period)
+	require.NoError(t, err)
+	fp, err := Shipped()
+	require.NoError(t, err)
+	fpath := filepath.Join(dir, "fused.json")
+	require.NoError(t, fp.Save(fpath))
+	_, err = New("fused", Config{MPCFirst: true, ESPolicy: fpath}, mpc.Config{}, rob, sim.DefaultReadyQ, period)
+	require.ErrorContains(t, err, "mpc_first")
+	_, err = New("fused", Config{ESPolicy: fpath}, mpc.Config{}, rob, sim.DefaultReadyQ, period)
+	require.NoError(t, err, "ES first needs no Rebase")
 }

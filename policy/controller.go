@@ -231,6 +231,30 @@ func (c *Controller) Reset(arm control.ArmState) error {
 	return nil
 }
 
+// Rebase makes (q, qd) the command the next step integrates from, and acc
+// (nil: 0) the last change of the commanded velocity, /s: the controller
+// takes over the arm from another that drove it while this one stepped in
+// the shadow on the same inputs (package fused); its plan and joint
+// history are its own.
+func (c *Controller) Rebase(q, qd, acc []float64) {
+	rebase(c.qCmd, c.qdCmd, c.accPrev, q, qd, acc)
+}
+
+// rebase copies (q, qd, acc) into the command state (qCmd, qdCmd,
+// accPrev) where the lengths match; acc nil clears accPrev.
+func rebase(qCmd, qdCmd, accPrev, q, qd, acc []float64) {
+	if len(q) != len(qCmd) || len(qd) != len(qdCmd) {
+		return
+	}
+	copy(qCmd, q)
+	copy(qdCmd, qd)
+	if len(acc) == len(accPrev) {
+		copy(accPrev, acc)
+	} else {
+		clear(accPrev)
+	}
+}
+
 // Step implements control.Controller.
 func (c *Controller) Step(in *control.Input, out *control.Command) (control.Status, error) {
 	start := time.Now()

@@ -122,6 +122,12 @@ func (c *PaperController) Reset(arm control.ArmState) error {
 	return nil
 }
 
+// Rebase makes (q, qd) the command the next step integrates from (see
+// Controller.Rebase).
+func (c *PaperController) Rebase(q, qd, acc []float64) {
+	rebase(c.qCmd, c.qdCmd, c.accPrev, q, qd, acc)
+}
+
 // Step implements control.Controller.
 func (c *PaperController) Step(in *control.Input, out *control.Command) (control.Status, error) {
 	start := time.Now()
