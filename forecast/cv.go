@@ -205,73 +205,16 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			return nil, fmt.Errorf("fold %d, test files: %w", k, err)
 		}
 		fd := CVFold{Fold: k, TrainFiles: fileNames(train), TestFiles: fileNames(test), TrainFlights: len(train), TestFlights: len(test)}
-		tracks := make([]ball.Track, len(train))
-		for i, f := range train {
-			tracks[i] = ball.Track{Name: f.Name, T: f.T, P: f.P}
-		}
-		fit, err := ball.Fit(cfg.Base, tracks, ball.FitConfig{})
-		if err != nil {
-			return nil, fmt.Errorf("fold %d: ball fit: %w", k, err)
-		}
-		props := fit.Props
-		fd.Ball, fd.CdStd = props, fit.CdStd
-		fd.SpinStd = spinStd(fit.Tracks)
-		logf("fold %d: %d training flights, C_d %.4f g %.3f, spin σ (%.0f, %.0f, %.0f) rad/s", k, len(train), props.Cd, props.Gravity, fd.SpinStd[0], fd.SpinStd[1], fd.SpinStd[2])
-		wc := WindowConfig{Horizons: cfg.Horizons}
-		trainW := FlightWindows(train, 0, cfg.Stride, cfg.AtS, wc)
-		testW := FlightWindows(test, 0, cfg.Stride, cfg.AtS, wc)
-		if len(trainW) == 0 || len(testW) == 0 {
-			return nil, fmt.Errorf("fold %d: %d training and %d test windows: the flights are too short for %g s ahead", k, len(trainW), len(testW), cfg.AtS)
-		}
-		// The estimator: least mean error at AtS on the training windows.
-		sp := (fd.SpinStd[1] + fd.SpinStd[2]) / 2 // the components across the velocity act
-		var table *ball.SpinTable
-		if cfg.SpinTable != nil {
-			if table, err = ball.NewSpinTable(fit.Tracks, *cfg.SpinTable); err != nil {
-				return nil, fmt.Errorf("fold %d: %w", k, err)
-			}
-			fd.SpinTable = table.Len()
-		}
-		best := math.Inf(1)
-		var trainTracker Tracker
-		for _, q := range cfg.EstimatorNoise {
-			for _, s := range cfg.SpinScale {
-				tr, err := newCVTracker(cfg.NewTracker, props, q, s*sp, table, s, fd.TrainFiles)
-				if err != nil {
-					return nil, err
-				}
-				e := meanPointError(&props, tr, trainW, cfg.Horizons, cfg.AtS)
-				if e < best {
-					best, fd.EstimatorNoise, fd.SpinPrior, trainTracker = e, q, s*sp, tr
-					if table != nil {
-						fd.SpinPrior, fd.SpinTableScale = 0, s
-					}
-				}
-			}
-		}
-		tracker, err := newCVTracker(cfg.NewTracker, props, fd.EstimatorNoise, fd.SpinPrior, table, fd.SpinTableScale, nil)
+		b, err := fitBaseline(cfg, train, &fd, k, logf)
 		if err != nil {
 			return nil, err
 		}
-		if trainTracker == nil { // no grid point forecast a training window
-			trainTracker = tracker
+		props, trainTracker, tracker := b.props, b.trainTracker, b.tracker
+		testW := FlightWindows(test, 0, cfg.Stride, cfg.AtS, WindowConfig{Horizons: cfg.Horizons})
+		if len(testW) == 0 {
+			return nil, fmt.Errorf("fold %d: %d test windows: the flights are too short for %g s ahead", k, len(testW), cfg.AtS)
 		}
-		// The samples' spread per heading axis: 90% coverage on the training windows.
-		pc := PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld}
-		raw, err := NewPhysics(props, pc)
-		if err != nil {
-			return nil, err
-		}
-		fd.Spread, err = CalibrateSpread(raw, trainTracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld)
-		if err != nil {
-			return nil, fmt.Errorf("fold %d: %w", k, err)
-		}
-		pc.Spread = fd.Spread
-		prior := fmt.Sprintf("spin prior σ %.0f rad/s", fd.SpinPrior)
-		if table != nil {
-			prior = fmt.Sprintf("spin prior: table of %d flights, σ × %g", fd.SpinTable, fd.SpinTableScale)
-		}
-		logf("fold %d: estimator q %.2g, %s; spread (%.2f, %.2f, %.2f)", k, fd.EstimatorNoise, prior, fd.Spread[0], fd.Spread[1], fd.Spread[2])
+		pc := PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld, Spread: fd.Spread}
 		phys, err := NewPhysics(props, pc)
 		if err != nil {
 			return nil, err
@@ -301,10 +244,7 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 			if keep, n := Common(&raw, &ps); n > 0 {
 				fd.RawESRatio = Summarise(raw, keep).EnergyScore / Summarise(ps, keep).EnergyScore
 			}
-			scaled := &Ensemble{}
-			for _, f := range members {
-				scaled.Members = append(scaled.Members, &Spread{F: f, Factor: fd.ModelSpread, World: cfg.SpreadWorld})
-			}
+			scaled := spreadEnsemble(members, fd.ModelSpread, cfg.SpreadWorld)
 			ms, err := Evaluate("interpolant", scaled, testTracker, testW, ecfg)
 			if err != nil {
 				return nil, fmt.Errorf("fold %d: %w", k, err)
@@ -344,6 +284,102 @@ func CrossValidate(cfg CVConfig) (*CVResult, error) {
 		m.PooledESRatio = pooledM / pooledP
 	}
 	return res, nil
+}
+
+// baseline is the physics baseline fitted on a set of training flights (fitBaseline).
+type baseline struct {
+	props ball.Props
+	// fits are the training flights' fits (the spin table's entries); table is nil without
+	// CVConfig.SpinTable.
+	fits  []ball.TrackFit
+	table *ball.SpinTable
+	// trainTracker is the estimator on the training windows (its spin table leaves each
+	// training file's own flights out), tracker the one for any other flight.
+	trainTracker, tracker Tracker
+}
+
+// fitBaseline fits the physics baseline on training flights as CrossValidate does for a
+// fold: the ball's C_d and g (ball.Fit), the estimator's spin prior, its process noise and
+// prior scale (the grid point with the least mean error at AtS on the training windows),
+// and the samples' spread per axis (90% coverage of the training truths). The choices go
+// to fd (Ball, CdStd, SpinStd, EstimatorNoise, SpinPrior, SpinTable, SpinTableScale,
+// Spread); fold names it in errors and progress.
+func fitBaseline(cfg CVConfig, train []Flight, fd *CVFold, fold int, logf func(string, ...any)) (*baseline, error) {
+	name := foldName(fold)
+	tracks := make([]ball.Track, len(train))
+	for i, f := range train {
+		tracks[i] = ball.Track{Name: f.Name, T: f.T, P: f.P}
+	}
+	fit, err := ball.Fit(cfg.Base, tracks, ball.FitConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: ball fit: %w", name, err)
+	}
+	props := fit.Props
+	fd.Ball, fd.CdStd = props, fit.CdStd
+	fd.SpinStd = spinStd(fit.Tracks)
+	logf("%s: %d training flights, C_d %.4f g %.3f, spin σ (%.0f, %.0f, %.0f) rad/s", name, len(train), props.Cd, props.Gravity, fd.SpinStd[0], fd.SpinStd[1], fd.SpinStd[2])
+	wc := WindowConfig{Horizons: cfg.Horizons}
+	trainW := FlightWindows(train, 0, cfg.Stride, cfg.AtS, wc)
+	if len(trainW) == 0 {
+		return nil, fmt.Errorf("%s: no training windows: the flights are too short for %g s ahead", name, cfg.AtS)
+	}
+	// The estimator: least mean error at AtS on the training windows.
+	sp := (fd.SpinStd[1] + fd.SpinStd[2]) / 2 // the components across the velocity act
+	var table *ball.SpinTable
+	if cfg.SpinTable != nil {
+		if table, err = ball.NewSpinTable(fit.Tracks, *cfg.SpinTable); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		fd.SpinTable = table.Len()
+	}
+	best := math.Inf(1)
+	var trainTracker Tracker
+	for _, q := range cfg.EstimatorNoise {
+		for _, s := range cfg.SpinScale {
+			tr, err := newCVTracker(cfg.NewTracker, props, q, s*sp, table, s, fd.TrainFiles)
+			if err != nil {
+				return nil, err
+			}
+			e := meanPointError(&props, tr, trainW, cfg.Horizons, cfg.AtS)
+			if e < best {
+				best, fd.EstimatorNoise, fd.SpinPrior, trainTracker = e, q, s*sp, tr
+				if table != nil {
+					fd.SpinPrior, fd.SpinTableScale = 0, s
+				}
+			}
+		}
+	}
+	tracker, err := newCVTracker(cfg.NewTracker, props, fd.EstimatorNoise, fd.SpinPrior, table, fd.SpinTableScale, nil)
+	if err != nil {
+		return nil, err
+	}
+	if trainTracker == nil { // no grid point forecast a training window
+		trainTracker = tracker
+	}
+	// The samples' spread per heading axis: 90% coverage on the training windows.
+	raw, err := NewPhysics(props, PhysicsConfig{Horizons: cfg.Horizons, SpreadWorld: cfg.SpreadWorld})
+	if err != nil {
+		return nil, err
+	}
+	fd.Spread, err = CalibrateSpread(raw, trainTracker, trainW, cfg.AtS, cfg.Samples, cfg.Seed, cfg.SpreadWorld)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	prior := fmt.Sprintf("spin prior σ %.0f rad/s", fd.SpinPrior)
+	if table != nil {
+		prior = fmt.Sprintf("spin prior: table of %d flights, σ × %g", fd.SpinTable, fd.SpinTableScale)
+	}
+	logf("%s: estimator q %.2g, %s; spread (%.2f, %.2f, %.2f)", name, fd.EstimatorNoise, prior, fd.Spread[0], fd.Spread[1], fd.Spread[2])
+	return &baseline{props: props, fits: fit.Tracks, table: table, trainTracker: trainTracker, tracker: tracker}, nil
+}
+
+// foldName names fold k in errors and progress (k < 0: the training flights of a
+// residual ensemble).
+func foldName(k int) string {
+	if k < 0 {
+		return "training flights"
+	}
+	return fmt.Sprintf("fold %d", k)
 }
 
 // innerSplit splits flights by file for inner fold j of n: the flights of files i%n == j
@@ -416,7 +452,7 @@ func trainInner(props ball.Props, train []Flight, fd *CVFold, cfg CVConfig, k in
 		fd.TrainCompleted += completed
 		fd.CalibWindows += len(r[0])
 		members = append(members, f)
-		logf("fold %d: inner model %d trained on %d files (%d examples), forecast %d windows of %d others", k, j, len(fitFiles), ds, len(r[0]), len(heldFiles))
+		logf("%s: inner model %d trained on %d files (%d examples), forecast %d windows of %d others", foldName(k), j, len(fitFiles), ds, len(r[0]), len(heldFiles))
 	}
 	if len(members) == 0 {
 		return nil, fmt.Errorf("%d training files: too few for %d inner folds", len(fd.TrainFiles), cfg.InnerFolds)
@@ -692,7 +728,8 @@ func spreadRatios(f Forecaster, tracker Tracker, ws []Window, atS float64, sampl
 	return ratio, nil
 }
 
-// trainOnFlights trains an interpolant on the training flights of a fold; with a tracker,
+// trainOnFlights trains an interpolant on the training flights of fold k (k < 0: of a
+// residual ensemble, TrainResidualEnsemble); with a tracker,
 // on the residuals of its estimates flown on (ResidualDataset).
 func trainOnFlights(props ball.Props, train []Flight, cfg CVConfig, k int, tracker Tracker) (*Model, int, int, error) {
 	wc := WindowConfig{Horizons: cfg.Horizons}
@@ -712,7 +749,11 @@ func trainOnFlights(props ball.Props, train []Flight, cfg CVConfig, k int, track
 	if tc.Log == nil {
 		tc.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	meta := Meta{Ball: props, Seed: tc.Seed, Episodes: len(train), Source: fmt.Sprintf("recorded:%s (all but fold %d of %d)", cfg.Dir, k, cfg.Folds)}
+	src := fmt.Sprintf("recorded:%s (all but fold %d of %d)", cfg.Dir, k, cfg.Folds)
+	if k < 0 {
+		src = fmt.Sprintf("recorded:%s (%d training flights)", cfg.Dir, len(train))
+	}
+	meta := Meta{Ball: props, Seed: tc.Seed, Episodes: len(train), Source: src}
 	m, _, err := Train(ds, meta, tc)
 	if err != nil {
 		return nil, 0, 0, err

@@ -14,7 +14,8 @@ import (
 // its condition (EstimateCond) is read from that estimate, so the model only has to learn
 // the distribution of the physics forecast's error given the flight, not the flight. It
 // reads Input.Estimate (and the history's span and age). Models for it are trained on
-// ResidualDataset examples; CrossValidate trains one per fold with CVConfig.Residual.
+// ResidualDataset examples; CrossValidate trains one per fold with CVConfig.Residual,
+// TrainResidualEnsemble the same on a set of flights (LoadResidualEnsemble loads it).
 //
 // The condition includes the estimate's world position and velocity: a residual model is
 // trained on one installation's recordings (its cameras, their calibration and timing, its

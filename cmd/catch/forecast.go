@@ -83,7 +83,12 @@ by an estimator that tracks the spin too (prior σ S rad/s per axis; a spin of
 uniform direction and magnitude U[0, m] rev/s has σ = 2πm/3), with
 --ref-process-noise and --ref-estimator-noise. It shows how much of the spin
 the observations reveal, which bounds what any forecaster of the history can
-gain from it.`,
+gain from it.
+
+--model FILE.residual.json evaluates a residual ensemble (catch train forecast
+--residual) on --trajectories against the calibrated physics baseline of its
+manifest, both fed by the manifest's estimator (the one it was trained with);
+--ball and the estimator flags do not apply to it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" {
@@ -94,6 +99,12 @@ gain from it.`,
 			}
 			if !(refEstQ > 0) {
 				return fmt.Errorf("--ref-estimator-noise %v: want > 0", refEstQ)
+			}
+			if strings.HasSuffix(model, ".residual.json") {
+				if scenario != "" {
+					return fmt.Errorf("--model %s: a residual ensemble is evaluated on recorded flights (--trajectories), not --scenario", model)
+				}
+				return evalResidual(cmd.OutOrStdout(), model, trajectories, sel, stride, minCover, atS, samples, seed, asJSON)
 			}
 			m, err := forecast.LoadModel(model)
 			if err != nil {
@@ -259,7 +270,7 @@ gain from it.`,
 		},
 	}
 	fl := eval.Flags()
-	fl.StringVar(&model, "model", "", "model FILE.onnx (its flow map FILE.flow.onnx is loaded too)")
+	fl.StringVar(&model, "model", "", "model FILE.onnx (its flow map FILE.flow.onnx is loaded too), or a residual ensemble FILE.residual.json")
 	fl.StringVar(&scenario, "scenario", "", "scenario to simulate throws from")
 	countFlag(fl, &n, "n", 500, 1, sim.MaxTrials, "simulated throws (one forecast each)")
 	fl.Uint64Var(&seed, "seed", 1001, "seed of the throws and of the samplers (use one the model was not trained with)")

@@ -100,18 +100,12 @@ fold and the mean of the folds, with provenance.`,
 			if !st.IsDir() {
 				return fmt.Errorf("--trajectories %s: want a directory (the folds are its files)", trajectories)
 			}
-			var table *ball.SpinTableConfig
-			switch spinPrior {
-			case "table":
-				table = &ball.SpinTableConfig{}
-			case "flat":
-			default:
-				return fmt.Errorf("--spin-prior %q: want table or flat", spinPrior)
+			table, err := spinTableFlag(spinPrior)
+			if err != nil {
+				return err
 			}
 			cfg := forecast.CVConfig{SpinTable: table, Dir: trajectories, Base: base, Folds: folds, Samples: samples, Seed: seed, Stride: stride, Progress: os.Stderr, SpreadWorld: spreadWorld,
-				NewTracker: func(p ball.Props, q, spin float64, prior ball.SpinPrior) (forecast.Tracker, error) {
-					return perception.NewEstimator(perception.EstimatorConfig{ProcessNoise: q, EstimateSpin: true, SpinPriorStd: spin, SpinPrior: prior}, p)
-				}}
+				NewTracker: cvTracker}
 			out := forecastCV{Provenance: record(&launch.Config{}, seed), Trajectories: trajectories, Base: ballName, Folds: folds, Samples: samples, AtS: 0.3,
 				Tuned:   "per fold, on the other folds' files only: C_d and g (ball fit), the estimator's spin prior (with --spin-prior table: a table of the training flights' fitted spins, leave-one-file-out on the training windows) and its process noise and prior σ scale (grid, least mean error at 0.3 s), the samples' spread per heading-frame axis (90% coverage of the training truths)",
 				HeldOut: "every score under physics and interpolant: the fold's own files, never fitted, tuned or trained on"}
@@ -168,6 +162,23 @@ fold and the mean of the folds, with provenance.`,
 		}
 	}
 	panic("catch forecast cv: no forecast command to add to")
+}
+
+// cvTracker is the estimator of the cross-validation's baseline and residual models (and
+// of a residual ensemble, forecast.TrainResidualEnsemble): it tracks the spin.
+func cvTracker(p ball.Props, q, spin float64, prior ball.SpinPrior) (forecast.Tracker, error) {
+	return perception.NewEstimator(perception.EstimatorConfig{ProcessNoise: q, EstimateSpin: true, SpinPriorStd: spin, SpinPrior: prior}, p)
+}
+
+// spinTableFlag reads --spin-prior: table (a spin table of the training flights) or flat.
+func spinTableFlag(spinPrior string) (*ball.SpinTableConfig, error) {
+	switch spinPrior {
+	case "table":
+		return &ball.SpinTableConfig{}, nil
+	case "flat":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("--spin-prior %q: want table or flat", spinPrior)
 }
 
 func printForecastCV(w io.Writer, o *forecastCV, asJSON bool) error {

@@ -45,7 +45,9 @@ func init() {
 		episodes, perFlight, steps, distill, batch, distillConds, emSteps        int
 		seed                                                                     uint64
 		latencyMS, lr, eps                                                       float64
-		force                                                                    bool
+		force, residual, spreadWorld                                             bool
+		innerFolds                                                               int
+		spinPrior                                                                string
 		sel                                                                      selectFlags
 	)
 	cmd := &cobra.Command{
@@ -63,7 +65,18 @@ models carrying the metadata.
 A checkpoint (default FILE.ckpt) is written atomically as training goes; a run
 started again with the same arguments resumes from it, and it is removed when
 the model is written. The checkpoint records the settings and a hash of the
-dataset: a run with other ones is refused (--force resumes it anyway). The loss curve goes to FILE.loss.png.`,
+dataset: a run with other ones is refused (--force resumes it anyway). The loss curve goes to FILE.loss.png.
+
+--residual (with --trajectories) trains instead the forecaster of catch forecast
+cv --train --residual on all the selected flights, as that command does for one
+fold: it fits the ball's C_d and g, the estimator (process noise, spin table of
+the flights' fits) and the baseline's spread, splits the files by file into
+--inner-folds inner folds, trains one residual model per inner fold on the
+others' flights, calibrates their spread on their out-of-fold forecasts, and
+writes the members FILE.0.onnx … and the manifest FILE.residual.json (catch
+forecast eval --model FILE.residual.json). No checkpoint or loss curve. The
+models condition on the ball's world position: they are for the installation
+the flights were recorded at.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" || !strings.HasSuffix(out, ".onnx") {
@@ -87,8 +100,17 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 			if err := tc.Validate(); err != nil {
 				return err
 			}
-			wc := forecast.WindowConfig{PerFlight: perFlight}
 			prov := record(&launch.Config{}, seed)
+			if residual {
+				if trajectories == "" {
+					return fmt.Errorf("--residual: needs --trajectories (recorded flights of the installation it is for)")
+				}
+				if !cmd.Flags().Changed("distill-conds") {
+					tc.DistillConds = 1000 // as catch forecast cv
+				}
+				return trainResidual(cmd.OutOrStdout(), trajectories, ballName, spinPrior, innerFolds, spreadWorld, sel, tc, prov, out)
+			}
+			wc := forecast.WindowConfig{PerFlight: perFlight}
 			meta := forecast.Meta{Seed: seed, Episodes: episodes, Build: json.RawMessage(prov.JSON())}
 			var windows []forecast.Window
 			start := time.Now()
@@ -211,6 +233,10 @@ dataset: a run with other ones is refused (--force resumes it anyway). The loss 
 	f.BoolVar(&force, "force", false, "resume from the checkpoint even if it was written with other settings or data")
 	f.StringVar(&lossPNG, "loss-png", "", "loss curve PNG (default FILE.loss.png)")
 	f.StringVar(&datasetOut, "dataset-out", "", "also write the dataset to this file")
+	f.BoolVar(&residual, "residual", false, "with --trajectories: train the residual ensemble of catch forecast cv --train --residual on all the selected flights: --inner-folds residual models (FILE.j.onnx) and the manifest FILE.residual.json (members, spread, the fitted ball and estimator); --distill-conds defaults to 1000 as in the cross-validation")
+	countFlag(f, &innerFolds, "inner-folds", 4, 2, 20, "with --residual: inner folds of the files by file (one model each, trained on the others; the spread is calibrated on their out-of-fold forecasts)")
+	f.StringVar(&spinPrior, "spin-prior", "table", "with --residual: the estimator's spin prior, table (learned from the flights' fits, stored in the manifest) or flat")
+	f.BoolVar(&spreadWorld, "spread-world", false, "with --residual: calibrate the spreads per world axis (x, y, z) instead of per heading-frame axis (the cross-validation's best: --spread-world)")
 	sel.add(f)
 	trainParent().AddCommand(cmd)
 }
