@@ -52,6 +52,23 @@ func (s *selectFlags) parse() (forecast.FileSelect, error) {
 	return sel, nil
 }
 
+// read parses the selection and reads the selected recorded flights of trajectories
+// (forecast.ReadFlights), printing the read report's warnings on stderr.
+func (s *selectFlags) read(trajectories string) ([]forecast.Flight, forecast.ReadReport, forecast.FileSelect, error) {
+	fs, err := s.parse()
+	if err != nil {
+		return nil, forecast.ReadReport{}, fs, err
+	}
+	flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{Select: fs})
+	if err != nil {
+		return nil, rep, fs, err
+	}
+	for _, m := range rep.Warnings() {
+		fmt.Fprintf(os.Stderr, "catch: warning: %s\n", m)
+	}
+	return flights, rep, fs, nil
+}
+
 // loadBall returns a named ball set, or the ball set of a YAML file (as `catch fit ball`
 // writes it).
 func loadBall(name string) (ball.Props, error) {

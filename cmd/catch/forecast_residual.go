@@ -28,16 +28,9 @@ func trainResidual(w io.Writer, trajectories, ballName, spinPrior string, innerF
 	if err != nil {
 		return err
 	}
-	fs, err := sel.parse()
+	flights, _, fs, err := sel.read(trajectories)
 	if err != nil {
 		return err
-	}
-	flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{Select: fs})
-	if err != nil {
-		return err
-	}
-	for _, m := range rep.Warnings() {
-		fmt.Fprintf(os.Stderr, "catch: warning: %s\n", m)
 	}
 	start := time.Now()
 	tc.Checkpoint, tc.LossPNG = "", ""
@@ -102,16 +95,9 @@ func evalResidual(w io.Writer, model, trajectories string, sel selectFlags, stri
 	if span := float64(hz.H) * hz.Dt; !(minCover >= atS-1e-9 && minCover <= span+1e-9) {
 		return fmt.Errorf("--min-cover-s %v: want %g–%g s", minCover, atS, span)
 	}
-	fs, err := sel.parse()
+	flights, rep, fs, err := sel.read(trajectories)
 	if err != nil {
 		return err
-	}
-	flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{Select: fs})
-	if err != nil {
-		return err
-	}
-	for _, m := range rep.Warnings() {
-		fmt.Fprintf(os.Stderr, "catch: warning: %s\n", m)
 	}
 	windows := forecast.FlightWindows(flights, 0, stride, minCover, forecast.WindowConfig{Horizons: hz})
 	if len(windows) == 0 {

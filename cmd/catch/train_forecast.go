@@ -139,16 +139,9 @@ the flights were recorded at.`,
 				if err != nil {
 					return err
 				}
-				fs, err := sel.parse()
+				flights, _, fs, err := sel.read(trajectories)
 				if err != nil {
 					return err
-				}
-				flights, rep, err := forecast.ReadFlights(trajectories, forecast.CutConfig{Select: fs})
-				if err != nil {
-					return err
-				}
-				for _, w := range rep.Warnings() {
-					fmt.Fprintf(os.Stderr, "catch: warning: %s\n", w)
 				}
 				meta.Ball = p
 				meta.LatencyS = latencyMS / 1000
