@@ -22,6 +22,15 @@ func testRobot(t testing.TB) *robot.Robot {
 	return rob
 }
 
+// testWorld returns the named scenario and a kinematic world over it.
+func testWorld(t testing.TB, rob *robot.Robot, scenario string) (*sim.Scenario, *sim.World) {
+	sc, err := sim.Lookup(scenario)
+	require.NoError(t, err)
+	w, err := sim.NewWorld(sim.Config{}, rob, sc)
+	require.NoError(t, err)
+	return sc, w
+}
+
 // nominalRequest samples throw i of the nominal scenario and returns a
 // re-plan request from the ready pose with the exact ball state at tEst.
 func nominalRequest(t testing.TB, scenario string, i int, tEst float64) (Request, ball.Props) {
@@ -229,10 +238,7 @@ func TestSimNominalSync(t *testing.T) {
 // (the sim's results must not depend on how trials fall on workers).
 func TestResetForgetsHistory(t *testing.T) {
 	rob := testRobot(t)
-	sc, err := sim.Lookup("light-ball")
-	require.NoError(t, err)
-	w, err := sim.NewWorld(sim.Config{}, rob, sc)
-	require.NoError(t, err)
+	sc, w := testWorld(t, rob, "light-ball")
 	used, err := New(Config{}, rob, sim.DefaultReadyQ)
 	require.NoError(t, err)
 	for i := 0; i < 4; i++ {
@@ -254,10 +260,7 @@ func TestResetForgetsHistory(t *testing.T) {
 // asserted: no limit violations and no controller errors.
 func TestSimAsync(t *testing.T) {
 	rob := testRobot(t)
-	sc, err := sim.Lookup("nominal")
-	require.NoError(t, err)
-	w, err := sim.NewWorld(sim.Config{}, rob, sc)
-	require.NoError(t, err)
+	sc, w := testWorld(t, rob, "nominal")
 	c, err := New(Config{Async: true}, rob, sim.DefaultReadyQ)
 	require.NoError(t, err)
 	defer c.Close()
@@ -276,10 +279,7 @@ func TestSimAsync(t *testing.T) {
 // limit violation; with fixed_latency it keeps the configured value.
 func TestLatencyEstimate(t *testing.T) {
 	rob := testRobot(t)
-	sc, err := sim.Lookup("laggy")
-	require.NoError(t, err)
-	w, err := sim.NewWorld(sim.Config{}, rob, sc)
-	require.NoError(t, err)
+	sc, w := testWorld(t, rob, "laggy")
 	for _, fixed := range []bool{false, true} {
 		c, err := New(Config{FixedLatency: fixed}, rob, sim.DefaultReadyQ)
 		require.NoError(t, err)
@@ -306,10 +306,7 @@ func TestLatencyEstimate(t *testing.T) {
 
 func runSim(t *testing.T, cfg Config, trials int, minCaught int) {
 	rob := testRobot(t)
-	sc, err := sim.Lookup("nominal")
-	require.NoError(t, err)
-	w, err := sim.NewWorld(sim.Config{}, rob, sc)
-	require.NoError(t, err)
+	sc, w := testWorld(t, rob, "nominal")
 	c, err := New(cfg, rob, sim.DefaultReadyQ)
 	require.NoError(t, err)
 	caught := 0
@@ -540,10 +537,7 @@ func stepMax(x []float64) float64 {
 // no command collides.
 func TestCradleCollisionInSim(t *testing.T) {
 	rob := testRobot(t)
-	sc, err := sim.Lookup("wide-yaw")
-	require.NoError(t, err)
-	w, err := sim.NewWorld(sim.Config{}, rob, sc)
-	require.NoError(t, err)
+	sc, w := testWorld(t, rob, "wide-yaw")
 	for _, off := range []bool{false, true} {
 		c, err := New(Config{NoCradleCollision: off}, rob, sim.DefaultReadyQ)
 		require.NoError(t, err)

@@ -69,6 +69,14 @@ func (s *selectFlags) read(trajectories string) ([]forecast.Flight, forecast.Rea
 	return flights, rep, fs, nil
 }
 
+// recordedBall is loadBall for a command reading --trajectories, which needs --ball.
+func recordedBall(name string) (ball.Props, error) {
+	if name == "" {
+		return ball.Props{}, fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
+	}
+	return loadBall(name)
+}
+
 // loadBall returns a named ball set, or the ball set of a YAML file (as `catch fit ball`
 // writes it).
 func loadBall(name string) (ball.Props, error) {

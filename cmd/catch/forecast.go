@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/forecast"
 	"github.com/agilecatch/catch/forecast/ort"
 	"github.com/agilecatch/catch/launch"
@@ -153,10 +152,7 @@ manifest, both fed by the manifest's estimator (the one it was trained with);
 					return err
 				}
 			} else {
-				if ballName == "" {
-					return fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
-				}
-				if props, err = loadBall(ballName); err != nil {
+				if props, err = recordedBall(ballName); err != nil {
 					return err
 				}
 				fs, err := sel.parse()

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agilecatch/catch/ball"
 	"github.com/agilecatch/catch/forecast"
 	"github.com/agilecatch/catch/internal/provenance"
 	"github.com/agilecatch/catch/launch"
@@ -17,10 +16,7 @@ import (
 // trainResidual is `catch train forecast --residual`: the residual ensemble of the
 // cross-validation (forecast.TrainResidualEnsemble) trained on every selected flight.
 func trainResidual(w io.Writer, trajectories, ballName, spinPrior string, innerFolds int, spreadWorld bool, sel selectFlags, tc forecast.TrainConfig, prov provenance.Record, out string) error {
-	if ballName == "" {
-		return fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
-	}
-	base, err := loadBall(ballName)
+	base, err := recordedBall(ballName)
 	if err != nil {
 		return err
 	}

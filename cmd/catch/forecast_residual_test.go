@@ -75,9 +75,21 @@ func TestTrainForecastResidual(t *testing.T) {
 		{"forecast", "eval", "--model", man},                                              // no recordings
 		{"forecast", "eval", "--model", man, "--scenario", "tennis-nominal"},              // not for simulated throws
 		{"train", "forecast", "--scenario", "tennis-nominal", "--residual", "--out", out}, // residual needs recordings
+		{"train", "forecast", "--trajectories", train, "--residual", "--out", out},        // recordings need --ball
 		append(args[:len(args):len(args)], "--spin-prior", "peaked"),
 	} {
 		code, _ = runOut(t, bad...)
 		require.Equal(t, 2, code, "%v", bad)
 	}
+}
+
+// TestRecordedBall: a command reading recordings names the ball sets when --ball is
+// missing, and loads a named set.
+func TestRecordedBall(t *testing.T) {
+	_, err := recordedBall("")
+	require.ErrorContains(t, err, "--trajectories needs --ball (one of ")
+	require.ErrorContains(t, err, "table-tennis")
+	p, err := recordedBall("table-tennis")
+	require.NoError(t, err)
+	require.Equal(t, "table-tennis", p.Name)
 }

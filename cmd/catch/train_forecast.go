@@ -132,10 +132,7 @@ the flights were recorded at.`,
 					return err
 				}
 			} else {
-				if ballName == "" {
-					return fmt.Errorf("--trajectories needs --ball (one of %s, or a ball YAML file)", strings.Join(ball.SetNames(), ", "))
-				}
-				p, err := loadBall(ballName)
+				p, err := recordedBall(ballName)
 				if err != nil {
 					return err
 				}
