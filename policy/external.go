@@ -132,3 +132,10 @@ func (t *Trainer) StepFromLogs(r io.Reader) (IterStats, error) {
 	t.st.History = append(t.st.History, is)
 	return is, nil
 }
+
+// ExternalReward is the reward StepFromLogs gives a logged throw (the
+// trainer's reward with no controller counters, as an external evaluator
+// logs them), for comparing policies on the same throws outside a step.
+func (t *Trainer) ExternalReward(r *sim.TrialResult) float64 {
+	return t.cfg.Reward.Reward(r, Stats{}, t.period)
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,43 +53,60 @@ type FineTuneResult struct {
 	Sigma      float64             `json:"sigma"`
 	StepSize   float64             `json:"step_size"`
 	Validation *FineTuneValidation `json:"validation,omitempty"`
-	Before     sim.Summary         `json:"before"`
-	After      sim.Summary         `json:"after"`
-	History    []FineTuneStep      `json:"history"`
-	Policy     string              `json:"policy"`
-	Candidates string              `json:"candidates_dir"`
-	Provenance provenance.Record   `json:"provenance"`
+	// Before and After are over all the scenarios' eval throws; with
+	// several scenarios, BeforeBy and AfterBy give each one's.
+	Before     sim.Summary       `json:"before"`
+	After      sim.Summary       `json:"after"`
+	BeforeBy   []sim.Summary     `json:"before_by_scenario,omitempty"`
+	AfterBy    []sim.Summary     `json:"after_by_scenario,omitempty"`
+	History    []FineTuneStep    `json:"history"`
+	Policy     string            `json:"policy"`
+	Candidates string            `json:"candidates_dir"`
+	Provenance provenance.Record `json:"provenance"`
 }
 
 // FineTuneValidation is the choice among the fine-tuning's snapshots: each
-// flew the same Throws validation throws (seed ValSeed). A snapshot
-// beats the start when, on the throws one of the two caught and the
-// other did not, the one-sided sign test puts it ahead at level
-// Alpha/(number of snapshots) (Bonferroni: the choice among several must
-// not let noise through); of those the one that caught the most is kept
-// (Kept, a step number), else the start (0). At catch rates near 100%
-// a few hundred throws separate only large gains: the rule keeps the
-// start rather than ship a snapshot that was lucky on the validation
-// throws.
+// flew the same Throws validation throws (seed ValSeed; Throws per
+// scenario). By catches (Select "catches"), a snapshot beats the start
+// when, on the throws one of the two caught and the other did not, the
+// one-sided sign test puts it ahead at level Alpha/(number of snapshots)
+// (Bonferroni: the choice among several must not let noise through); of
+// those the one that caught the most is kept (Kept, a step number), else
+// the start (0). At catch rates near 100% a few hundred throws separate
+// only large gains, and often none: every snapshot catches every throw.
+// By reward (Select "reward", the fine-tuning's own objective: how close
+// and aligned the net met the ball, how still it held it, the catch, less
+// the limit violations), the sign test is on the throws where the two
+// policies' rewards differ, and a snapshot must also catch at least as
+// many validation throws as the start; of those the one with the highest
+// mean reward is kept.
 type FineTuneValidation struct {
 	ValSeed    uint64              `json:"val_seed"`
 	Throws     int                 `json:"throws"`
 	Alpha      float64             `json:"alpha"`
+	Select     string              `json:"select"`
 	Candidates []FineTuneCandidate `json:"candidates"`
 	Kept       int                 `json:"kept_iteration"`
 }
 
 // FineTuneCandidate is one snapshot's validation result: its catches, the
 // throws it caught and the start did not (Gained) and the reverse (Lost),
-// and the sign test's one-sided p-value of Gained against Lost.
+// its mean reward and limit violations, the throws on which its reward
+// beat the start's (RewardWins) and the reverse (RewardLosses), and the
+// one-sided sign test's p-value of the selection's criterion (Gained
+// against Lost by catches, RewardWins against RewardLosses by reward).
 type FineTuneCandidate struct {
-	Iteration int     `json:"iteration"`
-	Caught    int     `json:"caught"`
-	Catchable int     `json:"catchable"`
-	Success   float64 `json:"success_rate"`
-	Gained    int     `json:"gained"`
-	Lost      int     `json:"lost"`
-	P         float64 `json:"p"`
+	Iteration       int     `json:"iteration"`
+	Caught          int     `json:"caught"`
+	Catchable       int     `json:"catchable"`
+	Success         float64 `json:"success_rate"`
+	Gained          int     `json:"gained"`
+	Lost            int     `json:"lost"`
+	MeanReward      float64 `json:"mean_reward"`
+	LimitViolations int     `json:"limit_violations"`
+	RewardWins      int     `json:"reward_wins"`
+	RewardLosses    int     `json:"reward_losses"`
+	P               float64 `json:"p"`
 }
 
 // signTestP is the one-sided sign test's p-value of gained wins against
@@ -104,6 +122,41 @@ func signTestP(gained, lost int) float64 {
 		p += math.Exp(lc - la - lb - float64(n)*math.Ln2)
 	}
 	return math.Min(1, p)
+}
+
+// pairedSigns counts the throws on which a beats b and the reverse (a
+// and b per throw, the same throws in the same order).
+func pairedSigns(a, b []float64) (wins, losses int) {
+	for i := range a {
+		switch {
+		case a[i] > b[i]:
+			wins++
+		case a[i] < b[i]:
+			losses++
+		}
+	}
+	return wins, losses
+}
+
+// chooseSnapshot is the validation's choice (FineTuneValidation): the
+// step number of the snapshot kept, 0 for the start (Candidates[0]).
+func chooseSnapshot(v *FineTuneValidation) int {
+	best := 0
+	level := v.Alpha / float64(max(1, len(v.Candidates)-1))
+	for k := 1; k < len(v.Candidates); k++ {
+		c, b := &v.Candidates[k], &v.Candidates[best]
+		if c.P > level {
+			continue
+		}
+		if v.Select == "reward" {
+			if c.Caught >= v.Candidates[0].Caught && (best == 0 || c.MeanReward > b.MeanReward) {
+				best = k
+			}
+		} else if best == 0 || c.Caught > b.Caught {
+			best = k
+		}
+	}
+	return v.Candidates[best].Iteration
 }
 
 // FineTuneStep is one fine-tuning step's log: the throws flown by its
@@ -132,7 +185,7 @@ func fineTuneCmd(kind string) *cobra.Command {
 		engine, scenario, out, workDir, cfgPath, policyPath string
 		iterations, throws, evalTrials, workers             int
 		pairs, valTrials, selectEvery                       int
-		free                                                string
+		free, selectBy                                      string
 		seed                                                uint64
 		stepSize, sigma, valAlpha                           float64
 		asJSON                                              bool
@@ -145,18 +198,22 @@ func fineTuneCmd(kind string) *cobra.Command {
 protocol) with a physics engine standing in for the real arm: each of
 --iterations steps writes the 2·P perturbed policies (P = --throws/2, one throw
 each) into --dir as files, flies them in --engine on fresh throws of
---scenario (the + and − policy of a pair on the same --throws/(2·--pairs)
+--scenario (a comma-separated list: the throws go round it; the + and − policy of a pair on the same --throws/(2·--pairs)
 throws, so the pair's difference is the perturbation's, not the throws'),
 logs every throw as a JSONL line (policy_id + trial result, the format a real
 arm's evaluator writes) and applies the BGS update from that log. --free
 restricts the perturbations to some of θ. Every --select-every steps the
 policy is kept as a snapshot; the start and the snapshots fly the same
---validate throws (seed + 2000006), and the snapshot that catches the most
-of those that beat the start by the one-sided sign test on the throws only
-one of the two caught (level --val-alpha over the number of snapshots) is
-written, else the start (--validate 0: the last step's policy). Success before and after is measured on
---eval-trials held-out throws (seed + 1000003, never flown during
-fine-tuning or validation) in the same engine, with 95% Clopper–Pearson
+--validate throws of each scenario (seed + 2000006). With --select reward
+(the default) a snapshot beats the start when the one-sided sign test on the
+throws where their rewards differ puts it ahead (level --val-alpha over the
+number of snapshots) and it catches no fewer validation throws; the one with
+the highest mean reward is written, else the start. With --select catches
+the test is on the throws only one of the two caught and the one that
+catches the most is written (--validate 0: the last step's policy). Success
+before and after is measured on --eval-trials held-out throws of each
+scenario (seed + 1000003, never flown during fine-tuning or validation) in
+the same engine, with 95% Clopper–Pearson
 intervals. Writes the fine-tuned policy to --out. "finetune es" tunes the ES
 policy (--policy, es.policy, else the shipped one); "finetune fused" tunes the
 fused controller's θ (--policy, fused.params, else the shipped one), by
@@ -164,6 +221,7 @@ default the decisive subset (--free decisive: fused.FreeSet) in 5 pairs of 3
 throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			t0 := time.Now()
 			cfg, err := launch.LoadConfig(cfgPath)
 			if err != nil {
 				return err
@@ -185,6 +243,8 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 				return fmt.Errorf("--val-alpha %v: want (0, 1)", valAlpha)
 			case selectEvery <= 0:
 				return fmt.Errorf("--select-every %d: want > 0", selectEvery)
+			case selectBy != "catches" && selectBy != "reward":
+				return fmt.Errorf("--select %q: want catches or reward", selectBy)
 			case evalTrials <= 0:
 				return fmt.Errorf("--eval-trials %d: want > 0", evalTrials)
 			case out == "":
@@ -196,9 +256,22 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 			if workDir == "" {
 				workDir = strings.TrimSuffix(out, filepath.Ext(out)) + ".finetune"
 			}
-			sc, rob, eng, err := trialSetup(scenario, engine, &cfg)
-			if err != nil {
-				return err
+			names := strings.Split(scenario, ",")
+			scs := make([]*sim.Scenario, len(names))
+			var (
+				rob *robot.Robot
+				eng sim.Engine
+			)
+			for i, name := range names {
+				if i == 0 {
+					scs[0], rob, eng, err = trialSetup(name, engine, &cfg)
+				} else {
+					scs[i], err = sim.Lookup(name)
+				}
+				if err != nil {
+					return err
+				}
+				names[i] = scs[i].Name
 			}
 			var pol *policy.Policy
 			if kind == "fused" {
@@ -230,7 +303,7 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 				tc.Sigma, tc.StepSize = fusedSigma, fusedStepSize
 			}
 			tc.Perturbations, tc.EpisodesPerDirection = pairs, throws/(2*pairs)
-			tc.Scenarios, tc.Workers = []string{sc.Name}, 1
+			tc.Scenarios, tc.Workers = names, 1
 			tc.EvalEvery = 0
 			if stepSize > 0 {
 				tc.StepSize = stepSize
@@ -251,27 +324,50 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 			if rate == 0 {
 				rate = 250
 			}
-			evalSeed := seed + evalSeedOffset
-			eval := func(p *policy.Policy, label string) (sim.Summary, error) {
-				sum, _, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: evalTrials,
-					Seed: evalSeed, Workers: workers, Engine: eng,
-					NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
-					Progress:      newBar(cmd.ErrOrStderr(), evalTrials, "eval "+label)})
-				return sum, err
+			// flyAll flies p on trials throws of every scenario (seed s)
+			// and returns the summary over all of them, each scenario's,
+			// and the results in scenario order.
+			flyAll := func(p *policy.Policy, trials int, s uint64, label string) (sim.Summary, []sim.Summary, []sim.TrialResult, error) {
+				var by []sim.Summary
+				var all []sim.TrialResult
+				for _, sc := range scs {
+					l := label
+					if len(scs) > 1 {
+						l += " " + sc.Name
+					}
+					sum, results, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials,
+						Seed: s, Workers: workers, Engine: eng,
+						NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
+						Progress:      newBar(cmd.ErrOrStderr(), trials, l)})
+					if err != nil {
+						return sim.Summary{}, nil, nil, err
+					}
+					by, all = append(by, sum), append(all, results...)
+				}
+				if len(by) == 1 {
+					return by[0], nil, all, nil
+				}
+				sum := sim.Summarize(all, nil)
+				sum.Controller, sum.Scenario, sum.Engine, sum.Fidelity, sum.Seed = by[0].Controller, strings.Join(names, ","), by[0].Engine, by[0].Fidelity, s
+				return sum, by, all, nil
 			}
-			res := FineTuneResult{Engine: eng.Name(), Scenario: sc.Name, Seed: seed, EvalSeed: evalSeed,
+			evalSeed := seed + evalSeedOffset
+			res := FineTuneResult{Engine: eng.Name(), Scenario: strings.Join(names, ","), Seed: seed, EvalSeed: evalSeed,
 				Iterations: iterations, Throws: throws, Pairs: pairs, Free: tc.Free, Sigma: tr.Config().Sigma,
 				StepSize: tr.Config().StepSize, Policy: out, Candidates: workDir, Provenance: record(&cfg, seed)}
-			if res.Before, err = eval(pol, "before"); err != nil {
+			if res.Before, res.BeforeBy, _, err = flyAll(pol, evalTrials, evalSeed, "eval before"); err != nil {
 				return failed(err)
 			}
-			// The "external" evaluator: one world in the engine flies every
-			// candidate once per step, throw index iteration·throws + k.
-			w, err := sim.NewWorldEngine(cfg.Sim, rob, sc, eng)
-			if err != nil {
-				return err
+			// The "external" evaluator: one world per scenario in the
+			// engine flies every candidate once per step, throw index
+			// iteration·throws + k (of scenario k mod the count).
+			worlds := make([]*sim.World, len(scs))
+			for i, sc := range scs {
+				if worlds[i], err = sim.NewWorldEngine(cfg.Sim, rob, sc, eng); err != nil {
+					return err
+				}
+				defer worlds[i].Close()
 			}
-			defer w.Close()
 			progress := cmd.ErrOrStderr()
 			snaps := []*policy.Policy{pol}
 			snapIter := []int{0}
@@ -282,7 +378,7 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 					return err
 				}
 				logPath := filepath.Join(workDir, fmt.Sprintf("it%06d.jsonl", it))
-				if err := flyCandidates(ctx, w, rob, sc, rate, workDir, ids, m, seed, it*pairs*m, logPath); err != nil {
+				if err := flyCandidates(ctx, worlds, rob, scs, rate, workDir, ids, m, seed, it*pairs*m, logPath); err != nil {
 					return failed(err)
 				}
 				f, err := os.Open(logPath)
@@ -303,44 +399,70 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 			}
 			tuned := tr.State().Policy
 			if valTrials > 0 {
-				v := &FineTuneValidation{ValSeed: seed + valSeedOffset, Throws: valTrials, Alpha: valAlpha}
-				best := 0
-				var start []sim.TrialResult
+				v := &FineTuneValidation{ValSeed: seed + valSeedOffset, Throws: valTrials, Alpha: valAlpha, Select: selectBy}
+				var start, startR []float64
 				for k, p := range snaps {
-					sum, results, err := sim.Run(ctx, sim.RunOptions{Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: valTrials,
-						Seed: v.ValSeed, Workers: workers, Engine: eng,
-						NewController: func() (control.Controller, error) { return policy.NewAgent(p, rob, rate) },
-						Progress:      newBar(cmd.ErrOrStderr(), valTrials, fmt.Sprintf("validate step %d", snapIter[k]))})
+					sum, _, results, err := flyAll(p, valTrials, v.ValSeed, fmt.Sprintf("validate step %d", snapIter[k]))
 					if err != nil {
 						return failed(err)
 					}
+					caught, reward := make([]float64, len(results)), make([]float64, len(results))
 					c := FineTuneCandidate{Iteration: snapIter[k], Caught: sum.Caught, Catchable: sum.Catchable,
-						Success: sum.SuccessRate, P: 1}
-					if k == 0 {
-						start = results
-					} else {
-						for i := range results {
-							a, b := results[i].Catchable && results[i].Caught, start[i].Catchable && start[i].Caught
-							if a && !b {
-								c.Gained++
-							} else if b && !a {
-								c.Lost++
-							}
+						Success: sum.SuccessRate, LimitViolations: sum.LimitViolations, P: 1}
+					for i := range results {
+						if results[i].Catchable && results[i].Caught {
+							caught[i] = 1
 						}
-						c.P = signTestP(c.Gained, c.Lost)
-						if c.P <= valAlpha/float64(len(snaps)-1) && (best == 0 || c.Caught > v.Candidates[best].Caught) {
-							best = k
+						reward[i] = tr.ExternalReward(&results[i])
+						c.MeanReward += reward[i] / float64(len(results))
+					}
+					if k == 0 {
+						start, startR = caught, reward
+					} else {
+						c.Gained, c.Lost = pairedSigns(caught, start)
+						c.RewardWins, c.RewardLosses = pairedSigns(reward, startR)
+						if selectBy == "reward" {
+							c.P = signTestP(c.RewardWins, c.RewardLosses)
+						} else {
+							c.P = signTestP(c.Gained, c.Lost)
 						}
 					}
 					v.Candidates = append(v.Candidates, c)
 				}
-				v.Kept, tuned = snapIter[best], snaps[best]
+				v.Kept = chooseSnapshot(v)
+				for k, it := range snapIter {
+					if it == v.Kept {
+						tuned = snaps[k]
+					}
+				}
 				res.Validation = v
+			}
+			if tuned != pol {
+				// a fine-tuned θ records how it was made; a kept start
+				// keeps its own record
+				tuned = tuned.Clone()
+				steps := len(res.History)
+				if res.Validation != nil {
+					steps = res.Validation.Kept
+				}
+				prov, err := json.Marshal(res.Provenance)
+				if err != nil {
+					return err
+				}
+				tuned.Trained = &policy.TrainInfo{Scenarios: names, Seed: seed, Iterations: steps,
+					Episodes: int64(steps * throws), WallS: time.Since(t0).Seconds(), Provenance: prov}
+				if v := res.Validation; v != nil {
+					for _, c := range v.Candidates {
+						if c.Iteration == v.Kept {
+							tuned.Trained.EvalSuccess = c.Success
+						}
+					}
+				}
 			}
 			if err := tuned.Save(out); err != nil {
 				return err
 			}
-			if res.After, err = eval(tuned, "after"); err != nil {
+			if res.After, res.AfterBy, _, err = flyAll(tuned, evalTrials, evalSeed, "eval after"); err != nil {
 				return failed(err)
 			}
 			res.Kind = kind
@@ -349,7 +471,8 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&engine, "engine", "mujoco", "physics engine that plays the real world: "+joinNames(launch.Engines()))
-	f.StringVar(&scenario, "scenario", "nominal", "scenario of the fine-tuning and evaluation throws")
+	f.StringVar(&scenario, "scenario", "nominal", "scenario of the fine-tuning and evaluation throws, or a comma-separated list (fine-tuning throws go round the list; validation and eval fly each)")
+	f.StringVar(&selectBy, "select", "reward", "what the validation chooses a snapshot by: reward (the fine-tuning's objective; no fewer catches than the start) or catches")
 	f.IntVar(&iterations, "iterations", 40, "BGS steps (the paper: 40)")
 	f.IntVar(&throws, "throws", 30, "throws per step, over all perturbed policies (the paper: 30)")
 	f.IntVar(&pairs, "pairs", 0, "antithetic pairs per step; each policy of a pair flies the same --throws/(2·pairs) throws (default: es --throws/2; fused 5)")
@@ -402,9 +525,9 @@ func freeIndices(kind, name string, n int) ([]int, error) {
 
 // flyCandidates flies the candidate policy files ids (+, − per direction)
 // m throws each, the + and − of direction k on throws first+k·m … first+k·m+m−1
-// of the scenario for the seed, and writes one policy.TrialLog line per
+// for the seed (throw g of scenario scs[g mod len(scs)], in worlds[g mod len(scs)]), and writes one policy.TrialLog line per
 // throw to logPath, as an external evaluator would.
-func flyCandidates(ctx context.Context, w *sim.World, rob *robot.Robot, sc *sim.Scenario, rate float64,
+func flyCandidates(ctx context.Context, worlds []*sim.World, rob *robot.Robot, scs []*sim.Scenario, rate float64,
 	dir string, ids []string, m int, seed uint64, first int, logPath string) error {
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -428,7 +551,8 @@ func flyCandidates(ctx context.Context, w *sim.World, rob *robot.Robot, sc *sim.
 		}
 		for e := 0; e < m; e++ {
 			var res sim.TrialResult
-			if err := sim.RunTrial(w, c, sc, seed, first+(k/2)*m+e, &res); err != nil {
+			g := first + (k/2)*m + e
+			if err := sim.RunTrial(worlds[g%len(scs)], c, scs[g%len(scs)], seed, g, &res); err != nil {
 				f.Close()
 				return fmt.Errorf("candidate %s: %w", id, err)
 			}

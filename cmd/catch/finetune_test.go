@@ -28,6 +28,8 @@ func TestFineTuneESBadInput(t *testing.T) {
 		{"finetune", "fused", "--free", "1,99999", "--out", out},
 		{"finetune", "fused", "--validate", "-1", "--out", out},
 		{"finetune", "fused", "--select-every", "0", "--out", out},
+		{"finetune", "fused", "--select", "luck", "--out", out},
+		{"finetune", "fused", "--scenario", "slow,nope", "--out", out},
 	} {
 		code, _ := runOut(t, args...)
 		require.Equal(t, 2, code, strings.Join(args, " "))
@@ -121,18 +123,23 @@ func TestFineTuneFusedFreeValidated(t *testing.T) {
 	require.NotEqual(t, releases[policy.CandidateID(1, 0, true)], releases[policy.CandidateID(1, 1, true)], "pairs fly other throws")
 
 	// the snapshots after each step and the start were validated on the
-	// same throws; the kept one beat the start by the sign test, else
-	// the start is kept
+	// same throws; the kept one beat the start's reward by the sign test
+	// and caught no fewer, else the start is kept
 	v := r.Validation
 	require.NotNil(t, v)
+	require.Equal(t, "reward", v.Select)
 	require.Len(t, v.Candidates, 3)
 	best := 0
 	for k, c := range v.Candidates {
 		require.Equal(t, k, c.Iteration)
 		require.Equal(t, v.Candidates[0].Catchable, c.Catchable)
 		require.Equal(t, c.Caught-v.Candidates[0].Caught, c.Gained-c.Lost)
-		if k > 0 && c.P <= 0.05/2 && (best == 0 || c.Caught > v.Candidates[best].Caught) {
-			best = k
+		require.LessOrEqual(t, c.RewardWins+c.RewardLosses, 3)
+		if k > 0 {
+			require.Equal(t, signTestP(c.RewardWins, c.RewardLosses), c.P)
+			if c.P <= 0.05/2 && c.Caught >= v.Candidates[0].Caught && (best == 0 || c.MeanReward > v.Candidates[best].MeanReward) {
+				best = k
+			}
 		}
 	}
 	require.Equal(t, best, v.Kept)
@@ -158,6 +165,65 @@ func TestFineTuneFusedFreeValidated(t *testing.T) {
 	} else {
 		require.NotEqual(t, start.Theta, tuned.Theta)
 	}
+}
+
+// Fine-tuning on several scenarios: the steps' throws go round the list,
+// the + and − of a pair still fly the same throws, and the evaluation
+// reports each scenario and their sum.
+func TestFineTuneScenarioList(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "fused.json")
+	code, text := runOut(t, "finetune", "fused", "--engine", "kinematic", "--scenario", "wide-yaw,slow", "--iterations", "1",
+		"--throws", "8", "--pairs", "2", "--free", "gate", "--validate", "2", "--select", "catches",
+		"--eval-trials", "2", "--seed", "4", "--out", out, "--json")
+	require.Equal(t, 0, code, text)
+	var r FineTuneResult
+	require.NoError(t, json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r))
+	require.Equal(t, "wide-yaw,slow", r.Scenario)
+	require.Len(t, r.BeforeBy, 2)
+	require.Len(t, r.AfterBy, 2)
+	require.Equal(t, "wide-yaw", r.BeforeBy[0].Scenario)
+	require.Equal(t, "slow", r.BeforeBy[1].Scenario)
+	require.Equal(t, 4, r.Before.Trials)
+	require.Equal(t, r.BeforeBy[0].Caught+r.BeforeBy[1].Caught, r.Before.Caught)
+	require.Equal(t, "catches", r.Validation.Select)
+	require.Len(t, r.Validation.Candidates, 2)
+
+	data, err := os.ReadFile(filepath.Join(dir, "fused.finetune", "it000000.jsonl"))
+	require.NoError(t, err)
+	scen := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var l policy.TrialLog
+		require.NoError(t, json.Unmarshal([]byte(line), &l))
+		scen[l.PolicyID] = append(scen[l.PolicyID], l.Scenario)
+	}
+	for k := 0; k < 2; k++ {
+		plus, minus := scen[policy.CandidateID(0, k, true)], scen[policy.CandidateID(0, k, false)]
+		require.Equal(t, []string{"wide-yaw", "slow"}, plus, "pair %d", k)
+		require.Equal(t, plus, minus, "pair %d", k)
+	}
+}
+
+// The validation's choice: by reward a snapshot must win the sign test
+// on rewards and catch no fewer throws than the start; by catches it
+// must win the sign test on catches.
+func TestChooseSnapshot(t *testing.T) {
+	v := &FineTuneValidation{Alpha: 0.05, Select: "reward", Candidates: []FineTuneCandidate{
+		{Iteration: 0, Caught: 90, MeanReward: 1, P: 1},
+		{Iteration: 10, Caught: 89, MeanReward: 3, P: 0.001}, // more reward, a catch fewer
+		{Iteration: 20, Caught: 90, MeanReward: 2, P: 0.001},
+		{Iteration: 30, Caught: 95, MeanReward: 2.5, P: 0.2}, // not significant
+	}}
+	require.Equal(t, 20, chooseSnapshot(v))
+	v.Candidates[2].P = 0.02 // above 0.05/3
+	require.Equal(t, 0, chooseSnapshot(v))
+	v.Select = "catches"
+	v.Candidates[3].P = 0.01
+	require.Equal(t, 30, chooseSnapshot(v))
+
+	w, l := pairedSigns([]float64{1, 2, 3, 4}, []float64{1, 1, 4, 0})
+	require.Equal(t, 2, w)
+	require.Equal(t, 1, l)
 }
 
 func TestSignTestP(t *testing.T) {
