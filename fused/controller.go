@@ -19,9 +19,16 @@ import (
 // defaults on each field: both mechanisms on, the shipped parameters.
 type Config struct {
 	// Params is the parameter file: a policy file of class fused (θ, see
-	// params.go), as `catch train es --policy fused` writes. Default "":
-	// the shipped fused/shipped/fused_policy.json.
+	// params.go), as `catch train es --policy fused` or `catch finetune
+	// fused` writes. Default "": the shipped θ that Shipped names.
 	Params string `yaml:"params"`
+	// Shipped names the shipped θ run when Params is empty: "kinematic"
+	// (fused/shipped/fused_policy.json, chosen and trained in the
+	// kinematic world) or "mujoco" (fused/shipped/fused_policy_mujoco.json,
+	// that θ fine-tuned in the MuJoCo engine; ShippedFor). Default "":
+	// kinematic, except that the simulator's commands (catch sim, bench,
+	// finetune) run the mujoco one in the MuJoCo engine (launch.Config.ForEngine).
+	Shipped string `yaml:"shipped"`
 	// NoLearnedParams turns the learned MPC parameters off: the MPC plans
 	// with its own configuration (mpc section). Default false.
 	NoLearnedParams bool `yaml:"no_learned_params"`
@@ -51,6 +58,9 @@ type esRebaser interface {
 
 // Validate checks the parameter file when one is named.
 func (c Config) Validate() error {
+	if _, err := ShippedFor(c.Shipped); err != nil {
+		return fmt.Errorf("fused.shipped: %w", err)
+	}
 	if c.Params != "" {
 		if _, err := LoadFile(c.Params); err != nil {
 			return err
@@ -76,11 +86,11 @@ func (c Config) loadES() (*policy.Policy, error) {
 	return p, nil
 }
 
-// Load returns the parameters the configuration names (the shipped ones by
-// default).
+// Load returns the parameters the configuration names (by default the
+// shipped ones Shipped names).
 func (c Config) Load() (*policy.Policy, error) {
 	if c.Params == "" {
-		return Shipped()
+		return ShippedFor(c.Shipped)
 	}
 	return LoadFile(c.Params)
 }

@@ -78,6 +78,18 @@
 // (policy.RegisterClass; fused-params, fused-residual and fused-gate train
 // one mechanism each); the shipped one is shipped/fused_policy.json.
 //
+// In the MuJoCo engine the simulator runs shipped/fused_policy_mujoco.json
+// (ShippedFor, Config.Shipped): the same θ with the gate fine-tuned there
+// by the external-evaluator loop (`catch finetune fused --free gate`, 40
+// steps of 30 throws over all seven scenarios, the snapshot chosen by
+// reward on validation throws; its Trained record gives the command). The
+// ES policy flies MuJoCo's thrower throws with many more torque-saturated
+// periods than the MPC and drops some fast ones, and the fine-tuned gate
+// hands it fewer: its bias is 1.2 lower and it weighs the planned catch
+// point's height (φ₅, −2.3) and lateral offset (φ₆, −0.8) and the climb's
+// distance from mid-elevation lobs (κ, −1.1) against the ES policy, so
+// most thrower throws stay with the MPC.
+//
 // # What flows in and out
 //
 // In and out as the MPC: control.Input (arm state, ball estimate in the

@@ -650,3 +650,39 @@ func TestMPCFirst(t *testing.T) {
 	_, err = New("fused", Config{ESPolicy: fpath}, mpc.Config{}, rob, sim.DefaultReadyQ, period)
 	require.NoError(t, err, "ES first needs no Rebase")
 }
+
+// The θ shipped for MuJoCo is the kinematic one with the gate fine-tuned
+// in MuJoCo (`catch finetune fused --free gate`): only the gate's
+// entries differ. ShippedFor refuses other engines, and Config.Load and
+// Validate follow Config.Shipped.
+func TestShippedFor(t *testing.T) {
+	kin, err := ShippedFor("kinematic")
+	require.NoError(t, err)
+	def, err := Shipped()
+	require.NoError(t, err)
+	require.Equal(t, def.Theta, kin.Theta)
+	mj, err := ShippedFor("mujoco")
+	require.NoError(t, err)
+	require.Len(t, mj.Theta, NParams)
+	require.NotNil(t, mj.Trained, "the fine-tuned θ records how it was made")
+	gate, err := FreeSet("gate")
+	require.NoError(t, err)
+	isGate := map[int]bool{}
+	for _, i := range gate {
+		isGate[i] = true
+	}
+	changed := 0
+	for i := range kin.Theta {
+		if kin.Theta[i] != mj.Theta[i] {
+			require.True(t, isGate[i], "index %d is not the gate's", i)
+			changed++
+		}
+	}
+	require.Positive(t, changed)
+	_, err = ShippedFor("bullet")
+	require.ErrorContains(t, err, "bullet")
+	require.ErrorContains(t, Config{Shipped: "bullet"}.Validate(), "fused.shipped")
+	p, err := Config{Shipped: "mujoco"}.Load()
+	require.NoError(t, err)
+	require.Equal(t, mj.Theta, p.Theta)
+}

@@ -205,18 +205,41 @@ func checkClass(p *policy.Policy) error {
 	return fmt.Errorf("fused: the policy file is of class %q, want %q", p.ClassName(), ClassName)
 }
 
-//go:embed shipped/fused_policy.json
-var shipped []byte
+var (
+	//go:embed shipped/fused_policy.json
+	shipped []byte
+	//go:embed shipped/fused_policy_mujoco.json
+	shippedMuJoCo []byte
+)
 
 // Shipped returns the parameters shipped with the binary
-// (fused/shipped/fused_policy.json).
+// (fused/shipped/fused_policy.json), chosen and trained in the kinematic
+// world.
 func Shipped() (*policy.Policy, error) {
-	p, err := policy.ParsePolicy(shipped)
+	return ShippedFor("")
+}
+
+// ShippedFor returns the shipped parameters for an engine: "" or
+// "kinematic" those of Shipped, "mujoco" those fine-tuned in the MuJoCo
+// engine from them (fused/shipped/fused_policy_mujoco.json: the gate
+// refitted by `catch finetune fused`, which hands the ES policy fewer
+// throws there; README, "Fused controller").
+func ShippedFor(engine string) (*policy.Policy, error) {
+	var data []byte
+	switch engine {
+	case "", "kinematic":
+		data = shipped
+	case "mujoco":
+		data = shippedMuJoCo
+	default:
+		return nil, fmt.Errorf("fused: no shipped parameters for engine %q, want kinematic or mujoco", engine)
+	}
+	p, err := policy.ParsePolicy(data)
 	if err == nil {
 		err = checkClass(p)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fused: shipped parameters: %w", err)
+		return nil, fmt.Errorf("fused: shipped parameters (%s): %w", engine, err)
 	}
 	return p, nil
 }

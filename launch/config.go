@@ -101,6 +101,28 @@ func (c *Config) Check(rob *robot.Robot) error {
 	return nil
 }
 
+// ForEngine returns the configuration the simulator runs its controllers
+// with in the named engine: a copy whose es and fused sections run the
+// shipped policy and θ fine-tuned in that engine (policy.ShippedFor,
+// fused.ShippedFor) unless the configuration names a file or a shipped
+// one itself. The fused controller's ES branch stays the kinematic
+// policy (its gate was fine-tuned with it) unless es.policy or
+// fused.es_policy names one. The configuration hash (provenance) stays
+// that of the file the user gave.
+func (c *Config) ForEngine(engine string) *Config {
+	out := *c
+	if engine != "mujoco" {
+		return &out
+	}
+	if out.Fused.Params == "" && out.Fused.Shipped == "" {
+		out.Fused.Shipped = engine
+	}
+	if out.ES.Policy == "" && out.ES.Shipped == "" {
+		out.ES.Shipped = engine
+	}
+	return &out
+}
+
 // Hash is the SHA-256 (hex) of the configuration as YAML, the config
 // fingerprint that outputs record (package provenance).
 func (c *Config) Hash() string {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agilecatch/catch/fused"
+	"github.com/agilecatch/catch/policy"
 	"github.com/agilecatch/catch/robot"
 )
 
@@ -73,4 +75,53 @@ func TestDefaultConfigEstimatesSpin(t *testing.T) {
 	c, err = LoadConfig(writeConfig(t, dir, "sim:\n  estimator: {estimate_spin: false}\n"))
 	require.NoError(t, err)
 	require.False(t, c.Sim.Estimator.EstimateSpin)
+}
+
+// ForEngine runs the fused θ shipped for MuJoCo in that engine unless
+// the configuration names parameters itself, and leaves the original
+// configuration alone.
+func TestForEngine(t *testing.T) {
+	var c Config
+	m := c.ForEngine("mujoco")
+	require.Equal(t, "mujoco", m.Fused.Shipped)
+	require.Equal(t, "mujoco", m.ES.Shipped)
+	require.Equal(t, "", c.ForEngine("kinematic").Fused.Shipped)
+	require.Equal(t, "", c.ForEngine("kinematic").ES.Shipped)
+	require.Equal(t, "", c.Fused.Shipped)
+	require.Equal(t, "", c.ES.Shipped)
+	c.Fused.Params, c.ES.Policy = "mine.json", "mine-es.json"
+	require.Equal(t, "", c.ForEngine("mujoco").Fused.Shipped)
+	require.Equal(t, "", c.ForEngine("mujoco").ES.Shipped)
+	c.Fused.Params, c.Fused.Shipped, c.ES.Policy, c.ES.Shipped = "", "kinematic", "", "kinematic"
+	require.Equal(t, "kinematic", c.ForEngine("mujoco").Fused.Shipped)
+	require.Equal(t, "kinematic", c.ForEngine("mujoco").ES.Shipped)
+
+	// in MuJoCo the es controller runs the policy fine-tuned there and
+	// the fused controller the θ fine-tuned there; elsewhere the shipped ones
+	rob, err := robot.Load(robot.Config{})
+	require.NoError(t, err)
+	var d Config
+	for _, e := range []string{"kinematic", "mujoco"} {
+		want, err := policy.ShippedFor(e)
+		require.NoError(t, err)
+		got, err := d.ForEngine(e).ES.Load()
+		require.NoError(t, err)
+		require.Equal(t, want.Params(), got.Params(), e)
+		_, err = NewController("es", rob, d.ForEngine(e))
+		require.NoError(t, err, e)
+		wantF, err := fused.ShippedFor(e)
+		require.NoError(t, err)
+		gotF, err := d.ForEngine(e).Fused.Load()
+		require.NoError(t, err)
+		require.Equal(t, wantF.Theta, gotF.Theta, e)
+	}
+	k, err := policy.ShippedFor("kinematic")
+	require.NoError(t, err)
+	mj, err := policy.ShippedFor("mujoco")
+	require.NoError(t, err)
+	require.NotEqual(t, k.Params(), mj.Params(), "the MuJoCo policy was fine-tuned")
+	require.NotNil(t, mj.Trained)
+	_, err = policy.ShippedFor("bullet")
+	require.ErrorContains(t, err, "bullet")
+	require.ErrorContains(t, policy.Config{Shipped: "bullet"}.Validate(), "es.shipped")
 }

@@ -223,6 +223,28 @@ func Shipped() (*Policy, error) {
 	return p, nil
 }
 
+// ShippedFor returns the shipped es policy for an engine: "" or
+// "kinematic" that of Shipped, "mujoco" that policy fine-tuned in the
+// MuJoCo engine (policy/shipped/es_policy_mujoco.json; its Trained record
+// gives the `catch finetune es` command).
+func ShippedFor(engine string) (*Policy, error) {
+	switch engine {
+	case "", "kinematic":
+		return Shipped()
+	case "mujoco":
+	default:
+		return nil, fmt.Errorf("no shipped es policy for engine %q, want kinematic or mujoco", engine)
+	}
+	data, err := shippedFiles.ReadFile("shipped/es_policy_mujoco.json")
+	if err == nil {
+		var p *Policy
+		if p, err = ParsePolicy(data); err == nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("shipped es policy (mujoco): %w", err)
+}
+
 // shippedFiles holds the shipped policy files; es_paper.json is read from
 // it by name, so a checkout without it still builds (es-paper then says
 // the file is missing).
@@ -288,12 +310,22 @@ type Config struct {
 	// PaperPolicy is the es-paper controller's policy file (paper class);
 	// default "": the shipped paper policy.
 	PaperPolicy string `yaml:"paper_policy"`
+	// Shipped names the shipped es policy run when Policy is empty:
+	// "kinematic" (policy/shipped/es_policy.json, trained in the kinematic
+	// world) or "mujoco" (policy/shipped/es_policy_mujoco.json, that policy
+	// fine-tuned in the MuJoCo engine; ShippedFor). Default "": kinematic,
+	// except that the simulator's commands run the mujoco one in the MuJoCo
+	// engine (launch.Config.ForEngine).
+	Shipped string `yaml:"shipped"`
 	// Train configures `catch train es`.
 	Train TrainConfig `yaml:"train"`
 }
 
 // Validate reports the first bad field.
 func (c Config) Validate() error {
+	if _, err := ShippedFor(c.Shipped); err != nil {
+		return fmt.Errorf("es.shipped: %w", err)
+	}
 	if err := c.Train.Validate(); err != nil {
 		return fmt.Errorf("es.train: %w", err)
 	}
@@ -301,10 +333,10 @@ func (c Config) Validate() error {
 }
 
 // Load returns the configured policy: the file named by Policy, or the
-// shipped one.
+// shipped one Shipped names.
 func (c Config) Load() (*Policy, error) {
 	if c.Policy == "" {
-		return Shipped()
+		return ShippedFor(c.Shipped)
 	}
 	return LoadFile(c.Policy)
 }

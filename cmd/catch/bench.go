@@ -100,7 +100,7 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			if err != nil {
 				return fmt.Errorf("--engines: %w", err)
 			}
-			notes, err := policyNotes(names, &cfg)
+			notes, err := policyNotes(names, &cfg, engs)
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,9 @@ adds the sim-to-sim gap table and plot (gap.png).`,
 			res, err := bench.Run(ctx, bench.Options{Engines: engs,
 				Controllers: names, Scenarios: scn, Trials: trials, Seed: seed, Out: out,
 				Robot: rob, Sim: cfg.Sim, Workers: workers, ESLog: esLog, Progress: bar, Provenance: record(&cfg, seed), TraceDir: traceDir, Notes: notes,
-				NewController: func(name string) (control.Controller, error) { return launch.NewController(name, rob, &cfg) },
+				NewController: func(name, engine string) (control.Controller, error) {
+					return launch.NewController(name, rob, cfg.ForEngine(engine))
+				},
 			})
 			if err != nil {
 				return failed(err)
@@ -152,25 +154,39 @@ func splitList(s string) []string {
 
 // policyNotes are the report lines naming where the learned controllers'
 // policies came from (training command, seed, episodes, commit).
-func policyNotes(names []string, cfg *launch.Config) ([]string, error) {
+func policyNotes(names []string, cfg *launch.Config, engs []sim.Engine) ([]string, error) {
 	var notes []string
+	fusedDone := false
 	for _, n := range names {
-		var (
-			p   *policy.Policy
-			err error
-		)
+		// es and fused may run other parameters in each engine
+		// (launch.Config.ForEngine)
+		var load func(c *launch.Config) (*policy.Policy, error)
 		switch n {
 		case "es":
-			p, err = cfg.ES.Load()
+			load = func(c *launch.Config) (*policy.Policy, error) { return c.ES.Load() }
 		case "es-paper":
-			p, err = cfg.ES.LoadPaper()
+			p, err := cfg.ES.LoadPaper()
+			if err != nil {
+				return nil, err
+			}
+			notes = append(notes, fmt.Sprintf("Policy of `%s`: %s.", n, p.Origin()))
+			continue
+		case "fused", "fused-params", "fused-residual", "fused-gate":
+			if fusedDone {
+				continue
+			}
+			fusedDone, n = true, "fused"
+			load = func(c *launch.Config) (*policy.Policy, error) { return c.Fused.Load() }
 		default:
 			continue
 		}
-		if err != nil {
-			return nil, err
+		for _, e := range engs {
+			p, err := load(cfg.ForEngine(e.Name()))
+			if err != nil {
+				return nil, err
+			}
+			notes = append(notes, fmt.Sprintf("Parameters of `%s` in the %s engine: %s.", n, e.Name(), p.Origin()))
 		}
-		notes = append(notes, fmt.Sprintf("Policy of `%s`: %s.", n, p.Origin()))
 	}
 	return notes, nil
 }

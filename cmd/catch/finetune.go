@@ -215,8 +215,10 @@ before and after is measured on --eval-trials held-out throws of each
 scenario (seed + 1000003, never flown during fine-tuning or validation) in
 the same engine, with 95% Clopper–Pearson
 intervals. Writes the fine-tuned policy to --out. "finetune es" tunes the ES
-policy (--policy, es.policy, else the shipped one); "finetune fused" tunes the
-fused controller's θ (--policy, fused.params, else the shipped one), by
+policy (--policy, es.policy, else the one shipped for --engine:
+policy.ShippedFor); "finetune fused" tunes the fused controller's θ
+(--policy, fused.params, else the one shipped for --engine:
+fused.ShippedFor), by
 default the decisive subset (--free decisive: fused.FreeSet) in 5 pairs of 3
 throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 		Args: cobra.NoArgs,
@@ -275,9 +277,9 @@ throws with σ and α 0.3 and 0.05 (θ is in the units of the MPC's tunables).`,
 			}
 			var pol *policy.Policy
 			if kind == "fused" {
-				pol, err = cfg.Fused.Load()
+				pol, err = cfg.ForEngine(eng.Name()).Fused.Load() // by default the θ shipped for the engine
 			} else {
-				pol, err = cfg.ES.Load()
+				pol, err = cfg.ForEngine(eng.Name()).ES.Load()
 			}
 			if err != nil {
 				return fmt.Errorf("policy: %w", err)

@@ -67,7 +67,8 @@ violations, modality, compute time per controller step and miss distances.`,
 			if err != nil {
 				return err
 			}
-			if c, err := launch.NewController(ctrl, rob, &cfg); err != nil {
+			ecfg := cfg.ForEngine(eng.Name()) // the fused θ fine-tuned in the engine
+			if c, err := launch.NewController(ctrl, rob, ecfg); err != nil {
 				return err
 			} else if err := setComputeModel(c, computeModel); err != nil {
 				return err
@@ -132,7 +133,7 @@ violations, modality, compute time per controller step and miss distances.`,
 			sum, _, err := sim.Run(ctx, sim.RunOptions{
 				Scenario: sc, Robot: rob, Config: cfg.Sim, Trials: trials, Seed: seed, Workers: workers, Engine: eng,
 				NewController: func() (control.Controller, error) {
-					c, err := launch.NewController(ctrl, rob, &cfg)
+					c, err := launch.NewController(ctrl, rob, ecfg)
 					if err == nil {
 						err = setComputeModel(c, computeModel)
 					}

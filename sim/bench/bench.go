@@ -28,8 +28,10 @@ type Options struct {
 	Out         string
 	Robot       *robot.Robot
 	Sim         sim.Config
-	// NewController builds a controller by name (one per pair).
-	NewController func(name string) (control.Controller, error)
+	// NewController builds a controller by name for the named engine (one
+	// per pair; a controller's parameters may have been fine-tuned in the
+	// engine).
+	NewController func(name, engine string) (control.Controller, error)
 	// Workers bounds the pairs run at once; default GOMAXPROCS. Each pair
 	// runs its trials on one goroutine, so results do not depend on it.
 	Workers int
@@ -162,7 +164,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		scs[i] = s
 	}
 	for _, c := range opts.Controllers {
-		if _, err := opts.NewController(c); err != nil {
+		if _, err := opts.NewController(c, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -217,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 				last := 0
 				sum, res, err := sim.Run(ctx, sim.RunOptions{
 					Scenario: scs[p.s], Robot: opts.Robot, Config: opts.Sim, Trials: opts.Trials, Seed: opts.Seed, Workers: 1, Engine: engines[p.e],
-					NewController: func() (control.Controller, error) { return opts.NewController(name) },
+					NewController: func() (control.Controller, error) { return opts.NewController(name, engines[p.e].Name()) },
 					StepMS:        &steps,
 					NewTracer:     tracer(opts, name),
 					Progress: func(d int) {

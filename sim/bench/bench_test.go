@@ -24,7 +24,7 @@ func TestBenchWritesDeterministicResults(t *testing.T) {
 		_, err := Run(context.Background(), Options{
 			Controllers: []string{"hold", "hold2"}, Scenarios: []string{"nominal", "hand-lob"}, Trials: 6, Seed: 4,
 			Out: dir, Robot: rob, Workers: workers, ESLog: esLog,
-			NewController: func(string) (control.Controller, error) { return &control.Hold{}, nil },
+			NewController: func(string, string) (control.Controller, error) { return &control.Hold{}, nil },
 		})
 		require.NoError(t, err)
 		data, err := os.ReadFile(filepath.Join(dir, "results.json"))
@@ -64,7 +64,7 @@ func mustRead(t *testing.T, dir string) *Results {
 func TestBenchBadInput(t *testing.T) {
 	rob, err := robot.Default()
 	require.NoError(t, err)
-	f := func(string) (control.Controller, error) { return &control.Hold{}, nil }
+	f := func(string, string) (control.Controller, error) { return &control.Hold{}, nil }
 	_, err = Run(context.Background(), Options{Controllers: []string{"hold"}, Scenarios: []string{"nope"}, Trials: 1, Out: t.TempDir(), Robot: rob, NewController: f})
 	require.ErrorContains(t, err, "unknown scenario")
 	_, err = Run(context.Background(), Options{Controllers: []string{"hold"}, Scenarios: []string{"nominal"}, Trials: 0, Out: t.TempDir(), Robot: rob, NewController: f})
@@ -85,7 +85,7 @@ func TestBinsCoverEveryCatchableThrowAndOutputsCarryProvenance(t *testing.T) {
 	res, err := Run(context.Background(), Options{
 		Controllers: []string{"hold"}, Scenarios: []string{"nominal", "hand-lob"}, Trials: 40, Seed: 2,
 		Out: dir, Robot: rob, Provenance: prov,
-		NewController: func(string) (control.Controller, error) { return &control.Hold{}, nil },
+		NewController: func(string, string) (control.Controller, error) { return &control.Hold{}, nil },
 	})
 	require.NoError(t, err)
 	for _, e := range res.Entries {

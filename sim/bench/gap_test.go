@@ -26,7 +26,7 @@ func TestBenchTwoEnginesReportsTheGap(t *testing.T) {
 	r, err := Run(context.Background(), Options{
 		Controllers: []string{"hold"}, Scenarios: []string{"nominal", "slow"}, Trials: 4, Seed: 2,
 		Out: dir, Robot: rob, Engines: []sim.Engine{sim.Kinematic, mujoco.Engine{}}, TraceDir: traces,
-		NewController: func(string) (control.Controller, error) { return &control.Hold{}, nil },
+		NewController: func(string, string) (control.Controller, error) { return &control.Hold{}, nil },
 	})
 	require.NoError(t, err)
 	require.Len(t, r.Entries, 4)

@@ -216,7 +216,11 @@ func tracePictures(r *Results, opts Options, scs []*sim.Scenario, n int) (map[st
 			c := ctrls[t.controller]
 			if c == nil {
 				var err error
-				if c, err = opts.NewController(t.controller); err != nil {
+				var eng string // the reference engine's, as the world's
+				if len(opts.Engines) > 0 {
+					eng = opts.Engines[0].Name()
+				}
+				if c, err = opts.NewController(t.controller, eng); err != nil {
 					return nil, err
 				}
 				ctrls[t.controller] = c
